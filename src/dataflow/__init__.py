@@ -1,0 +1,1 @@
+"""DataFlow: an async, workflow-based database library for SQLite and PostgreSQL."""

@@ -1,0 +1,339 @@
+"""The error catalog: the single source of truth for every ``DF-`` code.
+
+Each entry names the exception class that raises it, a title, the usual cause, the fix, and the docs
+page that holds its ``{#df-nnn}`` section. Codes are stable: a code is never reused, and a code that
+is no longer raised keeps its entry with ``retired=True`` so links printed by old versions resolve.
+
+The docs build and the test-suite both read this module: ``docs/troubleshooting/errors.md`` must hold
+one section per code, and every code must be raised by a test that sees the code and the link.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "error_url"]
+
+#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal).
+DOCS_BASE_URL = "https://dataflow-dev.github.io/dataflow/"
+
+#: The page that holds one section per code.
+ERRORS_PAGE = "troubleshooting/errors/"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """One catalog entry."""
+
+    code: str
+    exception: str
+    title: str
+    cause: str
+    fix: str
+    page: str = ERRORS_PAGE
+    retired: bool = False
+
+    @property
+    def anchor(self) -> str:
+        """The HTML id of the code's section, e.g. ``df-101``."""
+        return self.code.lower()
+
+
+def docs_base_url() -> str:
+    """The docs base URL: ``DATAFLOW_DOCS_URL`` if set, else the published site."""
+    base = os.environ.get("DATAFLOW_DOCS_URL") or DOCS_BASE_URL
+    return base if base.endswith("/") else base + "/"
+
+
+def error_url(code: str) -> str:
+    """The link printed with an error: ``<docs base>/<page>#<code in lower case>``."""
+    info = CATALOG[code]
+    return f"{docs_base_url()}{info.page}#{info.anchor}"
+
+
+_ENTRIES = [
+    # 1xx: models and node parameters
+    ErrorInfo(
+        "DF-101",
+        "MissingFieldError",
+        "Missing required field",
+        "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
+        "Pass the field in the node's parameters, connect it from another node, or give it a default "
+        "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
+    ),
+    ErrorInfo(
+        "DF-102",
+        "UnknownFieldError",
+        "Unknown field",
+        "A parameter, filter or order_by names a field that the model does not declare (often a typo).",
+        "Use one of the model's fields listed in the message, or add the field to the model.",
+    ),
+    ErrorInfo(
+        "DF-103",
+        "TypeMismatchError",
+        "Value has the wrong type",
+        "A value does not match the type declared on the model (for example a str for an int field), "
+        "or a string contains a NUL byte, which neither backend can store.",
+        "Convert the value before passing it (`int(age)`), or change the field's type in the model.",
+    ),
+    ErrorInfo(
+        "DF-104",
+        "InvalidModelError",
+        "Invalid model definition",
+        "The class given to `@db.model` has no `id` field, a field of an unsupported type, a field name "
+        "starting with an underscore, or a model name already used on this DataFlow instance.",
+        "Declare `id: int` (auto-assigned) or `id: str`, use the supported types "
+        "(str, int, float, bool, datetime, date, Decimal, dict, list, and Optional of those).",
+    ),
+    ErrorInfo(
+        "DF-105",
+        "InvalidParameterError",
+        "Invalid node parameter",
+        "A node received a parameter it does not accept, a parameter of the wrong type "
+        "(for example `limit='10'`), or two spellings of the same parameter (`filter` and `filters`).",
+        "Use the parameters listed in the message for that node type, with the documented types.",
+    ),
+    # 2xx: filters and queries
+    ErrorInfo(
+        "DF-201",
+        "UnknownOperatorError",
+        "Unknown filter operator",
+        "A filter uses an operator DataFlow does not support (for example `$regex` or a typo such as `$gte:`).",
+        "Use one of the operators listed in the message; `$like`/`$ilike` cover most pattern needs.",
+    ),
+    ErrorInfo(
+        "DF-202",
+        "InvalidFilterError",
+        "Malformed filter",
+        "A filter has the wrong shape: `$in` without a list, `$and`/`$or` without a list of filters, "
+        "`$null` without a bool, or a filter that is not a dict.",
+        "Follow the filter grammar: `{field: value}`, `{field: {op: value}}`, `{'$or': [filter, ...]}`.",
+    ),
+    # 3xx: records and constraints
+    ErrorInfo(
+        "DF-301",
+        "RecordNotFoundError",
+        "Record not found",
+        "A Read, Update or Delete node matched no row: the id or filter does not exist (yet), or the "
+        "row was created in a transaction that was rolled back.",
+        "Check the id or filter; use a List node when zero rows is a normal outcome.",
+    ),
+    ErrorInfo(
+        "DF-302",
+        "UniqueViolationError",
+        "Unique constraint violated",
+        "A create or update would store a duplicate value in the primary key or a unique field. In tests "
+        "this usually means data from an earlier test persisted.",
+        "Use an Upsert node for insert-or-update, or isolate tests with the rollback fixture "
+        "(`dataflow_isolated`) so each test starts empty.",
+    ),
+    ErrorInfo(
+        "DF-303",
+        "ConstraintViolationError",
+        "Constraint violated",
+        "The database rejected a write that breaks a constraint other than uniqueness (for example "
+        "NULL in a non-Optional column).",
+        "Pass a value for the field, or make the field Optional in the model.",
+    ),
+    ErrorInfo(
+        "DF-304",
+        "MultipleRecordsError",
+        "Filter matched more than one record",
+        "An Update or Delete node changes exactly one record, but its filter matched several.",
+        "Narrow the filter (for example by `id`), or use the BulkUpdate / BulkDelete node.",
+    ),
+    ErrorInfo(
+        "DF-305",
+        "InvalidConflictTargetError",
+        "Upsert conflict target is not unique",
+        "`conflict_on` names fields that are not the primary key or a declared unique field or "
+        "constraint. `INSERT ... ON CONFLICT` needs a unique index on both SQLite and PostgreSQL.",
+        "Declare the field unique (`email: str = Field(unique=True)`) or pass `unique=[(...)]` to "
+        "`@db.model`, or use the primary key as the conflict target.",
+    ),
+    # 4xx: workflows and runtimes
+    ErrorInfo(
+        "DF-401",
+        "UnknownNodeTypeError",
+        "Unknown node type",
+        "`add_node` names a node type that no live DataFlow instance generated: a typo, a model "
+        "defined on another instance that was closed, or a model not yet declared.",
+        "Declare the model with `@db.model` before building the workflow, and use the exact node name "
+        "(`UserCreateNode`); the message lists close matches.",
+    ),
+    ErrorInfo(
+        "DF-402",
+        "DuplicateNodeIdError",
+        "Duplicate node id",
+        "Two `add_node` calls used the same node id in one workflow.",
+        "Give every node a unique id; results are keyed by it.",
+    ),
+    ErrorInfo(
+        "DF-403",
+        "WorkflowCycleError",
+        "Workflow has a cycle",
+        "The connections form a loop, so no node order can satisfy them.",
+        "Remove one of the connections listed in the message; a workflow must be a directed acyclic graph.",
+    ),
+    ErrorInfo(
+        "DF-404",
+        "DanglingConnectionError",
+        "Connection to an unknown node",
+        "`add_connection` names a source or target node id that was never added.",
+        "Add the node first, or fix the id in the connection.",
+    ),
+    ErrorInfo(
+        "DF-405",
+        "ConnectionPathError",
+        "Connection path not found in output",
+        "A connection reads a path (such as `record.id`) that the source node's output does not contain.",
+        "Use a path that exists in the source output; the message shows the keys that were there.",
+    ),
+    ErrorInfo(
+        "DF-406",
+        "NodeExecutionError",
+        "Unexpected error inside a node",
+        "A node failed with an exception that is not a DataFlow error (a bug or an unexpected "
+        "environment problem). The original exception is chained as `__cause__`.",
+        "Read the chained traceback; if it points into DataFlow, report it with the message.",
+    ),
+    # 5xx: connections, pools and event loops
+    ErrorInfo(
+        "DF-501",
+        "ServerUnavailableError",
+        "Connection refused: database server not reachable",
+        "Nothing accepts connections at the host and port in the URL: the server is not running, "
+        "listens on another port, or was stopped during the run.",
+        "Start the server (or a throwaway one such as `pg_virtualenv`), check the host and port in "
+        "DATABASE_URL, and never hard-code port 5432 in tests.",
+    ),
+    ErrorInfo(
+        "DF-502",
+        "AuthenticationError",
+        "Authentication failed",
+        "The server rejected the user name or password in the URL.",
+        "Fix the credentials in DATABASE_URL (the password is never printed), or the server's pg_hba.conf.",
+    ),
+    ErrorInfo(
+        "DF-503",
+        "DatabaseNotFoundError",
+        "Database does not exist",
+        "The server is reachable but has no database with the name in the URL.",
+        "Create it (`createdb NAME`) or use the `dataflow_url` fixture, which creates one per xdist worker.",
+    ),
+    ErrorInfo(
+        "DF-504",
+        "PoolClosedError",
+        "pool is closed",
+        "The DataFlow instance was closed with `close()` (often by a fixture's teardown) and is still "
+        "being used, for example by a test that kept a reference from a wider scope.",
+        "Give the instance the scope of the tests that use it, or create a new DataFlow; "
+        "`cleanup_all_pools()` keeps the instance usable, `close()` does not.",
+    ),
+    ErrorInfo(
+        "DF-505",
+        "EventLoopClosedError",
+        "Event loop is closed",
+        "An operation ran on an event loop that is already closed, such as a LocalRuntime after "
+        "`close()` or a pool whose loop finished.",
+        "Create resources and close them in the same loop scope; create a new LocalRuntime instead of "
+        "reusing a closed one.",
+    ),
+    ErrorInfo(
+        "DF-506",
+        "WrongEventLoopError",
+        "attached to a different loop",
+        "A connection or transaction created on one event loop was used from another: typically a "
+        "session-scoped fixture used by function-loop tests.",
+        "Give the fixture and the tests the same `loop_scope` (see the event-loop guide), or use "
+        "function-scoped fixtures.",
+    ),
+    ErrorInfo(
+        "DF-507",
+        "StalePoolWarning",
+        "Stale pool closed",
+        "A pool outlived the event loop that created it (the loop was closed without "
+        "`shutdown_asyncgens()`), and DataFlow closed it.",
+        "Call `await db.cleanup_all_pools()` in the fixture teardown that owns the loop, or use the "
+        "`dataflow_db` fixture, which does it for you.",
+    ),
+    ErrorInfo(
+        "DF-508",
+        "TooManyConnectionsError",
+        "too many clients already",
+        "The PostgreSQL server refused a connection because `max_connections` is reached: leaked "
+        "pools, or xdist workers x pool size above the server's limit.",
+        "Clean up pools in teardown, lower `pool_max_size`, or raise the server's `max_connections`.",
+    ),
+    ErrorInfo(
+        "DF-509",
+        "PoolTimeoutError",
+        "Timed out acquiring a connection",
+        "Every connection of the pool stayed busy for `pool_acquire_timeout` seconds: a leaked "
+        "connection, a long transaction, or more concurrent work than `pool_max_size`.",
+        "Finish transactions promptly, raise `pool_max_size`, or raise `pool_acquire_timeout`.",
+    ),
+    ErrorInfo(
+        "DF-510",
+        "DatabaseLockedError",
+        "database is locked",
+        "Another connection (another DataFlow instance, process or xdist worker) held SQLite's write "
+        "lock for longer than `sqlite_busy_timeout`.",
+        "Use one DataFlow instance per SQLite file, one file per xdist worker, short transactions, or "
+        "raise `sqlite_busy_timeout`.",
+    ),
+    ErrorInfo(
+        "DF-511",
+        "ConnectionLostError",
+        "Connection lost during an operation",
+        "The server closed the connection in the middle of an operation (restart, "
+        "`pg_terminate_backend`, dropped database). The pool discards the connection.",
+        "Retry the operation; the next one gets a fresh connection. Work done in a transaction was rolled back.",
+    ),
+    ErrorInfo(
+        "DF-512",
+        "DatabaseError",
+        "Database error",
+        "The database reported an error that DataFlow does not translate more precisely.",
+        "Read the chained driver error (`__cause__`); report it if DataFlow produced invalid SQL.",
+    ),
+    # 6xx: transactions
+    ErrorInfo(
+        "DF-601",
+        "TransactionError",
+        "Transaction misuse",
+        "A transaction was used after it ended, entered twice, or a sync LocalRuntime was called inside "
+        "an async transaction, whose connection belongs to the running loop.",
+        "Use `async with db.transaction():` once per block, and AsyncLocalRuntime inside async code.",
+    ),
+    # 7xx: testing support
+    ErrorInfo(
+        "DF-701",
+        "ResourceLeakError",
+        "Test left resources open",
+        "The leak detector found pools, connections or asyncio tasks that a test opened and did not "
+        "close; the message names the test and where each pool was created.",
+        "Close what the test opened (use the `dataflow_db` fixture, `await db.cleanup_all_pools()`, "
+        "or await/cancel tasks), or give the object the scope that owns it.",
+    ),
+    # 8xx: configuration
+    ErrorInfo(
+        "DF-801",
+        "InvalidURLError",
+        "Invalid or unsupported database URL",
+        "The URL is malformed or uses a scheme DataFlow does not support.",
+        "Use `sqlite:///path.db`, `sqlite:///:memory:`, `postgresql://user:password@host:port/db` "
+        "(also `postgres://` and `postgresql+asyncpg://`).",
+    ),
+    ErrorInfo(
+        "DF-802",
+        "ConfigurationError",
+        "Invalid configuration",
+        "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
+        "Use the values documented for that setting in the API reference.",
+    ),
+]
+
+#: All codes, in order.
+CATALOG: dict[str, ErrorInfo] = {entry.code: entry for entry in _ENTRIES}

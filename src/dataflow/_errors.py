@@ -1,0 +1,372 @@
+"""Every exception DataFlow raises, one class per ``DF-`` code.
+
+Hierarchy::
+
+    DataFlowError
+    ├── ValidationError          1xx/2xx: bad models, parameters, filters (raised before any SQL)
+    ├── RecordError              3xx: not found, constraint violations
+    ├── WorkflowError            4xx: workflow build and execution
+    ├── DatabaseConnectionError  5xx: connections, pools, event loops
+    ├── TransactionError         6xx
+    ├── ResourceLeakError        7xx (testing support)
+    └── ConfigurationError       8xx
+    DataFlowWarning (UserWarning)
+    └── StalePoolWarning
+
+Messages are plain text (no colour codes) and never contain a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ._catalog import CATALOG, error_url
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "ConnectionPathError",
+    "ConstraintViolationError",
+    "DanglingConnectionError",
+    "DataFlowError",
+    "DataFlowWarning",
+    "DatabaseConnectionError",
+    "DatabaseError",
+    "DatabaseLockedError",
+    "DatabaseNotFoundError",
+    "DuplicateNodeIdError",
+    "EventLoopClosedError",
+    "InvalidConflictTargetError",
+    "InvalidFilterError",
+    "InvalidModelError",
+    "InvalidParameterError",
+    "InvalidURLError",
+    "MissingFieldError",
+    "MultipleRecordsError",
+    "NodeExecutionError",
+    "PoolClosedError",
+    "PoolTimeoutError",
+    "RecordError",
+    "RecordNotFoundError",
+    "ResourceLeakError",
+    "ServerUnavailableError",
+    "StalePoolWarning",
+    "TooManyConnectionsError",
+    "TransactionError",
+    "TypeMismatchError",
+    "UniqueViolationError",
+    "UnknownFieldError",
+    "UnknownNodeTypeError",
+    "UnknownOperatorError",
+    "ValidationError",
+    "WorkflowCycleError",
+    "WorkflowError",
+    "WrongEventLoopError",
+    "format_message",
+]
+
+_CODES_IN_USE: dict[str, str] = {}
+
+
+def format_message(code: str, detail: str, *, fix: str | None = None) -> str:
+    """Build the plain-text message for ``code``: what happened, cause, fix and link."""
+    info = CATALOG[code]
+    return (
+        f"{code}: {info.title}\n"
+        f"{detail}\n"
+        f"Cause: {info.cause}\n"
+        f"Fix: {fix or info.fix}\n"
+        f"See: {error_url(code)}"
+    )
+
+
+class DataFlowError(Exception):
+    """Base class of every error DataFlow raises.
+
+    Attributes:
+        code: The stable error code, e.g. ``"DF-101"``.
+        title: The catalog title of the code.
+        detail: What happened, in one or two sentences.
+        context: Where it happened: ``model``, ``node``, ``field``, ``operation``, ... (only the
+            keys that apply).
+        url: The troubleshooting link for the code.
+    """
+
+    code: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__dict__.get("code")
+        if not code:
+            return
+        if code not in CATALOG:
+            raise TypeError(f"{cls.__name__}.code {code!r} is not in the error catalog")
+        if CATALOG[code].exception != cls.__name__:
+            raise TypeError(f"catalog entry {code} names {CATALOG[code].exception}, not {cls.__name__}")
+        if code in _CODES_IN_USE:
+            raise TypeError(f"{code} is used by both {_CODES_IN_USE[code]} and {cls.__name__}")
+        _CODES_IN_USE[code] = cls.__name__
+
+    def __init__(
+        self, detail: str, *, context: Mapping[str, Any] | None = None, fix: str | None = None
+    ) -> None:
+        self.detail = detail
+        self.context: dict[str, Any] = dict(context or {})
+        self._fix = fix
+        super().__init__(format_message(self.code, detail, fix=fix))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps errors picklable (xdist, multiprocessing) with their context.
+        return (_rebuild, (type(self), self.detail, self.context, self._fix))
+
+    @property
+    def title(self) -> str:
+        """The catalog title of this error's code."""
+        return CATALOG[self.code].title
+
+    @property
+    def url(self) -> str:
+        """The troubleshooting link for this error's code."""
+        return error_url(self.code)
+
+    def add_context(self, **context: Any) -> DataFlowError:
+        """Record where the error happened (keys already set are kept) and return ``self``."""
+        for key, value in context.items():
+            self.context.setdefault(key, value)
+        return self
+
+
+def _rebuild(cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None) -> DataFlowError:
+    return cls(detail, context=context, fix=fix)
+
+
+class ValidationError(DataFlowError):
+    """A model, node parameter or filter is invalid; raised before any SQL runs."""
+
+
+class MissingFieldError(ValidationError):
+    """DF-101: a required field has no value."""
+
+    code = "DF-101"
+
+
+class UnknownFieldError(ValidationError):
+    """DF-102: a field name the model does not declare."""
+
+    code = "DF-102"
+
+
+class TypeMismatchError(ValidationError):
+    """DF-103: a value does not match the field's declared type."""
+
+    code = "DF-103"
+
+
+class InvalidModelError(ValidationError):
+    """DF-104: the class given to ``@db.model`` cannot be a model."""
+
+    code = "DF-104"
+
+
+class InvalidParameterError(ValidationError):
+    """DF-105: a node parameter that the node does not accept, or of the wrong type."""
+
+    code = "DF-105"
+
+
+class UnknownOperatorError(ValidationError):
+    """DF-201: a filter operator that DataFlow does not support."""
+
+    code = "DF-201"
+
+
+class InvalidFilterError(ValidationError):
+    """DF-202: a filter of the wrong shape."""
+
+    code = "DF-202"
+
+
+class InvalidConflictTargetError(ValidationError):
+    """DF-305: ``conflict_on`` is not the primary key or a unique field/constraint."""
+
+    code = "DF-305"
+
+
+class RecordError(DataFlowError):
+    """A record-level failure: not found, or a constraint the database enforces."""
+
+
+class RecordNotFoundError(RecordError):
+    """DF-301: no record matched."""
+
+    code = "DF-301"
+
+
+class UniqueViolationError(RecordError):
+    """DF-302: a duplicate value for the primary key or a unique field."""
+
+    code = "DF-302"
+
+
+class ConstraintViolationError(RecordError):
+    """DF-303: another constraint (such as NOT NULL) was violated."""
+
+    code = "DF-303"
+
+
+class MultipleRecordsError(RecordError):
+    """DF-304: a single-record node matched more than one record."""
+
+    code = "DF-304"
+
+
+class WorkflowError(DataFlowError):
+    """A workflow could not be built or executed."""
+
+
+class UnknownNodeTypeError(WorkflowError):
+    """DF-401: ``add_node`` names an unknown node type."""
+
+    code = "DF-401"
+
+
+class DuplicateNodeIdError(WorkflowError):
+    """DF-402: two nodes share an id."""
+
+    code = "DF-402"
+
+
+class WorkflowCycleError(WorkflowError):
+    """DF-403: the connections form a cycle."""
+
+    code = "DF-403"
+
+
+class DanglingConnectionError(WorkflowError):
+    """DF-404: a connection names a node that is not in the workflow."""
+
+    code = "DF-404"
+
+
+class ConnectionPathError(WorkflowError):
+    """DF-405: a connection's source path is missing from the source node's output."""
+
+    code = "DF-405"
+
+
+class NodeExecutionError(WorkflowError):
+    """DF-406: a node failed with a non-DataFlow exception (chained as ``__cause__``)."""
+
+    code = "DF-406"
+
+
+class DatabaseConnectionError(DataFlowError):
+    """Connecting to the database, or using a pool or event loop, failed."""
+
+
+class ServerUnavailableError(DatabaseConnectionError):
+    """DF-501: connection refused; the message names the host and port."""
+
+    code = "DF-501"
+
+
+class AuthenticationError(DatabaseConnectionError):
+    """DF-502: the server rejected the credentials."""
+
+    code = "DF-502"
+
+
+class DatabaseNotFoundError(DatabaseConnectionError):
+    """DF-503: the database named in the URL does not exist."""
+
+    code = "DF-503"
+
+
+class PoolClosedError(DatabaseConnectionError):
+    """DF-504: the DataFlow instance was closed and is still used."""
+
+    code = "DF-504"
+
+
+class EventLoopClosedError(DatabaseConnectionError):
+    """DF-505: an operation on an event loop that is already closed."""
+
+    code = "DF-505"
+
+
+class WrongEventLoopError(DatabaseConnectionError):
+    """DF-506: a connection or transaction used from a loop other than its own."""
+
+    code = "DF-506"
+
+
+class TooManyConnectionsError(DatabaseConnectionError):
+    """DF-508: the server's ``max_connections`` is reached."""
+
+    code = "DF-508"
+
+
+class PoolTimeoutError(DatabaseConnectionError):
+    """DF-509: no connection became free within ``pool_acquire_timeout``."""
+
+    code = "DF-509"
+
+
+class DatabaseLockedError(DatabaseConnectionError):
+    """DF-510: SQLite's write lock was held past ``sqlite_busy_timeout``."""
+
+    code = "DF-510"
+
+
+class ConnectionLostError(DatabaseConnectionError):
+    """DF-511: the server closed the connection during an operation."""
+
+    code = "DF-511"
+
+
+class DatabaseError(DataFlowError):
+    """DF-512: a database error DataFlow does not translate more precisely."""
+
+    code = "DF-512"
+
+
+class TransactionError(DataFlowError):
+    """DF-601: a transaction used in a way it does not support."""
+
+    code = "DF-601"
+
+
+class ResourceLeakError(DataFlowError):
+    """DF-701: a test left pools, connections or tasks open."""
+
+    code = "DF-701"
+
+
+class ConfigurationError(DataFlowError):
+    """DF-802: an invalid DataFlow setting."""
+
+    code = "DF-802"
+
+
+class InvalidURLError(ConfigurationError):
+    """DF-801: a malformed or unsupported database URL."""
+
+    code = "DF-801"
+
+
+class DataFlowWarning(UserWarning):
+    """Base class of DataFlow's warnings; carries a code and link like the errors."""
+
+    code: ClassVar[str] = ""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(format_message(self.code, detail))
+
+
+class StalePoolWarning(DataFlowWarning):
+    """DF-507: a pool outlived its event loop and was closed by DataFlow."""
+
+    code = "DF-507"
