@@ -1,1 +1,126 @@
-"""DataFlow: an async, workflow-based database library for SQLite and PostgreSQL."""
+"""DataFlow: an async, workflow-based database library for SQLite and PostgreSQL, built to be tested.
+
+```python
+from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+
+db = DataFlow("sqlite:///app.db")
+
+@db.model
+class User:
+    id: int
+    name: str
+
+workflow = WorkflowBuilder()
+workflow.add_node("UserCreateNode", "create", {"name": "Alice"})
+results, run_id = await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+```
+
+The drivers (aiosqlite, asyncpg) are imported on first use, so importing this package is cheap.
+"""
+
+from ._catalog import CATALOG, ErrorInfo
+from ._dataflow import DataFlow
+from ._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionLostError,
+    ConnectionPathError,
+    ConstraintViolationError,
+    DanglingConnectionError,
+    DatabaseConnectionError,
+    DatabaseError,
+    DatabaseLockedError,
+    DatabaseNotFoundError,
+    DataFlowError,
+    DataFlowWarning,
+    DuplicateNodeIdError,
+    EventLoopClosedError,
+    InvalidConflictTargetError,
+    InvalidFilterError,
+    InvalidModelError,
+    InvalidParameterError,
+    InvalidURLError,
+    MissingFieldError,
+    MultipleRecordsError,
+    NodeExecutionError,
+    PoolClosedError,
+    PoolTimeoutError,
+    RecordError,
+    RecordNotFoundError,
+    ResourceLeakError,
+    ServerUnavailableError,
+    StalePoolWarning,
+    TooManyConnectionsError,
+    TransactionError,
+    TypeMismatchError,
+    UniqueViolationError,
+    UnknownFieldError,
+    UnknownNodeTypeError,
+    UnknownOperatorError,
+    ValidationError,
+    WorkflowCycleError,
+    WorkflowError,
+    WrongEventLoopError,
+)
+from ._model import Field, FieldSpec, ModelSpec
+from ._nodes import Node
+from ._runtime import AsyncLocalRuntime, LocalRuntime
+from ._transaction import Transaction
+from ._version import __version__
+from ._workflow import Workflow, WorkflowBuilder
+
+__all__ = [
+    "CATALOG",
+    "AsyncLocalRuntime",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "ConnectionPathError",
+    "ConstraintViolationError",
+    "DanglingConnectionError",
+    "DataFlow",
+    "DataFlowError",
+    "DataFlowWarning",
+    "DatabaseConnectionError",
+    "DatabaseError",
+    "DatabaseLockedError",
+    "DatabaseNotFoundError",
+    "DuplicateNodeIdError",
+    "ErrorInfo",
+    "EventLoopClosedError",
+    "Field",
+    "FieldSpec",
+    "InvalidConflictTargetError",
+    "InvalidFilterError",
+    "InvalidModelError",
+    "InvalidParameterError",
+    "InvalidURLError",
+    "LocalRuntime",
+    "MissingFieldError",
+    "ModelSpec",
+    "MultipleRecordsError",
+    "Node",
+    "NodeExecutionError",
+    "PoolClosedError",
+    "PoolTimeoutError",
+    "RecordError",
+    "RecordNotFoundError",
+    "ResourceLeakError",
+    "ServerUnavailableError",
+    "StalePoolWarning",
+    "TooManyConnectionsError",
+    "Transaction",
+    "TransactionError",
+    "TypeMismatchError",
+    "UniqueViolationError",
+    "UnknownFieldError",
+    "UnknownNodeTypeError",
+    "UnknownOperatorError",
+    "ValidationError",
+    "Workflow",
+    "WorkflowBuilder",
+    "WorkflowCycleError",
+    "WorkflowError",
+    "WrongEventLoopError",
+    "__version__",
+]

@@ -1,0 +1,265 @@
+"""SQLite through aiosqlite.
+
+aiosqlite runs each connection's calls on its own worker thread and wakes the awaiting loop, so a
+connection is not bound to a loop. DataFlow still gives each event loop its own connection for file
+databases (pools are keyed by loop), and one connection per instance for ``:memory:``, where the
+connection *is* the database.
+
+Each operation is shipped to the worker thread as one function (``_execute``), so a statement and
+its result rows cost one thread hop, not one per cursor call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._errors import (
+    ConstraintViolationError,
+    DatabaseError,
+    DatabaseLockedError,
+    DataFlowError,
+    EventLoopClosedError,
+    PoolClosedError,
+    PoolTimeoutError,
+    UniqueViolationError,
+)
+from .._types import SQLITE_COLUMN_TYPES, SQLITE_FROM_DB, SQLITE_TO_DB
+from ._base import Connection, Pool, SQLDialect
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+__all__ = ["SQLiteConnection", "SQLiteDialect", "SQLitePool", "connect"]
+
+_GLOB_SPECIAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
+
+
+def _glob_literal(text: str) -> str:
+    return "".join(_GLOB_SPECIAL.get(ch, ch) for ch in text)
+
+
+class SQLiteDialect(SQLDialect):
+    """SQL spelling for SQLite (3.35+ for RETURNING)."""
+
+    name = "sqlite"
+    numbered_params = False
+    column_types = SQLITE_COLUMN_TYPES
+    to_db = SQLITE_TO_DB
+    from_db = SQLITE_FROM_DB
+
+    def comparable(self, column: str, kind: Any) -> str:
+        from .._types import FieldType
+
+        if kind is FieldType.DECIMAL:
+            return f"CAST({column} AS REAL)"
+        return column
+
+    def placeholder_value(self, kind: Any, placeholder: str) -> str:
+        from .._types import FieldType
+
+        if kind is FieldType.DECIMAL:
+            return f"CAST({placeholder} AS REAL)"
+        return placeholder
+
+    def like(self, column: str, placeholder: str, *, case_sensitive: bool) -> str:
+        # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive, so $like is compiled to GLOB.
+        if case_sensitive:
+            return f"{column} GLOB {placeholder}"
+        return f"{column} LIKE {placeholder} ESCAPE '\\'"
+
+    def like_param(self, pattern: str, *, case_sensitive: bool) -> str:
+        if not case_sensitive:
+            return pattern
+        out = []
+        chars = iter(pattern)
+        for ch in chars:
+            if ch == "\\":
+                out.append(_glob_literal(next(chars, "\\")))
+            elif ch == "%":
+                out.append("*")
+            elif ch == "_":
+                out.append("?")
+            else:
+                out.append(_GLOB_SPECIAL.get(ch, ch))
+        return "".join(out)
+
+    def literal_match(self, column: str, placeholder: str) -> str:
+        return f"{column} GLOB {placeholder}"
+
+    def literal_pattern(self, text: str, *, prefix: bool, suffix: bool) -> str:
+        return ("*" if prefix else "") + _glob_literal(text) + ("*" if suffix else "")
+
+    def limit_offset(self, limit: str | None, offset: str | None) -> str:
+        if limit is None and offset is None:
+            return ""
+        return f" LIMIT {limit if limit is not None else -1}" + (f" OFFSET {offset}" if offset else "")
+
+    def auto_id_column(self) -> str:
+        return '"id" INTEGER PRIMARY KEY'
+
+
+DIALECT = SQLiteDialect()
+
+
+def translate(exc: BaseException, *, path: str, busy_timeout: float) -> DataFlowError:
+    """Map a sqlite3/aiosqlite exception to the DataFlow error that explains it."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "UNIQUE" in message or "PRIMARY KEY" in message:
+            return UniqueViolationError(f"SQLite rejected a duplicate value: {message}.")
+        return ConstraintViolationError(f"SQLite rejected the write: {message}.")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+        return DatabaseLockedError(
+            f"SQLite database '{path}' is locked: another connection held the write lock for more than "
+            f"sqlite_busy_timeout={busy_timeout:g}s ({message}).",
+            context={"database": path},
+        )
+    if isinstance(exc, ValueError) and ("closed" in message.lower() or "no active connection" in message):
+        return PoolClosedError(f"The SQLite connection to '{path}' is closed ({message}).")
+    if isinstance(exc, RuntimeError) and "Event loop is closed" in message:
+        return EventLoopClosedError(f"The event loop used for '{path}' is closed.")
+    return DatabaseError(f"SQLite error on '{path}': {type(exc).__name__}: {message}")
+
+
+class SQLiteConnection(Connection):
+    """An aiosqlite connection (autocommit mode: DataFlow issues BEGIN/SAVEPOINT itself)."""
+
+    dialect = DIALECT
+
+    def __init__(self, raw: aiosqlite.Connection, path: str, busy_timeout: float) -> None:
+        self.raw = raw
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.tx_depth = 0
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        raw = self.raw
+        try:
+            # One hop to the worker thread for the whole operation (see module docstring).
+            return await raw._execute(lambda: fn(raw._conn))
+        except (sqlite3.Error, ValueError, RuntimeError) as exc:
+            raise translate(exc, path=self.path, busy_timeout=self.busy_timeout) from exc
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(await self._run(lambda c: c.execute(sql, params).rowcount))
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        result: list[Sequence[Any]] = await self._run(lambda c: c.execute(sql, params).fetchall())
+        return result
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._run(lambda c: c.executemany(sql, rows))
+
+    async def script(self, sql: str) -> None:
+        """Run several statements (DDL)."""
+        await self._run(lambda c: c.executescript(sql))
+
+    def is_usable(self) -> bool:
+        return self.raw._running and self.raw._connection is not None
+
+    async def close(self) -> None:
+        """Close the connection and stop its worker thread."""
+        try:
+            await self.raw.close()
+        except Exception:
+            self.force_close()
+
+    def force_close(self) -> None:
+        """Close from any thread, with no event loop: queue the close on the worker thread."""
+        raw = self.raw
+        raw._running = False
+
+        def close_and_stop() -> object:
+            if raw._connection is not None:
+                raw._connection.close()
+                raw._connection = None
+            from aiosqlite.core import _STOP_RUNNING_SENTINEL
+
+            return _STOP_RUNNING_SENTINEL
+
+        # No future: the worker must not call back into a loop that may be closed.
+        raw._tx.put_nowait((None, close_and_stop))
+
+
+async def connect(path: str, *, busy_timeout: float) -> SQLiteConnection:
+    """Open a connection with DataFlow's settings (WAL for files, busy timeout, autocommit)."""
+    import aiosqlite
+
+    try:
+        pending = aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout, check_same_thread=False)
+        # A daemon worker thread cannot keep the interpreter alive if a connection is never closed
+        # (aiosqlite >= 0.22 makes it non-daemon, which hangs pytest after "N passed").
+        pending._thread.daemon = True
+        raw = await pending
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"Could not open SQLite database '{path}': {exc}.") from exc
+    conn = SQLiteConnection(raw, path, busy_timeout)
+    if path != ":memory:":
+        await conn.fetch("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class SQLitePool(Pool):
+    """One connection, used by one task at a time (SQLite has a single writer anyway).
+
+    For ``:memory:`` the connection belongs to the DataFlow instance and outlives this pool.
+    """
+
+    def __init__(
+        self,
+        connection: SQLiteConnection,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        owns_connection: bool,
+        acquire_timeout: float,
+    ) -> None:
+        self.connection = connection
+        self.loop = loop
+        self.owns_connection = owns_connection
+        self.acquire_timeout = acquire_timeout
+        self._lock = asyncio.Lock()
+        self._in_use = 0
+        self.closed = False
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    async def acquire(self) -> Connection:
+        if self.closed:
+            raise PoolClosedError(f"The SQLite pool for '{self.connection.path}' is closed.")
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.acquire_timeout)
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"No SQLite connection to '{self.connection.path}' became free within "
+                f"pool_acquire_timeout={self.acquire_timeout:g}s (one connection per event loop; "
+                "a transaction or task is holding it).",
+                context={"database": self.connection.path},
+            ) from None
+        self._in_use += 1
+        return self.connection
+
+    async def release(self, connection: Connection) -> None:
+        self._in_use -= 1
+        self._lock.release()
+
+    async def close(self, timeout: float) -> None:
+        self.closed = True
+        if not self.owns_connection:
+            return
+        if self._in_use:
+            try:
+                await asyncio.wait_for(self._lock.acquire(), timeout)
+            except TimeoutError:
+                pass  # close anyway: the caller asked for it and waited long enough
+        await self.connection.close()
+
+    def force_close(self) -> None:
+        self.closed = True
+        if self.owns_connection:
+            self.connection.force_close()

@@ -1,0 +1,193 @@
+"""MongoDB-style filters, validated against the model and compiled to a SQL ``WHERE`` expression.
+
+Grammar::
+
+    filter     := {key: clause, ...}                      (keys are ANDed)
+    key        := field name | "$and" | "$or" | "$not"
+    clause     := value                                   (equality; None means IS NULL)
+                | {operator: value, ...}                  (operators are ANDed)
+    "$and"/"$or" take a list of filters; "$not" takes a filter (top level) or operators (field level).
+
+Every value is validated against the field's type and bound as a parameter; field names are checked
+against the model and quoted. Nothing from a value ever becomes SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._dialects import Params, SQLDialect, quote_ident
+from ._errors import InvalidFilterError, UnknownOperatorError
+from ._model import FieldSpec, ModelSpec
+from ._types import FieldType, check_value
+
+__all__ = ["FIELD_OPERATORS", "LOGICAL_OPERATORS", "compile_filter"]
+
+FIELD_OPERATORS = (
+    "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin",
+    "$like", "$ilike", "$contains", "$startswith", "$endswith", "$null", "$not",
+)  # fmt: skip
+LOGICAL_OPERATORS = ("$and", "$or", "$not")
+_COMPARISONS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
+_TEXT_ONLY = {"$like", "$ilike", "$contains", "$startswith", "$endswith"}
+_MAX_DEPTH = 32
+
+
+class _Compiler:
+    def __init__(self, model: ModelSpec, dialect: SQLDialect, params: Params, node: str | None) -> None:
+        self.model = model
+        self.dialect = dialect
+        self.params = params
+        self.node = node
+
+    def _context(self, **extra: Any) -> dict[str, Any]:
+        context: dict[str, Any] = {"model": self.model.name, **extra}
+        if self.node:
+            context["node"] = self.node
+        return context
+
+    def _bad(self, detail: str, **extra: Any) -> InvalidFilterError:
+        return InvalidFilterError(detail, context=self._context(**extra))
+
+    def filter(self, flt: Any, depth: int = 0) -> str:
+        if depth > _MAX_DEPTH:
+            raise self._bad(f"Filter nesting is deeper than {_MAX_DEPTH} levels.")
+        if not isinstance(flt, Mapping):
+            raise self._bad(f"A filter must be a dict, got {type(flt).__name__} {flt!r:.60}.")
+        parts = []
+        for key, clause in flt.items():
+            if not isinstance(key, str):
+                raise self._bad(f"Filter keys must be field names or operators, got {key!r:.60}.")
+            if key.startswith("$"):
+                parts.append(self._logical(key, clause, depth))
+            else:
+                spec = self.model.get_field(key, node=self.node, where="filter")
+                parts.append(self._field(spec, clause, depth))
+        return " AND ".join(f"({p})" for p in parts) if len(parts) > 1 else (parts[0] if parts else "TRUE")
+
+    def _logical(self, op: str, clause: Any, depth: int) -> str:
+        if op in ("$and", "$or"):
+            if not isinstance(clause, (list, tuple)) or not all(isinstance(c, Mapping) for c in clause):
+                raise self._bad(f"{op} takes a list of filters, got {clause!r:.60}.", operator=op)
+            if not clause:
+                return "TRUE" if op == "$and" else "FALSE"
+            joiner = " AND " if op == "$and" else " OR "
+            return joiner.join(f"({self.filter(c, depth + 1)})" for c in clause)
+        if op == "$not":
+            return f"NOT COALESCE(({self.filter(clause, depth + 1)}), FALSE)"
+        raise UnknownOperatorError(
+            f"Unknown logical operator {op!r:.40} in filter. At the top level use {', '.join(LOGICAL_OPERATORS)}; "
+            f"per field use {', '.join(FIELD_OPERATORS)}.",
+            context=self._context(operator=op),
+        )
+
+    def _value(self, spec: FieldSpec, value: Any) -> Any:
+        value = check_value(spec.kind, value, field=spec.name, model=self.model.name)
+        convert = self.dialect.to_db.get(spec.kind)
+        return convert(value) if convert else value
+
+    def _bind(self, spec: FieldSpec, value: Any) -> str:
+        return self.dialect.placeholder_value(spec.kind, self.params.add(self._value(spec, value)))
+
+    def _field(self, spec: FieldSpec, clause: Any, depth: int) -> str:
+        if isinstance(clause, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in clause):
+            if not all(isinstance(k, str) and k.startswith("$") for k in clause):
+                raise self._bad(
+                    f"Filter on '{spec.name}' mixes operators and plain keys: {list(clause)!r:.80}.", field=spec.name
+                )
+            if not clause:
+                return "TRUE"
+            parts = [self._operator(spec, op, value, depth) for op, value in clause.items()]
+            return " AND ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+        return self._operator(spec, "$eq", clause, depth)
+
+    def _operator(self, spec: FieldSpec, op: str, value: Any, depth: int) -> str:
+        column = quote_ident(spec.name)
+        if spec.kind is FieldType.JSON and op not in ("$null", "$not"):
+            raise self._bad(
+                f"Field '{spec.name}' holds JSON; filter it with $null only (got {op}).", field=spec.name, operator=op
+            )
+        if op in _TEXT_ONLY and spec.kind is not FieldType.STR:
+            raise self._bad(
+                f"{op} works on str fields; '{spec.name}' is {spec.kind.value}.", field=spec.name, operator=op
+            )
+        comparable = self.dialect.comparable(column, spec.kind)
+        if op == "$eq":
+            if value is None:
+                return f"{column} IS NULL"
+            return f"{comparable} = {self._bind(spec, value)}"
+        if op == "$ne":
+            if value is None:
+                return f"{column} IS NOT NULL"
+            return f"{column} IS NULL OR {comparable} <> {self._bind(spec, value)}"
+        if op in _COMPARISONS:
+            if value is None:
+                raise self._bad(f"{op} on '{spec.name}' needs a value, not None.", field=spec.name, operator=op)
+            return f"{comparable} {_COMPARISONS[op]} {self._bind(spec, value)}"
+        if op in ("$in", "$nin"):
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                raise self._bad(f"{op} on '{spec.name}' takes a list, got {value!r:.60}.", field=spec.name, operator=op)
+            items = list(value)
+            has_null = any(v is None for v in items)
+            binds = [self._bind(spec, v) for v in items if v is not None]
+            matches = f"{comparable} IN ({', '.join(binds)})" if binds else "FALSE"
+            if has_null:
+                matches = f"{matches} OR {column} IS NULL"
+            if op == "$in":
+                return matches
+            return f"NOT COALESCE(({matches}), FALSE)"
+        if op in ("$like", "$ilike"):
+            pattern = self._text(spec, op, value)
+            if pattern.endswith("\\") and (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+                raise self._bad(
+                    f"{op} pattern for '{spec.name}' ends with an escape character '\\'.", field=spec.name, operator=op
+                )
+            case_sensitive = op == "$like"
+            bound = self.params.add(self.dialect.like_param(pattern, case_sensitive=case_sensitive))
+            return self.dialect.like(column, bound, case_sensitive=case_sensitive)
+        if op in ("$contains", "$startswith", "$endswith"):
+            text = self._text(spec, op, value)
+            pattern = self.dialect.literal_pattern(
+                text, prefix=op in ("$contains", "$endswith"), suffix=op in ("$contains", "$startswith")
+            )
+            return self.dialect.literal_match(column, self.params.add(pattern))
+        if op == "$null":
+            if not isinstance(value, bool):
+                raise self._bad(f"$null on '{spec.name}' takes True or False, got {value!r:.60}.", field=spec.name)
+            return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
+        if op == "$not":
+            if not isinstance(value, Mapping):
+                raise self._bad(
+                    f"$not on '{spec.name}' takes operators such as {{'$gt': 5}}, got {value!r:.60}.",
+                    field=spec.name,
+                )
+            if depth > _MAX_DEPTH:
+                raise self._bad(f"Filter nesting is deeper than {_MAX_DEPTH} levels.")
+            return f"NOT COALESCE(({self._field(spec, value, depth + 1)}), FALSE)"
+        raise UnknownOperatorError(
+            f"Unknown operator {op!r:.40} on field '{spec.name}'. Supported: {', '.join(FIELD_OPERATORS)}.",
+            context=self._context(field=spec.name, operator=op),
+        )
+
+    def _text(self, spec: FieldSpec, op: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._bad(f"{op} on '{spec.name}' takes a str, got {value!r:.60}.", field=spec.name, operator=op)
+        checked: str = check_value(FieldType.STR, value, field=spec.name, model=self.model.name)
+        return checked
+
+
+def compile_filter(
+    flt: Mapping[str, Any] | None, model: ModelSpec, dialect: SQLDialect, params: Params, *, node: str | None = None
+) -> str:
+    """Validate ``flt`` and return a SQL boolean expression (``"TRUE"`` for an empty filter).
+
+    Raises:
+        UnknownFieldError: DF-102.
+        UnknownOperatorError: DF-201.
+        InvalidFilterError: DF-202.
+        TypeMismatchError: DF-103.
+    """
+    if flt is None:
+        return "TRUE"
+    return _Compiler(model, dialect, params, node).filter(flt)

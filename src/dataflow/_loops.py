@@ -1,0 +1,128 @@
+"""Event-loop plumbing: close pools before their loop closes, and reach a pool's own loop.
+
+``asyncio.run``, ``asyncio.Runner`` and pytest-asyncio call ``loop.shutdown_asyncgens()`` before they
+close a loop. DataFlow parks one async generator on every loop it creates a pool on; finalizing it
+runs the loop's shutdown callbacks while the loop still runs, so pools close cleanly instead of
+going stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
+
+__all__ = ["on_loop_shutdown", "run_on_loop", "run_on_loop_sync"]
+
+logger = logging.getLogger("dataflow")
+T = TypeVar("T")
+
+ShutdownCallback = Callable[[asyncio.AbstractEventLoop], Awaitable[None]]
+
+
+class _LoopHook:
+    __slots__ = ("agen", "callbacks")
+
+    def __init__(self) -> None:
+        self.callbacks: dict[int, ShutdownCallback] = {}
+        self.agen: AsyncGenerator[None, None] | None = None
+
+
+_hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopHook] = weakref.WeakKeyDictionary()
+_hooks_lock = threading.Lock()
+
+
+async def _sentinel(loop: asyncio.AbstractEventLoop, hook: _LoopHook) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        with _hooks_lock:
+            if _hooks.get(loop) is hook:
+                del _hooks[loop]
+        for callback in list(hook.callbacks.values()):
+            try:
+                await callback(loop)
+            except Exception as exc:  # shutdown must go on for the other owners
+                logger.warning("DataFlow: closing pools at event-loop shutdown failed: %s", exc)
+
+
+def on_loop_shutdown(owner: object, callback: ShutdownCallback) -> None:
+    """Run ``callback(loop)`` on the running loop when it shuts down (once per owner and loop).
+
+    Must be called from a coroutine running on that loop.
+    """
+    loop = asyncio.get_running_loop()
+    with _hooks_lock:
+        hook = _hooks.get(loop)
+        if hook is None:
+            hook = _LoopHook()
+            agen = _sentinel(loop, hook)
+            # Advance to the first ``yield`` synchronously: asyncio's first-iteration hook then
+            # registers the generator with the loop, which finalizes it in shutdown_asyncgens().
+            step = agen.__anext__()
+            try:
+                step.send(None)
+            except StopIteration:
+                pass
+            hook.agen = agen
+            _hooks[loop] = hook
+    hook.callbacks[id(owner)] = callback
+
+
+def forget_loop_shutdown(owner: object, loop: asyncio.AbstractEventLoop) -> None:
+    """Drop ``owner``'s callback for ``loop`` (its pools there are already closed)."""
+    hook = _hooks.get(loop)
+    if hook is not None:
+        hook.callbacks.pop(id(owner), None)
+
+
+def _run_idle_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(factory(), timeout)
+
+    return loop.run_until_complete(bounded())
+
+
+async def run_on_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Await ``factory()`` on ``loop`` from whatever loop is running now, bounded by ``timeout``.
+
+    Raises:
+        RuntimeError: ``loop`` is closed (the caller force-closes instead).
+        TimeoutError: the work did not finish in time.
+    """
+    current = asyncio.get_running_loop()
+    if loop is current:
+        return await asyncio.wait_for(factory(), timeout)
+    if loop.is_closed():
+        raise RuntimeError("Event loop is closed")
+    if loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(_bounded(factory, timeout), loop)
+        return await asyncio.wrap_future(future)
+    # An idle loop (e.g. a LocalRuntime between calls): drive it from a worker thread.
+    return await asyncio.to_thread(_run_idle_loop, loop, factory, timeout)
+
+
+async def _bounded(factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+    return await asyncio.wait_for(factory(), timeout)
+
+
+def run_on_loop_sync(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]], timeout: float) -> None:
+    """Like :func:`run_on_loop`, from synchronous code (atexit, finalizers)."""
+    if loop.is_closed():
+        raise RuntimeError("Event loop is closed")
+    if loop.is_running():
+        if _running_loop_in_this_thread() is loop:
+            raise RuntimeError("cannot block on the loop this thread is running")
+        asyncio.run_coroutine_threadsafe(_bounded(factory, timeout), loop).result(timeout + 1)
+        return
+    _run_idle_loop(loop, factory, timeout)
+
+
+def _running_loop_in_this_thread() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,292 @@
+"""Models: ``@db.model`` turns an annotated class into a table description.
+
+The decorated class is returned unchanged, so the same class can be registered on several DataFlow
+instances (one per test, for example).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import InvalidModelError, MissingFieldError, UnknownFieldError
+from ._types import SUPPORTED_TYPES, FieldType, check_value, resolve_annotation
+
+__all__ = ["MISSING", "Field", "FieldSpec", "ModelSpec", "build_model_spec"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class Field:
+    """Per-field options, used as the default value in a model class.
+
+    Example:
+        ```python
+        @db.model
+        class User:
+            id: int
+            email: str = Field(unique=True)
+            name: str = Field(default="", index=True)
+        ```
+
+    Args:
+        default: The value stored when a create does not pass the field.
+        default_factory: A callable producing the default (for mutable values such as ``dict``).
+        unique: Add a unique constraint (also makes the field usable as an upsert ``conflict_on``).
+        index: Add a (non-unique) index.
+    """
+
+    __slots__ = ("default", "default_factory", "index", "unique")
+
+    def __init__(
+        self,
+        default: Any = MISSING,
+        *,
+        default_factory: typing.Callable[[], Any] | None = None,
+        unique: bool = False,
+        index: bool = False,
+    ) -> None:
+        self.default = default
+        self.default_factory = default_factory
+        self.unique = unique
+        self.index = index
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One column of a model."""
+
+    name: str
+    kind: FieldType
+    python_type: type
+    nullable: bool
+    default: Any = MISSING
+    default_factory: typing.Callable[[], Any] | None = None
+    unique: bool = False
+    index: bool = False
+    primary_key: bool = False
+
+    @property
+    def required(self) -> bool:
+        """A create must pass this field (no default, not Optional, not an auto id)."""
+        if self.primary_key:
+            return self.kind is not FieldType.INT
+        return self.default is MISSING and self.default_factory is None and not self.nullable
+
+    def default_value(self) -> Any:
+        """The value to store when a create omits the field."""
+        if self.default_factory is not None:
+            return self.default_factory()
+        if self.default is not MISSING:
+            return self.default
+        return None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model registered on a DataFlow instance."""
+
+    name: str
+    table: str
+    fields: dict[str, FieldSpec]
+    unique_together: tuple[tuple[str, ...], ...]
+    indexes: tuple[tuple[str, ...], ...]
+    cls: type
+
+    @property
+    def primary_key(self) -> FieldSpec:
+        """The ``id`` field."""
+        return self.fields["id"]
+
+    @property
+    def auto_id(self) -> bool:
+        """True when ``id`` is an int the database assigns."""
+        return self.primary_key.kind is FieldType.INT
+
+    def field_names(self) -> str:
+        """Comma-separated field names, for messages."""
+        return ", ".join(self.fields)
+
+    def unique_targets(self) -> list[tuple[str, ...]]:
+        """Every field set with a unique index: the primary key, unique fields, unique constraints."""
+        targets: list[tuple[str, ...]] = [("id",)]
+        targets += [(f.name,) for f in self.fields.values() if f.unique]
+        targets += list(self.unique_together)
+        return targets
+
+    def get_field(self, name: str, *, node: str | None = None, where: str = "parameters") -> FieldSpec:
+        """Look up a field; raise DF-102 listing the valid names."""
+        spec = self.fields.get(name) if isinstance(name, str) else None
+        if spec is None:
+            context: dict[str, Any] = {"model": self.name, "field": name}
+            if node:
+                context["node"] = node
+            raise UnknownFieldError(
+                f"Model {self.name} has no field {name!r} (in {where}). Valid fields: {self.field_names()}.",
+                context=context,
+            )
+        return spec
+
+    def check_values(
+        self, values: typing.Mapping[str, Any], *, node: str | None = None, where: str = "parameters"
+    ) -> dict[str, Any]:
+        """Validate a mapping of field values (names and types); return normalized values."""
+        checked = {}
+        for name, value in values.items():
+            spec = self.get_field(name, node=node, where=where)
+            if value is None:
+                if not spec.nullable and not (spec.primary_key and self.auto_id):
+                    checked[name] = check_value(spec.kind, value, field=name, model=self.name)
+                checked[name] = None
+                continue
+            checked[name] = check_value(spec.kind, value, field=name, model=self.name)
+        return checked
+
+    def complete_for_insert(self, values: dict[str, Any], *, node: str | None = None) -> dict[str, Any]:
+        """Apply defaults and check that every required field is present (DF-101)."""
+        missing = [f.name for f in self.fields.values() if f.required and values.get(f.name) is None]
+        if missing:
+            context: dict[str, Any] = {"model": self.name, "field": missing[0], "operation": "create"}
+            if node:
+                context["node"] = node
+            names = ", ".join(repr(m) for m in missing)
+            raise MissingFieldError(
+                f"{node or self.name + ' create'} is missing the required field{'s' if len(missing) > 1 else ''} "
+                f"{names} (model {self.name}). Required fields: "
+                f"{', '.join(f.name for f in self.fields.values() if f.required)}.",
+                context=context,
+            )
+        row = dict(values)
+        for spec in self.fields.values():
+            if spec.name not in row and not (spec.primary_key and self.auto_id):
+                default = spec.default_value()
+                row[spec.name] = (
+                    check_value(spec.kind, default, field=spec.name, model=self.name)
+                    if default is not None
+                    else None
+                )
+        if self.auto_id and row.get("id") is None:
+            row.pop("id", None)
+        return row
+
+
+def _snake_plural(name: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    snake = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", snake).lower()
+    if re.search(r"[^aeiou]y$", snake):
+        return snake[:-1] + "ies"
+    if re.search(r"(s|x|z|ch|sh)$", snake):
+        return snake + "es"
+    return snake + "s"
+
+
+def _normalize_groups(groups: Iterable[Sequence[str] | str] | None, what: str, model: str) -> tuple[tuple[str, ...], ...]:
+    result = []
+    for group in groups or ():
+        names = (group,) if isinstance(group, str) else tuple(group)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise InvalidModelError(
+                f"Model {model}: each entry of {what} must be a field name or a tuple of field names, got {group!r}.",
+                context={"model": model},
+            )
+        result.append(names)
+    return tuple(result)
+
+
+def build_model_spec(
+    cls: type,
+    *,
+    table: str | None = None,
+    unique: Iterable[Sequence[str] | str] | None = None,
+    indexes: Iterable[Sequence[str] | str] | None = None,
+) -> ModelSpec:
+    """Read a class's annotations and defaults into a :class:`ModelSpec` (DF-104 on problems)."""
+    if not isinstance(cls, type):
+        raise InvalidModelError(
+            f"@db.model expects a class, got {type(cls).__name__}.", context={"model": repr(cls)}
+        )
+    name = cls.__name__
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as exc:  # unresolvable forward references and the like
+        raise InvalidModelError(
+            f"Model {name}: its type hints cannot be resolved ({exc}).", context={"model": name}
+        ) from exc
+    own = {k: v for k, v in hints.items() if not k.startswith("__") and typing.get_origin(v) is not typing.ClassVar}
+    if "id" not in own:
+        raise InvalidModelError(
+            f"Model {name} has no 'id' field. Declare 'id: int' (auto-assigned) or 'id: str' as its primary key.",
+            context={"model": name},
+        )
+    fields: dict[str, FieldSpec] = {}
+    for field_name, annotation in own.items():
+        if not _IDENTIFIER.match(field_name):
+            raise InvalidModelError(
+                f"Model {name}: field name {field_name!r} must start with a letter and contain only letters, "
+                "digits and underscores.",
+                context={"model": name, "field": field_name},
+            )
+        resolved = resolve_annotation(annotation)
+        if resolved is None:
+            raise InvalidModelError(
+                f"Model {name}: field '{field_name}' has unsupported type {annotation!r}. "
+                f"Supported types: {SUPPORTED_TYPES}.",
+                context={"model": name, "field": field_name},
+            )
+        kind, nullable, python_type = resolved
+        raw_default = cls.__dict__.get(field_name, MISSING)
+        options = raw_default if isinstance(raw_default, Field) else Field(raw_default)
+        primary = field_name == "id"
+        if primary and (kind not in (FieldType.INT, FieldType.STR) or nullable):
+            raise InvalidModelError(
+                f"Model {name}: 'id' must be 'int' (auto-assigned) or 'str', not {annotation!r}.",
+                context={"model": name, "field": "id"},
+            )
+        if options.default is not MISSING and options.default is not None:
+            check_value(kind, options.default, field=field_name, model=name)
+        fields[field_name] = FieldSpec(
+            name=field_name,
+            kind=kind,
+            python_type=python_type,
+            nullable=nullable,
+            default=options.default,
+            default_factory=options.default_factory,
+            unique=options.unique and not primary,
+            index=options.index and not primary,
+            primary_key=primary,
+        )
+    table_name = table or cls.__dict__.get("__tablename__") or _snake_plural(name)
+    if not isinstance(table_name, str) or not _IDENTIFIER.match(table_name):
+        raise InvalidModelError(
+            f"Model {name}: table name {table_name!r} must start with a letter and contain only letters, "
+            "digits and underscores.",
+            context={"model": name},
+        )
+    unique_together = _normalize_groups(unique, "unique", name)
+    index_groups = _normalize_groups(indexes, "indexes", name)
+    for group in unique_together + index_groups:
+        for field_name in group:
+            if field_name not in fields:
+                raise InvalidModelError(
+                    f"Model {name}: unique/index entry {group!r} names unknown field {field_name!r}. "
+                    f"Fields: {', '.join(fields)}.",
+                    context={"model": name, "field": field_name},
+                )
+    return ModelSpec(
+        name=name,
+        table=table_name,
+        fields=fields,
+        unique_together=unique_together,
+        indexes=index_groups,
+        cls=cls,
+    )

@@ -1,0 +1,231 @@
+"""SQL statements for models: DDL, insert, select, update, delete, upsert.
+
+Statements always list their columns explicitly, so result rows map to fields by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ._dialects import Params, SQLDialect, quote_ident
+from ._errors import InvalidParameterError
+from ._filters import compile_filter
+from ._model import ModelSpec
+from ._types import FieldType
+
+__all__ = ["Statement", "Statements"]
+
+Statement = tuple[str, list[Any]]
+
+
+class Statements:
+    """The SQL for one model on one dialect (built once per DataFlow instance and model)."""
+
+    def __init__(self, model: ModelSpec, dialect: SQLDialect) -> None:
+        self.model = model
+        self.dialect = dialect
+        self.table = quote_ident(model.table)
+        self.names = list(model.fields)
+        self.columns = ", ".join(quote_ident(n) for n in self.names)
+        self._to_db = {
+            name: dialect.to_db[spec.kind] for name, spec in model.fields.items() if spec.kind in dialect.to_db
+        }
+        self._from_db: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, dialect.from_db[spec.kind])
+            for i, spec in enumerate(model.fields.values())
+            if spec.kind in dialect.from_db
+        ]
+
+    # --- values -------------------------------------------------------------------------------
+
+    def to_db(self, name: str, value: Any) -> Any:
+        """Convert a validated Python value to what the driver stores."""
+        if value is None:
+            return None
+        convert = self._to_db.get(name)
+        return convert(value) if convert else value
+
+    def record(self, row: Sequence[Any]) -> dict[str, Any]:
+        """Turn a result row (columns in field order) into a record dict."""
+        values = list(row[: len(self.names)])
+        for index, convert in self._from_db:
+            if values[index] is not None:
+                values[index] = convert(values[index])
+        return dict(zip(self.names, values, strict=True))
+
+    # --- DDL ------------------------------------------------------------------------------------
+
+    def create_table(self) -> list[str]:
+        """CREATE TABLE / CREATE INDEX statements (idempotent)."""
+        columns = []
+        for spec in self.model.fields.values():
+            if spec.primary_key:
+                columns.append(
+                    self.dialect.auto_id_column()
+                    if spec.kind is FieldType.INT
+                    else f"{quote_ident('id')} {self.dialect.column_types[spec.kind]} PRIMARY KEY"
+                )
+                continue
+            column = f"{quote_ident(spec.name)} {self.dialect.column_types[spec.kind]}"
+            if not spec.nullable:
+                column += " NOT NULL"
+            if spec.unique:
+                column += " UNIQUE"
+            columns.append(column)
+        for group in self.model.unique_together:
+            columns.append(f"UNIQUE ({', '.join(quote_ident(n) for n in group)})")
+        statements = [f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})"]
+        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
+        for group in indexed:
+            index_name = quote_ident(f"ix_{self.model.table}_{'_'.join(group)}")
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.table} ({', '.join(quote_ident(n) for n in group)})"
+            )
+        return statements
+
+    def drop_table(self) -> str:
+        """DROP TABLE IF EXISTS."""
+        return f"DROP TABLE IF EXISTS {self.table}"
+
+    # --- statements -----------------------------------------------------------------------------
+
+    def insert(self, row: Mapping[str, Any]) -> Statement:
+        """INSERT one row, returning it."""
+        params = self.dialect.params()
+        names = list(row)
+        placeholders = ", ".join(params.add(self.to_db(n, row[n])) for n in names)
+        cols = ", ".join(quote_ident(n) for n in names)
+        values = f"({cols}) VALUES ({placeholders})" if names else "DEFAULT VALUES"
+        return f"INSERT INTO {self.table} {values} RETURNING {self.columns}", params.values
+
+    def insert_many(self, names: Sequence[str]) -> str:
+        """INSERT for executemany, without RETURNING."""
+        params = self.dialect.params()
+        placeholders = ", ".join(params.add(None) for _ in names)
+        return f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders})"
+
+    def where(self, flt: Mapping[str, Any] | None, params: Params, node: str | None) -> str:
+        """`` WHERE ...`` for a filter (empty for no filter)."""
+        if not flt:
+            if flt is not None and not isinstance(flt, Mapping):
+                compile_filter(flt, self.model, self.dialect, params, node=node)  # raises DF-202
+            return ""
+        return f" WHERE ({compile_filter(flt, self.model, self.dialect, params, node=node)})"
+
+    def order_by(self, order: Any, node: str | None) -> str:
+        """`` ORDER BY ...``; always ends with the primary key, so results are identical on both backends."""
+        if order is None:
+            items: list[str] = []
+        elif isinstance(order, str):
+            items = [order]
+        elif isinstance(order, (list, tuple)) and all(isinstance(o, str) for o in order):
+            items = list(order)
+        else:
+            raise InvalidParameterError(
+                f"order_by takes a field name, '-field' for descending, or a list of those; got {order!r:.60}.",
+                context={"model": self.model.name, "node": node, "parameter": "order_by"},
+            )
+        clauses = []
+        seen = set()
+        for item in items:
+            descending = item.startswith("-")
+            name = item[1:] if descending or item.startswith("+") else item
+            spec = self.model.get_field(name, node=node, where="order_by")
+            seen.add(name)
+            column = self.dialect.comparable(quote_ident(name), spec.kind)
+            # NULLs sort as the smallest value on both backends.
+            clauses.append(f"{column} {'DESC NULLS LAST' if descending else 'ASC NULLS FIRST'}")
+        if "id" not in seen:
+            clauses.append(f"{self.dialect.comparable(quote_ident('id'), self.model.primary_key.kind)} ASC")
+        return " ORDER BY " + ", ".join(clauses)
+
+    def select(
+        self,
+        flt: Mapping[str, Any] | None,
+        *,
+        order: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        node: str | None = None,
+    ) -> Statement:
+        """SELECT records matching a filter."""
+        params = self.dialect.params()
+        where = self.where(flt, params, node)
+        order_sql = self.order_by(order, node)
+        limit_ph = params.add(limit) if limit is not None else None
+        offset_ph = params.add(offset) if offset else None
+        tail = self.dialect.limit_offset(limit_ph, offset_ph)
+        return f"SELECT {self.columns} FROM {self.table}{where}{order_sql}{tail}", params.values
+
+    def select_ids(self, flt: Mapping[str, Any] | None, limit: int, node: str | None) -> Statement:
+        """SELECT the ids of up to ``limit`` matching records."""
+        params = self.dialect.params()
+        where = self.where(flt, params, node)
+        return f'SELECT "id" FROM {self.table}{where} LIMIT {params.add(limit)}', params.values
+
+    def count(self, flt: Mapping[str, Any] | None, node: str | None = None) -> Statement:
+        """SELECT COUNT(*)."""
+        params = self.dialect.params()
+        where = self.where(flt, params, node)
+        return f"SELECT COUNT(*) FROM {self.table}{where}", params.values
+
+    def _set(self, fields: Mapping[str, Any], params: Params) -> str:
+        return ", ".join(f"{quote_ident(n)} = {params.add(self.to_db(n, v))}" for n, v in fields.items())
+
+    def update(self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None,
+               returning: bool) -> Statement:
+        """UPDATE matching records."""
+        params = self.dialect.params()
+        assignments = self._set(fields, params)
+        where = self.where(flt, params, node)
+        tail = f" RETURNING {self.columns}" if returning else ""
+        return f"UPDATE {self.table} SET {assignments}{where}{tail}", params.values
+
+    def delete(self, flt: Mapping[str, Any] | None, *, node: str | None, returning: bool) -> Statement:
+        """DELETE matching records."""
+        params = self.dialect.params()
+        where = self.where(flt, params, node)
+        tail = f" RETURNING {self.columns}" if returning else ""
+        return f"DELETE FROM {self.table}{where}{tail}", params.values
+
+    def upsert(self, row: Mapping[str, Any], conflict_on: Sequence[str], update: Mapping[str, Any]) -> Statement:
+        """INSERT ... ON CONFLICT (...) DO UPDATE, returning the row (and, on PostgreSQL, whether it was new)."""
+        params = self.dialect.params()
+        names = list(row)
+        placeholders = ", ".join(params.add(self.to_db(n, row[n])) for n in names)
+        target = ", ".join(quote_ident(n) for n in conflict_on)
+        if update:
+            assignments = self._set(update, params)
+        else:  # a no-op update, so RETURNING still yields the existing row
+            first = quote_ident(conflict_on[0])
+            assignments = f"{first} = EXCLUDED.{first}"
+        returning = self.columns
+        if self.dialect.upsert_inserted_column:
+            returning += ", " + self.dialect.upsert_inserted_column
+        sql = (
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
+        )
+        return sql, params.values
+
+    def upsert_many(self, names: Sequence[str], conflict_on: Sequence[str], update_fields: Sequence[str]) -> str:
+        """INSERT ... ON CONFLICT DO UPDATE SET col = EXCLUDED.col, for executemany."""
+        params = self.dialect.params()
+        placeholders = ", ".join(params.add(None) for _ in names)
+        target = ", ".join(quote_ident(n) for n in conflict_on)
+        fields = list(update_fields) or [conflict_on[0]]
+        assignments = ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in fields)
+        return (
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+        )
+
+    def sync_identity(self) -> str | None:
+        """PostgreSQL: move the id sequence past explicitly inserted ids (SQLite needs nothing)."""
+        if self.dialect.name != "postgresql" or not self.model.auto_id:
+            return None
+        return (
+            f"SELECT setval(pg_get_serial_sequence('{self.table}', 'id'), "
+            f"GREATEST((SELECT MAX(\"id\") FROM {self.table}), 1))"
+        )

@@ -1,0 +1,176 @@
+"""Runtimes: run a workflow's nodes in order and collect their outputs.
+
+Both runtimes raise the failing node's typed error (with ``context["node"]``); neither ever returns
+an error inside the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import uuid
+import weakref
+from types import TracebackType
+from typing import Any
+
+from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
+from ._pool import all_managers
+from ._workflow import Workflow
+
+__all__ = ["AsyncLocalRuntime", "LocalRuntime"]
+
+Results = dict[str, dict[str, Any]]
+
+
+async def _execute(workflow: Workflow) -> tuple[Results, str]:
+    if not isinstance(workflow, Workflow):
+        raise TypeError(f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}")
+    results: Results = {}
+    for entry in workflow.nodes:
+        params = workflow.resolve_params(entry, results)
+        try:
+            results[entry.node_id] = await entry.node_type().run(params)
+        except DataFlowError as exc:
+            exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
+            raise
+        except Exception as exc:
+            raise NodeExecutionError(
+                f"Node '{entry.node_id}' ({entry.node_type.type_name}) failed: {type(exc).__name__}: {exc}",
+                context={"node": entry.node_id, "node_type": entry.node_type.type_name},
+            ) from exc
+    return results, uuid.uuid4().hex
+
+
+class AsyncLocalRuntime:
+    """Runs workflows in the caller's event loop.
+
+    Inside ``async with db.transaction():`` every node uses the transaction's connection.
+
+    Example:
+        ```python
+        results, run_id = await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+        ```
+    """
+
+    async def execute_workflow_async(self, workflow: Workflow, inputs: dict[str, Any] | None = None) -> tuple[Results, str]:
+        """Run ``workflow``; return ``(results, run_id)``.
+
+        Args:
+            workflow: A built workflow.
+            inputs: Not used by DataFlow's own nodes; accepted for API compatibility and must be empty.
+
+        Raises:
+            DataFlowError: the first node that fails, with ``context["node"]`` set.
+        """
+        if inputs:
+            raise TypeError("AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params")
+        return await _execute(workflow)
+
+    async def __aenter__(self) -> AsyncLocalRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _close_runtime_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the runtime loop's pools (every DataFlow instance), then the loop. Never raises."""
+    if loop.is_closed() or loop.is_running():
+        return
+
+    async def close_pools() -> None:
+        for manager in all_managers():
+            await manager.close_loop(loop)
+        await loop.shutdown_asyncgens()
+
+    def work() -> None:
+        try:
+            loop.run_until_complete(close_pools())
+        except Exception:  # a finalizer must not raise; pools left behind are cleaned as stale
+            pass
+        finally:
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        work()
+        return
+    # Collected inside async code: this thread's loop is running, so drive ours from another thread.
+    thread = threading.Thread(target=work, name="dataflow-runtime-close")
+    thread.start()
+    thread.join(30)
+
+
+class LocalRuntime:
+    """Runs workflows from synchronous code.
+
+    Each runtime owns one event loop, reused across ``execute`` calls so pools stay warm; its pools
+    are closed with it (``close()``, ``with LocalRuntime() as runtime:``, or when it is garbage
+    collected), so no pool is left bound to a dead loop.
+
+    Example:
+        ```python
+        results, run_id = LocalRuntime().execute(workflow.build())
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize | None = None
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        if self._closed:
+            raise EventLoopClosedError(
+                "This LocalRuntime was closed, and its event loop with it. Create a new LocalRuntime()."
+            )
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._finalizer = weakref.finalize(self, _close_runtime_loop, self._loop)
+        return self._loop
+
+    def execute(self, workflow: Workflow, parameters: dict[str, Any] | None = None) -> tuple[Results, str]:
+        """Run ``workflow`` to completion; return ``(results, run_id)``.
+
+        Called from inside a running event loop (async code), the workflow runs on the runtime's
+        loop in a worker thread; use :class:`AsyncLocalRuntime` there instead when you can.
+
+        Raises:
+            DataFlowError: the first node that fails, with ``context["node"]`` set.
+            TransactionError: DF-601, when called inside an async ``db.transaction()`` block.
+        """
+        if parameters:
+            raise TypeError("LocalRuntime.execute() takes no parameters; put values in node params")
+        if isinstance(workflow, Workflow):
+            for db in workflow.databases():
+                if db._current_transaction() is not None:
+                    raise TransactionError(
+                        "LocalRuntime.execute() was called inside an async db.transaction() block. The "
+                        "transaction's connection belongs to the running event loop, so the workflow would run "
+                        "outside it. Use 'await AsyncLocalRuntime().execute_workflow_async(...)' inside the block."
+                    )
+        with self._lock:
+            loop = self._get_loop()
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return loop.run_until_complete(_execute(workflow))
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-runtime") as pool:
+                return pool.submit(loop.run_until_complete, _execute(workflow)).result()
+
+    def close(self) -> None:
+        """Close the runtime's pools and its event loop. Safe to call twice."""
+        self._closed = True
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> LocalRuntime:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,244 @@
+"""Workflows: nodes plus connections that feed one node's output into another node's parameters."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any
+
+from ._errors import (
+    ConnectionPathError,
+    DanglingConnectionError,
+    DuplicateNodeIdError,
+    InvalidParameterError,
+    UnknownNodeTypeError,
+    WorkflowCycleError,
+)
+from ._nodes import Node, find_node_type, known_node_types
+
+__all__ = ["Workflow", "WorkflowBuilder"]
+
+
+@dataclass(frozen=True)
+class _Connection:
+    source: str
+    source_path: str
+    target: str
+    target_path: str
+
+
+@dataclass(frozen=True)
+class _NodeEntry:
+    node_id: str
+    node_type: type[Node]
+    params: dict[str, Any]
+
+
+class Workflow:
+    """A validated, immutable workflow: nodes in execution order plus their connections.
+
+    Build one with :meth:`WorkflowBuilder.build`; run it with a runtime.
+    """
+
+    def __init__(self, nodes: list[_NodeEntry], connections: list[_Connection]) -> None:
+        self.nodes = nodes
+        self.connections = connections
+        self._incoming: dict[str, list[_Connection]] = {}
+        for conn in connections:
+            self._incoming.setdefault(conn.target, []).append(conn)
+
+    @property
+    def node_ids(self) -> list[str]:
+        """Node ids in execution order."""
+        return [n.node_id for n in self.nodes]
+
+    def databases(self) -> list[Any]:
+        """The DataFlow instances whose nodes this workflow uses."""
+        seen: dict[int, Any] = {}
+        for entry in self.nodes:
+            db = entry.node_type.db()
+            seen[id(db)] = db
+        return list(seen.values())
+
+    def resolve_params(self, entry: _NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
+        """The node's parameters with connected values filled in from earlier results."""
+        incoming = self._incoming.get(entry.node_id)
+        if not incoming:
+            return entry.params
+        params = copy.deepcopy(entry.params)
+        for conn in incoming:
+            value = _get_path(results[conn.source], conn.source_path, conn)
+            _set_path(params, conn.target_path, value)
+        return params
+
+
+def _split(path: str) -> list[str]:
+    return [p for p in path.split(".") if p != ""] if path else []
+
+
+def _get_path(output: Any, path: str, conn: _Connection) -> Any:
+    value = output
+    for part in _split(path):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            available = list(value) if isinstance(value, Mapping) else f"a {type(value).__name__}"
+            raise ConnectionPathError(
+                f"Connection {conn.source}.{conn.source_path} -> {conn.target}.{conn.target_path}: "
+                f"'{part}' is not in the output of '{conn.source}' (found: {available}).",
+                context={"node": conn.target, "source": conn.source, "path": conn.source_path},
+            )
+    return value
+
+
+def _set_path(params: dict[str, Any], path: str, value: Any) -> None:
+    parts = _split(path)
+    target = params
+    for part in parts[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            target[part] = nxt
+        target = nxt
+    target[parts[-1]] = value
+
+
+class WorkflowBuilder:
+    """Collects nodes and connections, then validates them into a :class:`Workflow`.
+
+    Example:
+        ```python
+        workflow = WorkflowBuilder()
+        workflow.add_node("UserCreateNode", "create", {"name": "Alice"})
+        workflow.add_node("UserReadNode", "read", {})
+        workflow.add_connection("create", "id", "read", "id")
+        results, run_id = LocalRuntime().execute(workflow.build())
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._nodes: list[tuple[str | type[Node], str, dict[str, Any]]] = []
+        self._connections: list[_Connection] = []
+
+    def add_node(
+        self, node_type: str | type[Node], node_id: str, params: Mapping[str, Any] | None = None
+    ) -> WorkflowBuilder:
+        """Add a node.
+
+        Args:
+            node_type: A generated node name such as ``"UserCreateNode"`` (or the node class).
+            node_id: A unique id; the node's output is ``results[node_id]``.
+            params: The node's parameters (see the library tour for each node).
+
+        Returns:
+            The builder, so calls can be chained.
+        """
+        if not isinstance(node_id, str) or not node_id:
+            raise InvalidParameterError(f"Node ids must be non-empty strings, got {node_id!r}.")
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidParameterError(
+                f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
+                context={"node": node_id},
+            )
+        self._nodes.append((node_type, node_id, copy.deepcopy(dict(params or {}))))
+        return self
+
+    def add_connection(self, source: str, source_output: str, target: str, target_param: str) -> WorkflowBuilder:
+        """Feed ``source``'s output at ``source_output`` into ``target``'s parameter ``target_param``.
+
+        Both sides take dotted paths: ``"record.id"``, ``"records.0.id"``, ``"filter.user_id"``.
+        An empty ``source_output`` passes the whole output.
+        """
+        if not isinstance(target_param, str) or not _split(target_param):
+            raise InvalidParameterError(
+                f"add_connection needs a target parameter name, got {target_param!r}.", context={"node": target}
+            )
+        self._connections.append(_Connection(source, source_output or "", target, target_param))
+        return self
+
+    def build(self) -> Workflow:
+        """Validate and return the workflow.
+
+        Raises:
+            UnknownNodeTypeError: DF-401.
+            DuplicateNodeIdError: DF-402.
+            WorkflowCycleError: DF-403.
+            DanglingConnectionError: DF-404.
+            DataFlowError: a static parameter is invalid (DF-101, DF-102, DF-103, DF-105, DF-2xx).
+        """
+        entries: dict[str, _NodeEntry] = {}
+        for node_type, node_id, params in self._nodes:
+            if node_id in entries:
+                raise DuplicateNodeIdError(
+                    f"Node id '{node_id}' is used twice in this workflow.", context={"node": node_id}
+                )
+            entries[node_id] = _NodeEntry(node_id, _resolve(node_type, node_id), params)
+        for conn in self._connections:
+            for end, role in ((conn.source, "source"), (conn.target, "target")):
+                if end not in entries:
+                    hint = get_close_matches(str(end), list(entries), n=1)
+                    raise DanglingConnectionError(
+                        f"Connection {conn.source}.{conn.source_path} -> {conn.target}.{conn.target_path} names "
+                        f"{role} node '{end}', which is not in the workflow"
+                        + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                        + f". Nodes: {', '.join(entries) or 'none'}.",
+                        context={"node": end, "role": role},
+                    )
+        order = _topological_order(list(entries), self._connections)
+        connected: dict[str, set[str]] = {}
+        for conn in self._connections:
+            connected.setdefault(conn.target, set()).add(_split(conn.target_path)[0])
+        for entry in entries.values():
+            try:
+                entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
+            except Exception as exc:
+                if hasattr(exc, "add_context"):
+                    exc.add_context(node=entry.node_id)
+                raise
+        return Workflow([entries[n] for n in order], list(self._connections))
+
+
+def _resolve(node_type: str | type[Node], node_id: str) -> type[Node]:
+    if isinstance(node_type, type) and issubclass(node_type, Node):
+        return node_type
+    found = find_node_type(node_type) if isinstance(node_type, str) else None
+    if found is None:
+        hint = get_close_matches(str(node_type), known_node_types(), n=3)
+        raise UnknownNodeTypeError(
+            f"Node '{node_id}' has unknown type {node_type!r}"
+            + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "; no model declares it.")
+            + " Node types exist once a model is declared with @db.model on a DataFlow instance that is not closed.",
+            context={"node": node_id, "node_type": str(node_type)},
+        )
+    return found
+
+
+def _topological_order(node_ids: list[str], connections: list[_Connection]) -> list[str]:
+    """Kahn's algorithm, keeping insertion order among ready nodes (deterministic runs)."""
+    incoming = {n: 0 for n in node_ids}
+    outgoing: dict[str, list[str]] = {n: [] for n in node_ids}
+    for conn in connections:
+        incoming[conn.target] += 1
+        outgoing[conn.source].append(conn.target)
+    position = {n: i for i, n in enumerate(node_ids)}
+    ready = [n for n in node_ids if incoming[n] == 0]
+    order: list[str] = []
+    while ready:
+        ready.sort(key=position.__getitem__)
+        node = ready.pop(0)
+        order.append(node)
+        for nxt in outgoing[node]:
+            incoming[nxt] -= 1
+            if incoming[nxt] == 0:
+                ready.append(nxt)
+    if len(order) != len(node_ids):
+        stuck = [n for n in node_ids if n not in order]
+        raise WorkflowCycleError(
+            f"The connections between {', '.join(repr(n) for n in stuck)} form a cycle.",
+            context={"nodes": stuck},
+        )
+    return order
