@@ -1,0 +1,1 @@
+"""The doc validation harness: extract, classify and run every fenced block of the docs."""

@@ -1,0 +1,22 @@
+"""Process-wide settings of the harness, set by the doc_validation conftest before collection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE: Path | None = None
+PAGES: list[str] = []
+UPDATE = False
+BUILD: Callable[[], Any] | None = None
+_INVENTORY: Any = None
+
+
+def inventory() -> Any:
+    """The inventory (built once per process)."""
+    global _INVENTORY
+    if _INVENTORY is None:
+        assert BUILD is not None, "the doc_validation conftest sets BUILD"
+        _INVENTORY = BUILD()
+    return _INVENTORY

@@ -1,0 +1,88 @@
+"""The harness must fail on drift: each fixture page breaks one rule and must fail with its page:line.
+
+Each case runs the harness (test_doc_blocks.py) in a pytest subprocess on one page of the fixture site
+tests/doc_validation/fixtures/site, reusing this session's PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FIXTURE_CONFIG = HERE / "fixtures" / "site" / "mkdocs.yml"
+
+
+def run_harness(page: str, admin_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
+    env["DATAFLOW_TEST_POSTGRES_URL"] = admin_url
+    env["CI"] = "true"  # a missing PostgreSQL must fail the inner run, not skip it
+    cmd = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
+           "-p", "no:cacheprovider", "--docs-config", str(FIXTURE_CONFIG), "--docs-page", page, "-rA", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+CASES = [
+    pytest.param("bad_output.md", ["docs/bad_output.md:4: printed output differs from the #> comments",
+                                   "-#> 5", "+#> 4"], id="changed-output"),
+    pytest.param("bad_placeholder.md", ["docs/bad_placeholder.md:3: forbidden placeholder phrase 'coming soon'"],
+                 id="forbidden-phrase"),
+    pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
+                                         'unknown language "rust"'], id="unclassified-block"),
+    pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '
+                                        "without an exception"], id="anti-pattern-passes"),
+    pytest.param("bad_snippet.md", ["docs/bad_snippet.md:7: the block differs from examples/sample.py",
+                                    "-print(url.split(\":\", 1)[0] in {\"sqlite\", \"postgresql\"})"],
+                 id="snippet-drift"),
+    pytest.param("bad_anchor.md", ["docs/bad_anchor.md:4: broken anchor 'good.md#no-such-section'",
+                                   "Doc file 'bad_anchor.md' contains a link 'good.md#no-such-section'"],
+                 id="broken-anchor"),
+    pytest.param("bad_pg_only.md", ["docs/bad_pg_only.md:15 [test_dialect.py::test_written_for_sqlite_only]: failed",
+                                    "FAILED tests/doc_validation/test_doc_blocks.py::test_block_runs[docs/bad_pg_only.md:3 "
+                                    "project=default-postgresql]",
+                                    "PASSED tests/doc_validation/test_doc_blocks.py::test_block_runs[docs/bad_pg_only.md:3 "
+                                    "project=default-sqlite]"], id="fails-only-on-postgresql"),
+]
+
+
+@pytest.mark.parametrize(("page", "expected"), CASES)
+def test_harness_fails_on_drift(page: str, expected: list[str], postgres_server: object) -> None:
+    proc = run_harness(page, postgres_server.admin_url)  # type: ignore[attr-defined]
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    for text in expected:
+        assert text in output, f"missing {text!r} in:\n{output}"
+
+
+def test_harness_passes_a_correct_page(postgres_server: object) -> None:
+    """The good page (every action, both backends, expected failures) passes, so the cases above fail
+    for their own reason."""
+    proc = run_harness("good.md", postgres_server.admin_url)  # type: ignore[attr-defined]
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "expected failures confirmed: 4" in output, output
+    assert "runs on postgresql: passed 7" in output, output
+    assert "not run: docs/good.md:" in output and "needs a running web server" in output, output
+
+
+def test_update_mode_rewrites_output(tmp_path: Path, postgres_server: object) -> None:
+    """--update-docs rewrites a drifted #> comment in place; the page then passes."""
+    site = tmp_path / "site"
+    (site / "docs").mkdir(parents=True)
+    (site / "mkdocs.yml").write_text(FIXTURE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    page = site / "docs" / "page.md"
+    page.write_text("# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 5\n    ```\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
+    env["DATAFLOW_TEST_POSTGRES_URL"] = postgres_server.admin_url  # type: ignore[attr-defined]
+    base = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
+            "-p", "no:cacheprovider", "--docs-config", str(site / "mkdocs.yml"), "-k", "test_block_runs"]
+    first = subprocess.run([*base, "--update-docs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert page.read_text(encoding="utf-8") == "# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 4\n    ```\n"
+    second = subprocess.run(base, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout + second.stderr
