@@ -29,6 +29,10 @@ __all__ = ["PoolManager", "PoolSettings", "all_managers"]
 logger = logging.getLogger("dataflow")
 
 _managers: weakref.WeakSet[PoolManager] = weakref.WeakSet()
+
+#: Pools that nobody closed: the loop-shutdown safety net (or the stale-pool sweep) had to close
+#: them. The test plugin's leak check reads this list; it only ever grows by one entry per pool.
+safety_net_log: list[dict[str, str]] = []
 _exit_hook_installed = False
 _exit_hook_lock = threading.Lock()
 
@@ -150,6 +154,7 @@ class PoolManager:
         pool = self._pools.pop(loop, None)
         if pool is None or pool.closed:
             return
+        safety_net_log.append({"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "loop shutdown"})
         try:
             await asyncio.wait_for(pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
             self.pools_cleaned += 1
@@ -203,6 +208,7 @@ class PoolManager:
         stale = [(loop, pool) for loop, pool in self._pools.items() if loop.is_closed()]
         for loop, pool in stale:
             self._pools.pop(loop, None)
+            safety_net_log.append({"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "stale sweep"})
             try:
                 pool.force_close()
                 self.stale_pools_cleaned += 1

@@ -76,6 +76,14 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
+def _is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
     """Validate ``value`` for a field of ``kind``; return the normalized Python value.
 
@@ -94,6 +102,8 @@ def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
             raise mismatch("str")
         if "\x00" in value:
             raise mismatch("str", " Strings cannot contain NUL (\\x00) characters.")
+        if not _is_utf8_encodable(value):
+            raise mismatch("str", " Strings must be valid Unicode; lone surrogates (\\ud800-\\udfff) cannot be stored.")
         return value
     if kind is FieldType.INT:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -150,17 +160,21 @@ def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
             raise mismatch("a JSON-serializable dict or list") from None
         if "\\u0000" in json.dumps(value):
             raise mismatch("JSON", " JSON values cannot contain NUL (\\x00) characters.")
+        if not _is_utf8_encodable(_json_dump(value)):
+            raise mismatch("JSON", " JSON values must be valid Unicode; lone surrogates cannot be stored.")
         return value
     raise AssertionError(kind)  # pragma: no cover
 
 
 # --- storage conversion -------------------------------------------------------------------------
 
-_SQLITE_DATETIME = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order equals time order
+# Stored as "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": fixed width, so text order equals time order.
 
 
 def _dt_to_sqlite(value: datetime) -> str:
-    return value.strftime(_SQLITE_DATETIME)
+    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux, which
+    # broke both the fixed width (ordering) and reading the value back.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _dt_from_sqlite(value: str) -> datetime:
@@ -185,6 +199,8 @@ SQLITE_TO_DB: dict[FieldType, ToDB] = {
     FieldType.JSON: _json_dump,
 }
 SQLITE_FROM_DB: dict[FieldType, FromDB] = {
+    # RETURNING yields a whole float such as 19.0 as the int 19 before column affinity applies.
+    FieldType.FLOAT: float,
     FieldType.BOOL: _bool_from_sqlite,
     FieldType.DATETIME: _dt_from_sqlite,
     FieldType.DATE: date.fromisoformat,

@@ -1,0 +1,152 @@
+"""pytest fixtures for code that uses DataFlow — an opt-in plugin.
+
+Enable it in your root ``conftest.py``::
+
+    pytest_plugins = ["dataflow.testing"]
+
+(or run ``pytest -p dataflow.testing``). It only registers fixtures; nothing runs unless a test
+requests one, except the leak check, which is off unless ``dataflow_leak_check = true`` is set in
+the pytest configuration or ``--dataflow-leak-check`` is passed.
+
+Fixtures:
+
+* ``dataflow_url`` — ``DATABASE_URL`` when set (PostgreSQL: one database per xdist worker, created on
+  demand), else a SQLite file in the test's ``tmp_path``.
+* ``dataflow_models`` — override it (session scope) to return the model classes to register.
+* ``dataflow_db`` / ``dataflow_db_module`` / ``dataflow_db_session`` — a ``DataFlow`` with the models
+  registered and their tables created; teardown drops those tables and closes the instance.
+* ``dataflow_isolated`` — a ``DataFlow`` inside ``db.isolated()``: everything the test writes,
+  including code that commits its own transactions, is rolled back at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable
+
+import pytest
+import pytest_asyncio
+
+from .._dataflow import DataFlow
+from ._leaks import LeakCheck
+from ._urls import session_url, worker_url
+
+__all__ = [
+    "dataflow_db",
+    "dataflow_db_module",
+    "dataflow_db_session",
+    "dataflow_isolated",
+    "dataflow_models",
+    "dataflow_session_url",
+    "dataflow_url",
+    "make_dataflow",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "dataflow_leak_check",
+        type="bool",
+        default=False,
+        help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701).",
+    )
+    parser.addoption(
+        "--dataflow-leak-check",
+        action="store_true",
+        default=False,
+        help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
+        config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
+
+
+async def make_dataflow(url: str, models: Iterable[type]) -> DataFlow:
+    """A test-mode ``DataFlow`` on ``url`` with ``models`` registered and their tables created."""
+    db = DataFlow(url, test_mode=True)
+    for model in models:
+        db.model(model)
+    await db.create_tables()
+    return db
+
+
+async def _dispose(db: DataFlow) -> None:
+    try:
+        await db.drop_tables()
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def dataflow_models() -> list[type]:
+    """The model classes every DataFlow fixture registers. Override it in your conftest.py::
+
+    @pytest.fixture(scope="session")
+    def dataflow_models():
+        return [User, Order]
+    """
+    return []
+
+
+@pytest.fixture(scope="session")
+def dataflow_session_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One database URL for the whole session (per xdist worker)."""
+    return session_url(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("dataflow"))
+
+
+@pytest.fixture
+def dataflow_url(dataflow_session_url: str, tmp_path: os.PathLike[str]) -> str:
+    """The database URL for one test.
+
+    ``DATABASE_URL`` when set — for PostgreSQL, each xdist worker gets its own database
+    (``<name>_gw0``, ...), created on first use — else a fresh SQLite file in ``tmp_path``.
+    """
+    return worker_url(os.environ.get("DATABASE_URL"), dataflow_session_url, tmp_path)
+
+
+@pytest_asyncio.fixture
+async def dataflow_db(dataflow_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+    """A fresh ``DataFlow`` for one test; its tables are dropped and its pools closed afterwards."""
+    db = await make_dataflow(dataflow_url, dataflow_models)
+    try:
+        yield db
+    finally:
+        await _dispose(db)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def dataflow_db_module(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+    """One ``DataFlow`` shared by a test module (its tests must run in the module loop)."""
+    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    try:
+        yield db
+    finally:
+        await _dispose(db)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dataflow_db_session(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+    """One ``DataFlow`` shared by the session (its tests must run in the session loop)."""
+    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    try:
+        yield db
+    finally:
+        await _dispose(db)
+
+
+@pytest_asyncio.fixture
+async def dataflow_isolated(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+    """A ``DataFlow`` whose every write during the test is rolled back afterwards.
+
+    The test's operations all run on one connection inside a transaction; ``db.transaction()``
+    blocks in the code under test become savepoints, so even code that commits leaves nothing behind.
+    Tables are created once (outside the transaction) and kept for the next test.
+    """
+    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    try:
+        async with db.isolated():
+            yield db
+    finally:
+        await db.close()
