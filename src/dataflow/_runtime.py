@@ -32,6 +32,8 @@ async def _execute(workflow: Workflow) -> tuple[Results, str]:
         try:
             results[entry.node_id] = await entry.node_type().run(params)
         except DataFlowError as exc:
+            if exc.context.get("node") == entry.node_type.type_name:
+                exc.context["node"] = entry.node_id  # validation code records the type; the node is its id
             exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
             raise
         except Exception as exc:

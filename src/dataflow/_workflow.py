@@ -197,7 +197,9 @@ class WorkflowBuilder:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
             except Exception as exc:
                 if hasattr(exc, "add_context"):
-                    exc.add_context(node=entry.node_id)
+                    if exc.context.get("node") == entry.node_type.type_name:
+                        exc.context["node"] = entry.node_id  # validation code records the type, not the id
+                    exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
                 raise
         return Workflow([entries[n] for n in order], list(self._connections))
 
