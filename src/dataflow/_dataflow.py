@@ -256,8 +256,12 @@ class DataFlow:
         pinned = self._pinned
         if pinned is not None:
             check_loop(pinned.loop, "The isolated connection (db.isolated())")
+            lock = pinned.lock
             try:
-                await asyncio.wait_for(pinned.lock.acquire(), self._settings.acquire_timeout)
+                if lock.locked() or getattr(lock, "_waiters", None):
+                    await asyncio.wait_for(lock.acquire(), self._settings.acquire_timeout)
+                else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
+                    await lock.acquire()
             except TimeoutError:
                 raise PoolTimeoutError(
                     "The isolated connection stayed busy for pool_acquire_timeout="

@@ -96,8 +96,12 @@ class Transaction:
         elif db._pinned is not None:
             pinned = db._pinned
             check_loop(pinned.loop, "The isolated connection (db.isolated())")
+            lock = pinned.lock
             try:
-                await asyncio.wait_for(pinned.lock.acquire(), db._settings.acquire_timeout)
+                if lock.locked() or getattr(lock, "_waiters", None):
+                    await asyncio.wait_for(lock.acquire(), db._settings.acquire_timeout)
+                else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
+                    await lock.acquire()
             except TimeoutError:
                 raise PoolTimeoutError(
                     "The isolated connection stayed busy for pool_acquire_timeout="

@@ -232,8 +232,12 @@ class SQLitePool(Pool):
     async def acquire(self) -> Connection:
         if self.closed:
             raise PoolClosedError(f"The SQLite pool for '{self.connection.path}' is closed.")
+        lock = self._lock
         try:
-            await asyncio.wait_for(self._lock.acquire(), self.acquire_timeout)
+            if lock.locked() or getattr(lock, "_waiters", None):
+                await asyncio.wait_for(lock.acquire(), self.acquire_timeout)
+            else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
+                await lock.acquire()
         except TimeoutError:
             raise PoolTimeoutError(
                 f"No SQLite connection to '{self.connection.path}' became free within "
