@@ -50,8 +50,11 @@ class PostgresDialect(SQLDialect):
     upsert_inserted_column = '(xmax = 0) AS "__df_inserted"'
 
     def like(self, column: str, placeholder: str, *, case_sensitive: bool) -> str:
-        op = "LIKE" if case_sensitive else "ILIKE"
-        return f"{column} {op} {placeholder} ESCAPE '\\'"
+        if case_sensitive:
+            return f"{column} LIKE {placeholder} ESCAPE '\\'"
+        # ILIKE folds non-ASCII letters too (SQLite's LIKE does not): lower() under the "C" collation
+        # folds ASCII only, so $ilike matches the same rows on both backends.
+        return f"lower({column} COLLATE \"C\") LIKE lower({placeholder}::text COLLATE \"C\") ESCAPE '\\'"
 
     def like_param(self, pattern: str, *, case_sensitive: bool) -> str:
         return pattern
@@ -111,6 +114,14 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
     if isinstance(exc, asyncpg.InterfaceError):
         if "pool is clos" in message:
             return PoolClosedError(f"The asyncpg pool for {url.redacted} is closed ({message}).")
+        if "released back to the pool" in message:
+            # asyncpg detaches a connection from DataFlow's handle as soon as the server drops it;
+            # DataFlow itself never uses a connection after releasing it.
+            return ConnectionLostError(
+                f"The connection to PostgreSQL at {where} was closed by the server and discarded by the pool: "
+                f"{message}.",
+                context=context,
+            )
         if "connection is closed" in message:
             return ConnectionLostError(
                 f"The connection to PostgreSQL at {where} is closed: {message}.", context=context
@@ -190,7 +201,10 @@ class PostgresConnection(Connection):
         return True
 
     def is_usable(self) -> bool:
-        return not self.raw.is_closed()
+        try:
+            return not self.raw.is_closed()
+        except self._errors:  # asyncpg already took the handle back because the connection was lost
+            return False
 
 
 class PostgresPool(Pool):
