@@ -1,0 +1,207 @@
+"""Nox sessions of DataFlow. ``nox -s tests`` is the README test command; ``.ci/run`` runs it.
+
+Every session uses Python 3.11 and a plain venv. The test sessions install the project with
+``pip install -e .[test,docs,browser]`` and make sure the Debian packages they need exist
+(``chromium`` for the browser tests, ``postgresql`` for the throwaway test servers): as root they
+are installed with apt-get, otherwise the session stops and prints the command to run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+
+ROOT = Path(__file__).resolve().parent
+PYTHON = "3.11"
+ALL_EXTRAS = ".[test,docs,browser]"
+CHROMIUM = Path("/usr/bin/chromium")
+SITE_DIR = ROOT / "site"
+PYTEST_PARALLEL = ("-n", "2")
+PYTEST_TIMEOUT = "--timeout=300"
+SOAK_RUNS = 20
+DOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def _postgres_helper() -> ModuleType:
+    """Load tests/_postgres.py (standard library only at import time) without installing anything."""
+    spec = importlib.util.spec_from_file_location("_dataflow_tests_postgres", ROOT / "tests" / "_postgres.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _apt_install(session: nox.Session, package: str, what: str) -> None:
+    """Install a Debian package as root, or stop with the exact command to run.
+
+    Args:
+        session: The running session.
+        package: The Debian package name.
+        what: What is missing, for the messages.
+    """
+    command = f"apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y {package}"
+    if os.geteuid() != 0:
+        session.error(f"{what} is missing and this is not root. Run as root: {command}")
+    if shutil.which("apt-get") is None:
+        session.error(f"{what} is missing and apt-get is not available. Install the {package} package.")
+    session.log(f"{what} is missing; installing it: {command}")
+    session.run("apt-get", "update", external=True)
+    session.run("apt-get", "install", "-y", package, external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def _ensure_postgresql(session: nox.Session) -> None:
+    """Make sure a PostgreSQL server can be provided to the tests (apt package ``postgresql``)."""
+    helper = _postgres_helper()
+    if os.environ.get(helper.ENV_URL):
+        session.log(f"PostgreSQL: using {helper.ENV_URL}={helper.redact(os.environ[helper.ENV_URL])}")
+        return
+    try:
+        pg_ctl = helper.find_pg_ctl()
+    except helper.PostgresUnavailableError:
+        _apt_install(session, "postgresql", "The PostgreSQL server (pg_ctl)")
+        pg_ctl = helper.find_pg_ctl()
+    session.log(f"PostgreSQL: throwaway servers from {pg_ctl}")
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Make sure Debian's Chromium exists for the browser tests (Playwright downloads nothing)."""
+    if not CHROMIUM.exists():
+        _apt_install(session, "chromium", f"Chromium ({CHROMIUM})")
+    session.log(f"Chromium: {CHROMIUM}")
+
+
+def _install(session: nox.Session, extras: str = ALL_EXTRAS) -> None:
+    session.install("-e", extras)
+
+
+def _build_docs(session: nox.Session) -> None:
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(SITE_DIR), env=DOCS_ENV)
+
+
+def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run pytest; any exit code but 0 fails the session (5, "no tests collected", included)."""
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *PYTEST_PARALLEL,
+        PYTEST_TIMEOUT,
+        *args,
+        env={"DATAFLOW_TEST_REQUIRE_POSTGRES": "1", **(env or {})},
+        success_codes=[0],
+    )
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run every test on both backends: mkdocs build --strict, then pytest tests/ -n 2.
+
+    This is the README test command and what .ci/run (CI) runs. Extra arguments go to pytest:
+    ``nox -s tests -- -k sqlite -x``.
+    """
+    _ensure_postgresql(session)
+    _ensure_chromium(session)
+    _install(session)
+    _build_docs(session)
+    _pytest(session, "tests", *session.posargs, env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)})
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Serve the docs site at http://127.0.0.1:8000 with live reload (Ctrl+C stops it).
+
+    Extra arguments replace the address: ``nox -s docs -- -a 0.0.0.0:8000``.
+    """
+    _install(session, ".[docs]")
+    address = session.posargs or ["-a", "127.0.0.1:8000"]
+    session.run("mkdocs", "serve", *address, env=DOCS_ENV)
+
+
+@nox.session(python=PYTHON)
+def docs_build(session: nox.Session) -> None:
+    """Build the docs site into site/ with mkdocs build --strict (warnings are errors)."""
+    _install(session, ".[docs]")
+    _build_docs(session)
+
+
+@nox.session(python=PYTHON)
+def doc_validation(session: nox.Session) -> None:
+    """Run the doc validation (tests/doc_validation) on both backends."""
+    _ensure_postgresql(session)
+    _install(session)
+    _pytest(session, "tests/doc_validation", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def examples(session: nox.Session) -> None:
+    """Run the example suites of examples/ (through tests/test_examples.py) on both backends."""
+    _ensure_postgresql(session)
+    _install(session)
+    _pytest(session, "tests/test_examples.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks: python -m benchmarks, with a PostgreSQL server provided for them.
+
+    The command runs under ``python tests/_postgres.py run --``, which provides PostgreSQL the same
+    way as the tests (``DATAFLOW_TEST_POSTGRES_URL``, else a throwaway server, as root through
+    .ci/pg_ctl_as_postgres) and sets ``DATAFLOW_BENCH_POSTGRES_URL`` to a fresh database and
+    ``DATAFLOW_TEST_POSTGRES_URL`` to the admin URL. Everything is removed afterwards. Extra
+    arguments go to the benchmarks: ``nox -s bench -- --help``.
+    """
+    _ensure_postgresql(session)
+    _install(session, ".[test]")
+    session.run("python", "tests/_postgres.py", "run", "--", "python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Run the whole pytest suite 20 times in random order (a new seed each run), -n 2.
+
+    Stops at the first failure and prints the seed to reproduce it with
+    ``nox -s tests -- -p randomly --randomly-seed=SEED``. Prints "soak: N/20 runs passed".
+    """
+    _ensure_postgresql(session)
+    _ensure_chromium(session)
+    _install(session)
+    _build_docs(session)
+    passed = 0
+    for run in range(1, SOAK_RUNS + 1):
+        seed = random.randrange(1, 2**31)
+        session.log(f"soak: run {run}/{SOAK_RUNS} with --randomly-seed={seed}")
+        try:
+            _pytest(
+                session,
+                "tests",
+                "-p",
+                "randomly",
+                f"--randomly-seed={seed}",
+                *session.posargs,
+                env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)},
+            )
+        except nox.command.CommandFailed:
+            session.error(
+                f"soak: {passed}/{SOAK_RUNS} runs passed (run {run} failed with --randomly-seed={seed})"
+            )
+        passed += 1
+    session.log(f"soak: {passed}/{SOAK_RUNS} runs passed")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint: ruff check on the repository, mypy (strict) on src/dataflow."""
+    _install(session, ".[lint,test]")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "src/dataflow")
