@@ -92,6 +92,7 @@ class Node:
         statements = db._statements(cls.model)
         for key in _FILTER:
             if key in static:
+                cls._filter({key: static[key]})  # DF-105 naming the parameter, as at run time
                 statements.where(static[key], db._dialect.params(), cls.type_name)
         for key in ("limit", "offset"):
             if key in static:
@@ -429,8 +430,16 @@ class UpsertNode(Node):
         row, conflict_on, update = cls._prepare(params)
         st = db._statements(cls.model)
         sql, args = st.upsert(row, conflict_on, update)
+        sync = st.sync_identity() if "id" in row else None
         if db._dialect.upsert_inserted_column:
-            rows = await db._run(cls.model, lambda c: c.fetch(sql, args))
+
+            async def upsert(c: Connection) -> list[Any]:
+                rows = await c.fetch(sql, args)
+                if sync:  # an explicit id: move the identity past it, as CreateNode does
+                    await c.fetch(sync)
+                return rows
+
+            rows = await db._run(cls.model, upsert)
             created = bool(rows[0][-1])
         else:
             probe_sql, probe_args = st.select_ids({n: row[n] for n in conflict_on}, 1, cls.type_name)
