@@ -7,7 +7,8 @@ from models import Order, User
 pytest_plugins = ["dataflow.testing"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dataflow_models():
     # Every DataFlow instance the plugin creates gets these models and their tables.
+    # Session scope, so that module- and session-scoped DataFlow fixtures can use it too.
     return [User, Order]
