@@ -25,6 +25,8 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so two long names could collide there only.
+_MAX_IDENTIFIER = 63
 
 
 class Field:
@@ -229,11 +231,20 @@ def build_model_spec(
             context={"model": name},
         )
     fields: dict[str, FieldSpec] = {}
+    folded: dict[str, str] = {}
     for field_name, annotation in own.items():
-        if not _IDENTIFIER.match(field_name):
+        if not _IDENTIFIER.match(field_name) or len(field_name) > _MAX_IDENTIFIER:
             raise InvalidModelError(
-                f"Model {name}: field name {field_name!r} must start with a letter and contain only letters, "
-                "digits and underscores.",
+                f"Model {name}: field name {field_name!r} must start with a letter, contain only letters, "
+                f"digits and underscores, and be at most {_MAX_IDENTIFIER} characters long.",
+                context={"model": name, "field": field_name},
+            )
+        # SQLite column names ignore case; PostgreSQL's quoted ones do not. Reject on both.
+        other = folded.setdefault(field_name.lower(), field_name)
+        if other != field_name:
+            raise InvalidModelError(
+                f"Model {name}: fields {other!r} and {field_name!r} differ only in case; SQLite treats them as "
+                "the same column. Rename one of them.",
                 context={"model": name, "field": field_name},
             )
         resolved = resolve_annotation(annotation)
@@ -266,10 +277,10 @@ def build_model_spec(
             primary_key=primary,
         )
     table_name = table or cls.__dict__.get("__tablename__") or _snake_plural(name)
-    if not isinstance(table_name, str) or not _IDENTIFIER.match(table_name):
+    if not isinstance(table_name, str) or not _IDENTIFIER.match(table_name) or len(table_name) > _MAX_IDENTIFIER:
         raise InvalidModelError(
-            f"Model {name}: table name {table_name!r} must start with a letter and contain only letters, "
-            "digits and underscores.",
+            f"Model {name}: table name {table_name!r} must start with a letter, contain only letters, "
+            f"digits and underscores, and be at most {_MAX_IDENTIFIER} characters long.",
             context={"model": name},
         )
     unique_together = _normalize_groups(unique, "unique", name)

@@ -130,7 +130,10 @@ def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
                 raise mismatch("datetime (or an ISO 8601 string)") from None
         if not isinstance(value, datetime):
             raise mismatch("datetime")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. datetime.min with a positive UTC offset
+            raise mismatch("datetime", " The value is out of range once converted to UTC.") from None
     if kind is FieldType.DATE:
         if isinstance(value, str):
             try:
@@ -208,7 +211,14 @@ SQLITE_FROM_DB: dict[FieldType, FromDB] = {
     FieldType.JSON: json.loads,
 }
 POSTGRES_TO_DB: dict[FieldType, ToDB] = {FieldType.JSON: _json_dump}
-POSTGRES_FROM_DB: dict[FieldType, FromDB] = {FieldType.JSON: json.loads}
+
+
+def _dt_from_postgres(value: datetime) -> datetime:
+    # asyncpg stores datetime.min/max (as UTC) as -infinity/infinity and returns them naive.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+POSTGRES_FROM_DB: dict[FieldType, FromDB] = {FieldType.JSON: json.loads, FieldType.DATETIME: _dt_from_postgres}
 
 SQLITE_COLUMN_TYPES = {
     FieldType.STR: "TEXT",
