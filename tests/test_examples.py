@@ -12,6 +12,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from _postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -41,13 +44,9 @@ def example_env(database_url: str | None) -> dict[str, str]:
     return env
 
 
-def test_examples_pass(backend: str, database_url: str) -> None:
-    # SQLite: DATABASE_URL unset, so the plugin gives every test its own file in tmp_path.
-    # PostgreSQL: DATABASE_URL points at a fresh database made for this test.
-    env = example_env(database_url if backend == "postgresql" else None)
-
+def run_examples(env: dict[str, str], *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "examples/", "-p", "no:cacheprovider", "-q", "-rfE"],
+        [sys.executable, "-m", "pytest", "examples/", "-p", "no:cacheprovider", "-q", "-rfE", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -55,9 +54,27 @@ def test_examples_pass(backend: str, database_url: str) -> None:
         timeout=300,
     )
     output = proc.stdout + proc.stderr
-
     assert proc.returncode != 5, f"pytest collected no tests in examples/:\n{output}"
-    assert proc.returncode == 0, f"examples failed on {backend}:\n{output}"
+    assert proc.returncode == 0, f"examples failed:\n{output}"
     passed = re.search(r"(\d+) passed", output)
     assert passed, output
     assert int(passed.group(1)) == expected_test_count(), output
+    return output
+
+
+def test_examples_pass(backend: str, database_url: str) -> None:
+    # SQLite: DATABASE_URL unset, so the plugin gives every test its own file in tmp_path.
+    # PostgreSQL: DATABASE_URL points at a fresh database made for this test.
+    run_examples(example_env(database_url if backend == "postgresql" else None))
+
+
+def test_examples_pass_in_parallel_on_postgresql(postgres_server: PostgresServer, postgres_url: str) -> None:
+    """PostgreSQL only: with xdist, dataflow_url gives each worker its own database (<name>_gwN)."""
+    name = urlsplit(postgres_url).path.lstrip("/")
+    workers = [f"{name}_gw0", f"{name}_gw1"]
+    try:
+        run_examples(example_env(postgres_url), "-n", "2")
+        assert all(postgres_server.database_exists(db) for db in workers)
+    finally:
+        for db in workers:
+            postgres_server.drop_database(db)  # ignores a database that does not exist
