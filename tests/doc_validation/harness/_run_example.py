@@ -39,7 +39,7 @@ def main() -> int:
     outcome: dict[str, Any] = {"prints": prints, "exception": None}
     status = 0
     try:
-        code = compile(source, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        code = compile(source, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
         if code.co_flags & 0x80:  # CO_COROUTINE: the block uses top-level await
             asyncio.run(eval(code, namespace))
         else:
