@@ -539,9 +539,10 @@ class UpsertNode(Node):
             probe_sql, probe_args = st.select_ids({n: row[n] for n in conflict_on}, 1, cls.type_name)
 
             async def op(c: Connection) -> tuple[bool, list[Any]]:
-                # One held connection: the probe and the upsert see the same state.
-                existed = bool(await c.fetch(probe_sql, probe_args))
-                return not existed, await c.fetch(sql, args)
+                # One held connection: the probe and the upsert see the same state (and on SQLite
+                # they run in one worker-thread hop).
+                probe, upserted = await c.fetch_many([(probe_sql, probe_args), (sql, args)])
+                return not probe, upserted
 
             created, rows = await db._run(cls.model, op)
         return {"created": created, "action": "created" if created else "updated", "record": st.record(rows[0])}

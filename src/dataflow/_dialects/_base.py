@@ -108,6 +108,10 @@ class Connection(ABC):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a statement once per parameter row."""
 
+    async def fetch_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Sequence[Any]]]:
+        """Run queries one after the other on this connection; return each one's rows."""
+        return [await self.fetch(sql, params) for sql, params in statements]
+
     async def copy_records(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
         """Bulk-load rows with the backend's fastest path; ``False`` if it has none."""
         return False

@@ -153,6 +153,13 @@ class SQLiteConnection(Connection):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda c: c.executemany(sql, rows))
 
+    async def fetch_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Sequence[Any]]]:
+        """Several queries in one worker-thread hop (they run in order, as separate fetches would)."""
+        result: list[list[Sequence[Any]]] = await self._run(
+            lambda c: [c.execute(sql, params).fetchall() for sql, params in statements]
+        )
+        return result
+
     async def script(self, sql: str) -> None:
         """Run several statements (DDL)."""
         await self._run(lambda c: c.executescript(sql))
