@@ -74,6 +74,33 @@ class Workflow:
         return params
 
 
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_copy(value: Any, seen: set[int]) -> Any:
+    """Copy a tree of dicts/lists of atomic values; raise LookupError for anything else."""
+    t = type(value)
+    if t in _ATOMIC:
+        return value
+    if t is dict or t is list:
+        if id(value) in seen:  # shared or cyclic: deepcopy's memo semantics are needed
+            raise LookupError
+        seen.add(id(value))
+        if t is dict:
+            return {k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()}
+        return [_plain_copy(v, seen) for v in value]
+    raise LookupError
+
+
+def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
+    source = dict(params or {})
+    try:
+        return _plain_copy(source, set())  # type: ignore[no-any-return]
+    except LookupError:
+        return copy.deepcopy(source)
+
+
 def _split(path: str) -> list[str]:
     return [p for p in path.split(".") if p != ""] if path else []
 
@@ -144,7 +171,7 @@ class WorkflowBuilder:
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},
             )
-        self._nodes.append((node_type, node_id, copy.deepcopy(dict(params or {}))))
+        self._nodes.append((node_type, node_id, _copy_params(params)))
         return self
 
     def add_connection(self, source: str, source_output: str, target: str, target_param: str) -> WorkflowBuilder:
@@ -221,6 +248,8 @@ def _resolve(node_type: str | type[Node], node_id: str) -> type[Node]:
 
 def _topological_order(node_ids: list[str], connections: list[_Connection]) -> list[str]:
     """Kahn's algorithm, keeping insertion order among ready nodes (deterministic runs)."""
+    if not connections:
+        return list(node_ids)
     incoming = {n: 0 for n in node_ids}
     outgoing: dict[str, list[str]] = {n: [] for n in node_ids}
     for conn in connections:
