@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
-import uuid
 import weakref
 from types import TracebackType
 from typing import Any
@@ -41,7 +41,14 @@ async def _execute(workflow: Workflow) -> tuple[Results, str]:
                 f"Node '{entry.node_id}' ({entry.node_type.type_name}) failed: {type(exc).__name__}: {exc}",
                 context={"node": entry.node_id, "node_type": entry.node_type.type_name},
             ) from exc
-    return results, uuid.uuid4().hex
+    return results, _run_id()
+
+
+def _run_id() -> str:
+    """``uuid.uuid4().hex`` without importing uuid (which imports platform) or building a UUID."""
+    n = int.from_bytes(os.urandom(16), "big")
+    n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
+    return f"{n:032x}"
 
 
 class AsyncLocalRuntime:
