@@ -28,6 +28,7 @@ class Statements:
         self.table = quote_ident(model.table)
         self.names = list(model.fields)
         self.columns = ", ".join(quote_ident(n) for n in self.names)
+        self._insert_sql: dict[tuple[str, ...], str] = {}
         self._to_db = {
             name: dialect.to_db[spec.kind] for name, spec in model.fields.items() if spec.kind in dialect.to_db
         }
@@ -91,13 +92,17 @@ class Statements:
     # --- statements -----------------------------------------------------------------------------
 
     def insert(self, row: Mapping[str, Any]) -> Statement:
-        """INSERT one row, returning it."""
-        params = self.dialect.params()
-        names = list(row)
-        placeholders = ", ".join(params.add(self.to_db(n, row[n])) for n in names)
-        cols = ", ".join(quote_ident(n) for n in names)
-        values = f"({cols}) VALUES ({placeholders})" if names else "DEFAULT VALUES"
-        return f"INSERT INTO {self.table} {values} RETURNING {self.columns}", params.values
+        """INSERT one row, returning it (the SQL is built once per set of columns)."""
+        names = tuple(row)
+        args = [self.to_db(n, row[n]) for n in names]
+        sql = self._insert_sql.get(names)
+        if sql is None:
+            params = self.dialect.params()
+            placeholders = ", ".join(params.add(None) for _ in names)
+            cols = ", ".join(quote_ident(n) for n in names)
+            values = f"({cols}) VALUES ({placeholders})" if names else "DEFAULT VALUES"
+            sql = self._insert_sql[names] = f"INSERT INTO {self.table} {values} RETURNING {self.columns}"
+        return sql, args
 
     def insert_many(self, names: Sequence[str]) -> str:
         """INSERT for executemany, without RETURNING."""
