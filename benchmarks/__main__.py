@@ -1,0 +1,150 @@
+"""``python -m benchmarks``: DataFlow vs the raw drivers; prints a table and writes JSON.
+
+Options:
+  --quick                 fewer operations and repeats (a few minutes less; not for publishing)
+  --backend NAME          sqlite-memory, sqlite-file or postgresql (repeatable; default: all three)
+  --json PATH             where to write the results (default: benchmarks/results/latest.json,
+                          or benchmarks/results/quick.json with --quick)
+  --skip GROUP            leave out inproc, isolation or coldstart (repeatable)
+
+PostgreSQL: ``DATAFLOW_BENCH_POSTGRES_URL``, ``DATAFLOW_TEST_POSTGRES_URL``, a PostgreSQL
+``DATABASE_URL`` or libpq's ``PG*`` variables (``pg_virtualenv``). With none of them, the command
+re-runs itself under ``python tests/_postgres.py run --`` (a throwaway server, fsync off), or under
+``pg_virtualenv -o fsync=off`` when that helper is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import coldstart, isolation, report
+from ._backends import BACKENDS, make_target, postgres_url_from_env
+from .workloads import Sizes, Suite
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+LATEST = HERE / "results" / "latest.json"
+QUICK = HERE / "results" / "quick.json"
+CHILD_ENV = "DATAFLOW_BENCH_PROVISIONED"
+GROUPS = ("inproc", "isolation", "coldstart")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer operations and repeats")
+    parser.add_argument("--backend", action="append", choices=BACKENDS, help="repeatable; default: all")
+    parser.add_argument("--json", type=Path, help="output JSON path")
+    parser.add_argument("--skip", action="append", choices=GROUPS, default=[], help="leave out a group")
+    parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/performance.md")
+    return parser.parse_args(argv)
+
+
+def provision(argv: list[str]) -> int | None:
+    """Re-run this command with a throwaway PostgreSQL; None when that is impossible."""
+    env = dict(os.environ, **{CHILD_ENV: "1"})
+    helper = REPO / "tests" / "_postgres.py"
+    command = [sys.executable, "-m", "benchmarks", *argv]
+    if helper.exists():
+        print("benchmarks: no PostgreSQL URL; starting a throwaway server with tests/_postgres.py", flush=True)
+        return subprocess.call([sys.executable, str(helper), "run", "--", *command], env=env, cwd=REPO)
+    if shutil.which("pg_virtualenv"):
+        print("benchmarks: no PostgreSQL URL; running under pg_virtualenv -o fsync=off", flush=True)
+        return subprocess.call(["pg_virtualenv", "-o", "fsync=off", *command], env=env, cwd=REPO)
+    return None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    backends = args.backend or list(BACKENDS)
+    sizes = Sizes.quick() if args.quick else Sizes.full()
+    started = time.perf_counter()
+    data: dict[str, Any] = {
+        "generated": report.now(),
+        "mode": "quick" if args.quick else "full",
+        "machine": report.machine(),
+        "sizes": {k: v for k, v in vars(sizes).items()},
+        "backends": backends,
+        "results": [],
+        "notes": [],
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="dataflow-bench-"))
+    try:
+        for backend in backends:
+            target = make_target(backend, workdir / backend)
+            print(f"== {backend} ==", flush=True)
+            if "inproc" not in args.skip:
+                data["results"] += [r.to_json() for r in Suite(target, sizes).all()]
+            if "isolation" not in args.skip:
+                rows = isolation.measure(target, tests=200 if not args.quick else 50,
+                                         repeats=3 if not args.quick else 1, warmup=not args.quick)
+                data["results"] += [r.to_json() for r in rows]
+            if "coldstart" not in args.skip:
+                data["results"] += [r.to_json() for r in coldstart.measure(target, repeats=5 if not args.quick else 2)]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    data["elapsed_s"] = round(time.perf_counter() - started, 1)
+    if "postgresql" in backends:
+        data["machine"]["postgresql"] = _pg_info(postgres_url_from_env())
+    return data
+
+
+def _pg_info(url: str | None) -> dict[str, Any] | None:
+    if not url:
+        return None
+    import asyncio
+
+    import asyncpg
+
+    async def fetch() -> dict[str, Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            settings = {}
+            for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_connections"):
+                settings[name] = await conn.fetchval(f"SHOW {name}")
+            return {"version": await conn.fetchval("SHOW server_version"), "settings": settings}
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(raw_argv)
+    backends = args.backend or list(BACKENDS)
+    if "postgresql" in backends and not postgres_url_from_env():
+        if not os.environ.get(CHILD_ENV):
+            code = provision(raw_argv)
+            if code is not None:
+                return code
+        if args.backend:
+            print("benchmarks: postgresql requested but no server could be provided", file=sys.stderr)
+            return 2
+        print("benchmarks: no PostgreSQL available; running the SQLite backends only", flush=True)
+        args.backend = [b for b in backends if b != "postgresql"]
+    data = run(args)
+    out = args.json or (QUICK if args.quick else LATEST)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    print()
+    print(report.text_table(data))
+    counts = report.summary(data)
+    print(f"\n{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['INFO']} information only; "
+          f"{data['elapsed_s']} s; JSON: {out}")
+    if out.resolve() == LATEST and not args.no_docs:
+        from .docs import write
+
+        print(f"docs: {write()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
