@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -171,8 +172,10 @@ class DataFlow:
             InvalidModelError: DF-104 (no ``id``, unsupported type, name already registered).
         """
 
-        def register(target: C) -> C:
-            spec = build_model_spec(target, table=table, unique=unique, indexes=indexes)
+        def register(target: C, namespace: dict[str, Any] | None = None) -> C:
+            if namespace is None:
+                namespace = _caller_namespace(1)
+            spec = build_model_spec(target, table=table, unique=unique, indexes=indexes, namespace=namespace)
             if spec.name in self._models:
                 raise InvalidModelError(
                     f"A model named {spec.name} is already registered on this DataFlow instance.",
@@ -183,7 +186,7 @@ class DataFlow:
             return target
 
         if cls is not None:
-            return register(cls)
+            return register(cls, _caller_namespace(1))
         return register
 
     @property
@@ -377,6 +380,19 @@ class DataFlow:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def _caller_namespace(depth: int) -> dict[str, Any]:
+    """The names visible where the model class was defined, to resolve string annotations.
+
+    ``from __future__ import annotations`` turns every annotation into a string; code run with
+    ``exec`` or classes defined inside functions are not resolvable from the class's module alone.
+    """
+    frame = sys._getframe(depth + 1)
+    try:
+        return {**frame.f_globals, **frame.f_locals}
+    finally:
+        del frame
 
 
 def _check_settings(settings: PoolSettings) -> None:

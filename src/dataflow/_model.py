@@ -211,6 +211,7 @@ def build_model_spec(
     table: str | None = None,
     unique: Iterable[Sequence[str] | str] | None = None,
     indexes: Iterable[Sequence[str] | str] | None = None,
+    namespace: dict[str, Any] | None = None,
 ) -> ModelSpec:
     """Read a class's annotations and defaults into a :class:`ModelSpec` (DF-104 on problems)."""
     if not isinstance(cls, type):
@@ -219,7 +220,7 @@ def build_model_spec(
         )
     name = cls.__name__
     try:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, localns=namespace)
     except Exception as exc:  # unresolvable forward references and the like
         raise InvalidModelError(
             f"Model {name}: its type hints cannot be resolved ({exc}).", context={"model": name}
