@@ -84,7 +84,8 @@ _ENTRIES = [
         "The class given to `@db.model` has no `id` field, a field of an unsupported type, a field name "
         "starting with an underscore, or a model name already used on this DataFlow instance.",
         "Declare `id: int` (auto-assigned) or `id: str`, use the supported types "
-        "(str, int, float, bool, datetime, date, Decimal, dict, list, and Optional of those).",
+        "(str, int, float, bool, datetime, date, Decimal, dict, list, and Optional of those), drop the "
+        "leading underscore, and register each model name once per DataFlow instance.",
     ),
     ErrorInfo(
         "DF-105",
@@ -132,9 +133,11 @@ _ENTRIES = [
         "DF-303",
         "ConstraintViolationError",
         "Constraint violated",
-        "The database rejected a write that breaks a constraint other than uniqueness (for example "
-        "NULL in a non-Optional column).",
-        "Pass a value for the field, or make the field Optional in the model.",
+        "The database rejected a write that breaks a constraint other than uniqueness: a NOT NULL or CHECK "
+        "constraint of an existing table that the model does not declare, for example a column that an "
+        "older version of the model (or a migration) created and the current model no longer has.",
+        "Make the model match the table (declare the column, or make it Optional with a default), or "
+        "migrate the table; in development `await db.drop_tables()` lets DataFlow recreate it.",
     ),
     ErrorInfo(
         "DF-304",
@@ -194,9 +197,11 @@ _ENTRIES = [
         "DF-406",
         "NodeExecutionError",
         "Unexpected error inside a node",
-        "A node failed with an exception that is not a DataFlow error (a bug or an unexpected "
-        "environment problem). The original exception is chained as `__cause__`.",
-        "Read the chained traceback; if it points into DataFlow, report it with the message.",
+        "A node failed with an exception that is not a DataFlow error, for example because the workflow "
+        "outlived the DataFlow instance that generated its nodes. The original exception is chained as "
+        "`__cause__`.",
+        "Keep the DataFlow instance referenced (and open) while its workflows run. Otherwise read the "
+        "chained traceback; if it points into DataFlow, report it with the message.",
     ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
@@ -206,13 +211,13 @@ _ENTRIES = [
         "Nothing accepts connections at the host and port in the URL: the server is not running, "
         "listens on another port, or was stopped during the run.",
         "Start the server (or a throwaway one such as `pg_virtualenv`), check the host and port in "
-        "DATABASE_URL, and never hard-code port 5432 in tests.",
+        "DATABASE_URL (`pg_isready -h HOST -p PORT`), and never hard-code port 5432 in tests.",
     ),
     ErrorInfo(
         "DF-502",
         "AuthenticationError",
         "Authentication failed",
-        "The server rejected the user name or password in the URL.",
+        "The server rejected the user name or password in the URL, or the role does not exist.",
         "Fix the credentials in DATABASE_URL (the password is never printed), or the server's pg_hba.conf.",
     ),
     ErrorInfo(
@@ -262,9 +267,11 @@ _ENTRIES = [
         "DF-508",
         "TooManyConnectionsError",
         "too many clients already",
-        "The PostgreSQL server refused a connection because `max_connections` is reached: leaked "
-        "pools, or xdist workers x pool size above the server's limit.",
-        "Clean up pools in teardown, lower `pool_max_size`, or raise the server's `max_connections`.",
+        "The PostgreSQL server refused a new connection because `max_connections` is reached (leaked "
+        "pools, or xdist workers x pool size above the server's limit), or the role or database has a "
+        "CONNECTION LIMIT (\"too many connections for role\").",
+        "Close pools in teardown (`await db.close()`), lower `pool_min_size`/`pool_max_size` or the number "
+        "of xdist workers, or raise the server's `max_connections` or the role's CONNECTION LIMIT.",
     ),
     ErrorInfo(
         "DF-509",
@@ -287,16 +294,20 @@ _ENTRIES = [
         "DF-511",
         "ConnectionLostError",
         "Connection lost during an operation",
-        "The server closed the connection in the middle of an operation (restart, "
-        "`pg_terminate_backend`, dropped database). The pool discards the connection.",
+        "The server closed the connection in the middle of an operation or transaction (restart, "
+        "`pg_terminate_backend`, a dropped database). The pool discards the connection.",
         "Retry the operation; the next one gets a fresh connection. Work done in a transaction was rolled back.",
     ),
     ErrorInfo(
         "DF-512",
         "DatabaseError",
         "Database error",
-        "The database reported an error that DataFlow does not translate more precisely.",
-        "Read the chained driver error (`__cause__`); report it if DataFlow produced invalid SQL.",
+        "The database reported an error that DataFlow does not translate more precisely, most often a "
+        "table that exists with other columns than the model (DataFlow creates missing tables but never "
+        "alters existing ones).",
+        "Read the chained driver error (`__cause__`). Migrate the table to the model, or in development "
+        "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
+        "invalid SQL.",
     ),
     # 6xx: transactions
     ErrorInfo(

@@ -111,6 +111,13 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
             f"The connection to PostgreSQL at {where} was closed during the operation: {message}.",
             context=context,
         )
+    if isinstance(exc, asyncpg.InternalClientError):
+        # e.g. "cannot switch to state 11; another operation (2) is in progress" after the server
+        # killed the connection during COPY: asyncpg's protocol is stuck, the connection is unusable.
+        return ConnectionLostError(
+            f"The connection to PostgreSQL at {where} is in an unusable state after a failure: {message}.",
+            context=context,
+        )
     if isinstance(exc, asyncpg.InterfaceError):
         if "pool is clos" in message:
             return PoolClosedError(f"The asyncpg pool for {url.redacted} is closed ({message}).")
@@ -157,7 +164,8 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
 def _translatable() -> tuple[type[BaseException], ...]:
     import asyncpg
 
-    return (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, RuntimeError)
+    return (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError,
+            RuntimeError)
 
 
 class PostgresConnection(Connection):
@@ -171,12 +179,20 @@ class PostgresConnection(Connection):
         self.loop = loop
         self.tx_depth = 0
         self._errors = _translatable()
+        #: Set when an operation lost the connection: the pool must not hand it out again.
+        self.broken = False
+
+    def _translate(self, exc: BaseException) -> DataFlowError:
+        error = translate(exc, self.url)
+        if isinstance(error, (ConnectionLostError, ServerUnavailableError, EventLoopClosedError)):
+            self.broken = True
+        return error
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             status = await self.raw.execute(sql, *params)
         except self._errors as exc:
-            raise translate(exc, self.url) from exc
+            raise self._translate(exc) from exc
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
@@ -184,23 +200,25 @@ class PostgresConnection(Connection):
         try:
             rows: list[Sequence[Any]] = await self.raw.fetch(sql, *params)
         except self._errors as exc:
-            raise translate(exc, self.url) from exc
+            raise self._translate(exc) from exc
         return rows
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             await self.raw.executemany(sql, rows)
         except self._errors as exc:
-            raise translate(exc, self.url) from exc
+            raise self._translate(exc) from exc
 
     async def copy_records(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
         try:
             await self.raw.copy_records_to_table(table, records=rows, columns=list(columns))
         except self._errors as exc:
-            raise translate(exc, self.url) from exc
+            raise self._translate(exc) from exc
         return True
 
     def is_usable(self) -> bool:
+        if self.broken:
+            return False
         try:
             return not self.raw.is_closed()
         except self._errors:  # asyncpg already took the handle back because the connection was lost
@@ -242,6 +260,10 @@ class PostgresPool(Pool):
         self._in_use -= 1
         assert isinstance(connection, PostgresConnection)
         try:
+            if connection.broken:
+                # Lost mid-operation (e.g. killed during COPY): asyncpg may still consider it open
+                # and hand it out again in a stuck protocol state. Close it; the pool reconnects.
+                connection.raw.terminate()
             await self.raw.release(connection.raw)
         except Exception as exc:  # a broken connection is discarded by asyncpg; nothing to keep
             logger.debug("DataFlow: releasing a PostgreSQL connection failed: %s", redact(str(exc)))

@@ -1,0 +1,771 @@
+"""Every DF- code, raised for real through the public API, with its code and its exact docs link.
+
+Each trigger test is registered with ``@triggers("DF-nnn")``; ``test_every_code_has_a_trigger`` fails
+for a catalog code that no test raises (the Rust error index does the same with its UI tests).
+Tests that take ``database_url`` run on SQLite and PostgreSQL; the others say why they cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+import socket
+import textwrap
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+import dataflow
+from dataflow import (
+    AsyncLocalRuntime,
+    DataFlow,
+    Field,
+    LocalRuntime,
+    WorkflowBuilder,
+)
+from dataflow._catalog import CATALOG, DOCS_BASE_URL
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: code -> names of the tests that raise it for real.
+COVERED: dict[str, list[str]] = {}
+
+PASSWORD = "s3cret-Pa55word"
+
+
+def triggers(*codes: str) -> Callable[[F], F]:
+    """Register a test as the real trigger of ``codes``."""
+
+    def register(fn: F) -> F:
+        for code in codes:
+            assert code in CATALOG, f"{fn.__name__} claims unknown code {code}"
+            COVERED.setdefault(code, []).append(fn.__name__)
+        return fn
+
+    return register
+
+
+def expected_link(code: str) -> str:
+    return f"{DOCS_BASE_URL}troubleshooting/errors/#{code.lower()}"
+
+
+def check(error: BaseException, code: str) -> str:
+    """Assert ``error`` is the catalog's class for ``code`` with code, title and link; return the message."""
+    info = CATALOG[code]
+    assert type(error).__name__ == info.exception, f"expected {info.exception}, got {type(error).__name__}: {error}"
+    assert type(error) is getattr(dataflow, info.exception)
+    assert error.code == code  # type: ignore[attr-defined]
+    message = str(error)
+    assert message.startswith(f"{code}: {info.title}\n"), message
+    assert f"\nSee: {expected_link(code)}" in message, message
+    assert message.endswith(expected_link(code)), message
+    assert error.url == expected_link(code)  # type: ignore[attr-defined]
+    assert "\x1b[" not in message
+    assert PASSWORD not in message and PASSWORD not in repr(getattr(error, "context", ""))
+    return message
+
+
+@pytest.fixture(autouse=True)
+def _published_docs_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links are checked against the published site, whatever the environment says."""
+    monkeypatch.delenv("DATAFLOW_DOCS_URL", raising=False)
+
+
+def declare(db: DataFlow) -> None:
+    """The model every test uses."""
+
+    @db.model
+    class User:
+        id: int
+        name: str
+        email: str = Field(unique=True)
+        age: int = 0
+
+
+def workflow(*nodes: tuple[str, str, dict[str, Any]], connections: tuple[tuple[str, str, str, str], ...] = ()) -> Any:
+    builder = WorkflowBuilder()
+    for node_type, node_id, params in nodes:
+        builder.add_node(node_type, node_id, params)
+    for connection in connections:
+        builder.add_connection(*connection)
+    return builder.build()
+
+
+async def run(*nodes: tuple[str, str, dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    results, _ = await AsyncLocalRuntime().execute_workflow_async(workflow(*nodes, **kwargs))
+    return results
+
+
+def create(name: str = "Ada", email: str = "ada@example.com", **extra: Any) -> tuple[str, str, dict[str, Any]]:
+    return ("UserCreateNode", f"create_{uuid.uuid4().hex[:6]}", {"name": name, "email": email, **extra})
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[DataFlow]:
+    instance = DataFlow(database_url)
+    declare(instance)
+    yield instance
+    await instance.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_credentials(url: str, *, user: str | None = None, password: str | None = None, database: str | None = None) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    netloc = f"{user or parts.username}" + (f":{password}" if password else "") + f"@{host}:{parts.port}"
+    path = f"/{database}" if database else parts.path
+    return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+
+
+# --- meta --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", list(CATALOG))
+def test_every_code_has_a_trigger(code: str) -> None:
+    """A code in the catalog that no test raises for real is an untested promise."""
+    if CATALOG[code].retired:
+        return
+    assert COVERED.get(code), f"{code} ({CATALOG[code].exception}) has no @triggers({code!r}) test in this module"
+
+
+def test_triggers_name_only_catalog_codes() -> None:
+    assert set(COVERED) <= set(CATALOG)
+
+
+# --- 1xx: models and parameters ----------------------------------------------------------------
+
+
+@triggers("DF-101")
+async def test_df101_missing_required_field(db: DataFlow) -> None:
+    with pytest.raises(dataflow.MissingFieldError) as info:
+        await run(("UserCreateNode", "create", {"email": "ada@example.com"}))
+    message = check(info.value, "DF-101")
+    assert "'name'" in message and "UserCreateNode" in message
+    assert info.value.context["node"] == "create"
+
+
+@triggers("DF-102")
+async def test_df102_unknown_field_in_filter(db: DataFlow) -> None:
+    with pytest.raises(dataflow.UnknownFieldError) as info:
+        await run(("UserListNode", "list", {"filter": {"nmae": "Ada"}}))
+    message = check(info.value, "DF-102")
+    assert "'nmae'" in message and "name" in message
+
+
+@triggers("DF-103")
+async def test_df103_type_mismatch(db: DataFlow) -> None:
+    with pytest.raises(dataflow.TypeMismatchError) as info:
+        await run(create(age="thirty"))
+    message = check(info.value, "DF-103")
+    assert "'age'" in message and "int" in message
+
+
+@triggers("DF-103")
+async def test_df103_nul_byte_rejected(db: DataFlow) -> None:
+    with pytest.raises(dataflow.TypeMismatchError) as info:
+        await run(create(name="Ada\x00Lovelace"))
+    check(info.value, "DF-103")
+
+
+@triggers("DF-104")
+def test_df104_model_without_id(database_url: str) -> None:
+    db = DataFlow(database_url)
+    with pytest.raises(dataflow.InvalidModelError) as info:
+
+        @db.model
+        class Note:
+            title: str
+
+    message = check(info.value, "DF-104")
+    assert "Note" in message and "id" in message
+    asyncio.run(db.close())
+
+
+@triggers("DF-105")
+async def test_df105_parameter_of_wrong_type(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidParameterError) as info:
+        await run(("UserListNode", "list", {"limit": "10"}))
+    message = check(info.value, "DF-105")
+    assert "limit" in message
+
+
+# --- 2xx: filters --------------------------------------------------------------------------------
+
+
+@triggers("DF-201")
+async def test_df201_unknown_operator(db: DataFlow) -> None:
+    with pytest.raises(dataflow.UnknownOperatorError) as info:
+        await run(("UserListNode", "list", {"filter": {"name": {"$regex": "^A"}}}))
+    message = check(info.value, "DF-201")
+    assert "$regex" in message and "$like" in message
+
+
+@triggers("DF-202")
+async def test_df202_malformed_filter(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidFilterError) as info:
+        await run(("UserListNode", "list", {"filter": {"age": {"$in": 30}}}))
+    message = check(info.value, "DF-202")
+    assert "$in" in message
+
+
+# --- 3xx: records and constraints --------------------------------------------------------------
+
+
+@triggers("DF-301")
+async def test_df301_record_not_found(db: DataFlow) -> None:
+    with pytest.raises(dataflow.RecordNotFoundError) as info:
+        await run(("UserReadNode", "read", {"id": 999}))
+    message = check(info.value, "DF-301")
+    assert "999" in message
+
+
+@triggers("DF-302")
+async def test_df302_unique_violation(db: DataFlow) -> None:
+    await run(create())
+    with pytest.raises(dataflow.UniqueViolationError) as info:
+        await run(create(name="Other"))
+    message = check(info.value, "DF-302")
+    assert "email" in message
+    assert info.value.__cause__ is not None  # the driver's error is kept
+
+
+@triggers("DF-303")
+async def test_df303_not_null_column_the_model_dropped(database_url: str) -> None:
+    """The table was created by an older version of the model, with a required column the model no longer has."""
+    old = DataFlow(database_url)
+
+    @old.model
+    class User:
+        id: int
+        name: str
+        nickname: str
+
+    await old.create_tables()
+    await old.close()
+    db = DataFlow(database_url)
+
+    @db.model
+    class User:  # type: ignore[no-redef]
+        id: int
+        name: str
+
+    with pytest.raises(dataflow.ConstraintViolationError) as info:
+        await run(("UserCreateNode", "create", {"name": "Ada"}))
+    message = check(info.value, "DF-303")
+    assert "nickname" in message
+    assert info.value.__cause__ is not None
+    await db.close()
+
+
+@triggers("DF-304")
+async def test_df304_update_filter_matches_several(db: DataFlow) -> None:
+    await run(create("Ada", "ada@example.com", age=36), create("Alan", "alan@example.com", age=36))
+    with pytest.raises(dataflow.MultipleRecordsError) as info:
+        await run(("UserUpdateNode", "update", {"filter": {"age": 36}, "fields": {"age": 37}}))
+    message = check(info.value, "DF-304")
+    assert "BulkUpdate" in message or "UserBulkUpdateNode" in message or "2" in message
+
+
+@triggers("DF-305")
+async def test_df305_conflict_target_not_unique(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidConflictTargetError) as info:
+        await run(
+            (
+                "UserUpsertNode",
+                "upsert",
+                {"where": {"name": "Ada"}, "create": {"name": "Ada", "email": "ada@example.com"}, "update": {"age": 1}},
+            )
+        )
+    message = check(info.value, "DF-305")
+    assert "name" in message
+
+
+# --- 4xx: workflows -------------------------------------------------------------------------------
+
+
+@triggers("DF-401")
+async def test_df401_unknown_node_type(db: DataFlow) -> None:
+    with pytest.raises(dataflow.UnknownNodeTypeError) as info:
+        workflow(("UsrCreateNode", "create", {"name": "Ada", "email": "a@example.com"}))
+    message = check(info.value, "DF-401")
+    assert "UserCreateNode" in message  # the close match
+
+
+@triggers("DF-402")
+async def test_df402_duplicate_node_id(db: DataFlow) -> None:
+    with pytest.raises(dataflow.DuplicateNodeIdError) as info:
+        workflow(create(), ("UserListNode", "step", {}), ("UserCountNode", "step", {}))
+    message = check(info.value, "DF-402")
+    assert "'step'" in message
+
+
+@triggers("DF-403")
+async def test_df403_cycle(db: DataFlow) -> None:
+    with pytest.raises(dataflow.WorkflowCycleError) as info:
+        workflow(
+            ("UserReadNode", "a", {}),
+            ("UserReadNode", "b", {}),
+            connections=(("a", "id", "b", "id"), ("b", "id", "a", "id")),
+        )
+    check(info.value, "DF-403")
+
+
+@triggers("DF-404")
+async def test_df404_connection_to_unknown_node(db: DataFlow) -> None:
+    with pytest.raises(dataflow.DanglingConnectionError) as info:
+        workflow(("UserReadNode", "read", {}), connections=(("create", "id", "read", "id"),))
+    message = check(info.value, "DF-404")
+    assert "'create'" in message
+
+
+@triggers("DF-405")
+async def test_df405_connection_path_missing(db: DataFlow) -> None:
+    with pytest.raises(dataflow.ConnectionPathError) as info:
+        await run(
+            ("UserCreateNode", "create", {"name": "Ada", "email": "ada@example.com"}),
+            ("UserReadNode", "read", {}),
+            connections=(("create", "user_id", "read", "id"),),
+        )
+    message = check(info.value, "DF-405")
+    assert "user_id" in message
+
+
+@triggers("DF-406")
+async def test_df406_workflow_outlives_its_dataflow(database_url: str) -> None:
+    """A non-DataFlow exception inside a node: here the workflow outlived the DataFlow that made its nodes."""
+
+    def build() -> Any:
+        db = DataFlow(database_url)
+
+        @db.model
+        class Item:
+            id: int
+            name: str
+
+        return workflow(("ItemCreateNode", "create", {"name": "a"}))
+
+    built = build()
+    gc.collect()
+    with pytest.raises(dataflow.NodeExecutionError) as info:
+        await AsyncLocalRuntime().execute_workflow_async(built)
+    message = check(info.value, "DF-406")
+    assert "'create'" in message and isinstance(info.value.__cause__, RuntimeError)
+
+
+# --- 5xx: connections, pools and event loops --------------------------------------------------------
+
+
+@triggers("DF-501")
+async def test_df501_connection_refused_names_host_and_port() -> None:
+    """PostgreSQL only by nature (SQLite has no server); needs no server at all: a free local port."""
+    port = free_port()
+    db = DataFlow(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/app", connect_timeout=5)
+    declare(db)
+    started = time.monotonic()
+    with pytest.raises(dataflow.ServerUnavailableError) as info:
+        await run(create())
+    assert time.monotonic() - started < 5
+    message = check(info.value, "DF-501")
+    assert f"127.0.0.1:{port}" in message
+    assert info.value.context["port"] == port
+    await db.close()
+
+
+@triggers("DF-502")
+@pytest.mark.postgresql_only(reason="authentication is a PostgreSQL server concept; SQLite files have no users")
+async def test_df502_authentication_failed(database_url: str) -> None:
+    url = with_credentials(database_url, user="no_such_role_df502", password=PASSWORD)
+    db = DataFlow(url)
+    declare(db)
+    with pytest.raises(dataflow.AuthenticationError) as info:
+        await run(create())
+    message = check(info.value, "DF-502")
+    assert "no_such_role_df502" in message
+    await db.close()
+
+
+@triggers("DF-503")
+@pytest.mark.postgresql_only(reason="SQLite creates a missing database file; only a server can lack a database")
+async def test_df503_database_does_not_exist(database_url: str) -> None:
+    missing = f"df_missing_{uuid.uuid4().hex[:8]}"
+    db = DataFlow(with_credentials(database_url, password=PASSWORD, database=missing))
+    declare(db)
+    with pytest.raises(dataflow.DatabaseNotFoundError) as info:
+        await run(create())
+    message = check(info.value, "DF-503")
+    assert missing in message
+    await db.close()
+
+
+@triggers("DF-504")
+async def test_df504_pool_closed_after_close(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    wf = workflow(create())
+    await AsyncLocalRuntime().execute_workflow_async(wf)
+    await db.close()
+    # A workflow built before close() (say by a wider-scoped fixture) is run again.
+    with pytest.raises(dataflow.PoolClosedError) as info:
+        await AsyncLocalRuntime().execute_workflow_async(wf)
+    message = check(info.value, "DF-504")
+    assert "pool is closed" in message
+    assert "close()" in message
+
+
+@triggers("DF-505")
+def test_df505_local_runtime_used_after_close(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    runtime = LocalRuntime()
+    results, _ = runtime.execute(workflow(create()))
+    assert len(results) == 1
+    runtime.close()
+    with pytest.raises(dataflow.EventLoopClosedError) as info:
+        runtime.execute(workflow(("UserCountNode", "count", {})))
+    message = check(info.value, "DF-505")
+    assert "LocalRuntime" in message
+    asyncio.run(db.close())
+
+
+@triggers("DF-506")
+def test_df506_isolated_connection_used_from_another_loop(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    with asyncio.Runner() as owner:
+        owner.run(db.create_tables())
+        isolated = db.isolated()
+        owner.run(isolated.__aenter__())
+        try:
+            with pytest.raises(dataflow.WrongEventLoopError) as info:
+                asyncio.run(run(("UserCountNode", "count", {})))
+        finally:
+            owner.run(isolated.__aexit__(None, None, None))
+        message = check(info.value, "DF-506")
+        assert "different" in message or "another" in message
+        owner.run(db.close())
+
+
+@triggers("DF-506")
+def test_df506_transaction_used_from_another_loop(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    context = contextvars.copy_context()
+    with asyncio.Runner() as owner, asyncio.Runner() as other:
+        owner.run(db.create_tables())
+        tx = db.transaction()
+        owner.run(tx.__aenter__(), context=context)
+        try:
+            with pytest.raises(dataflow.WrongEventLoopError) as info:
+                other.run(run(("UserCountNode", "count", {})), context=context)
+        finally:
+            owner.run(tx.__aexit__(None, None, None), context=context)
+        check(info.value, "DF-506")
+        owner.run(db.close())
+
+
+@triggers("DF-507")
+def test_df507_stale_pool_warning(database_url: str) -> None:
+    db = DataFlow(database_url, test_mode=True)
+    declare(db)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(run(create()))
+    loop.close()  # closed without shutdown_asyncgens(): the pool is left behind, stale
+
+    async def next_test() -> None:
+        try:
+            results = await run(("UserCountNode", "count", {}))
+            assert results["count"]["count"] == 1
+        finally:
+            await db.close()
+
+    with pytest.warns(dataflow.StalePoolWarning) as record:
+        asyncio.run(next_test())
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.StalePoolWarning))
+    message = str(warning)
+    assert warning.code == "DF-507"
+    assert message.startswith(f"DF-507: {CATALOG['DF-507'].title}\n")
+    assert message.endswith(expected_link("DF-507"))
+    assert "\x1b[" not in message
+
+
+@triggers("DF-509")
+async def test_df509_pool_acquire_timeout(database_url: str) -> None:
+    db = DataFlow(database_url, pool_max_size=1, pool_acquire_timeout=0.3)
+    declare(db)
+    await db.create_tables()
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with db.transaction():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(long_transaction())
+    await holding.wait()
+    try:
+        with pytest.raises(dataflow.PoolTimeoutError) as info:
+            await run(("UserCountNode", "count", {}))
+    finally:
+        release.set()
+        await holder
+    message = check(info.value, "DF-509")
+    assert "pool_acquire_timeout=0.3s" in message
+    await db.close()
+
+
+@triggers("DF-510")
+@pytest.mark.sqlite_only(reason="database is locked is SQLite's file lock; PostgreSQL waits on row locks instead")
+async def test_df510_two_instances_write_one_file(database_url: str) -> None:
+    writer = DataFlow(database_url)
+    declare(writer)
+    await writer.create_tables()
+    first = workflow(create())  # built now: its nodes belong to `writer`
+    other = DataFlow(database_url, sqlite_busy_timeout=0.2)
+    declare(other)
+    second = workflow(create("Alan", "alan@example.com"))  # its nodes belong to `other`
+    runtime = AsyncLocalRuntime()
+    try:
+        async with writer.transaction():
+            await runtime.execute_workflow_async(first)  # `writer` now holds SQLite's write lock
+            started = time.monotonic()
+            with pytest.raises(dataflow.DatabaseLockedError) as info:
+                await runtime.execute_workflow_async(second)
+            assert time.monotonic() - started < 3
+    finally:
+        await other.close()
+        await writer.close()
+    message = check(info.value, "DF-510")
+    assert "database is locked" in message and "sqlite_busy_timeout=0.2s" in message
+
+
+@triggers("DF-511")
+@pytest.mark.postgresql_only(reason="only a server can drop a connection; a SQLite connection is a file handle")
+async def test_df511_connection_terminated_by_the_server(database_url: str, postgres_server: Any) -> None:
+    import psycopg
+
+    db = DataFlow(database_url, pool_max_size=1)
+    declare(db)
+    await db.create_tables()
+    database = urlsplit(database_url).path.lstrip("/")
+    with pytest.raises(dataflow.ConnectionLostError) as info:
+        async with db.transaction():
+            await run(create())
+            with psycopg.connect(postgres_server.admin_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                )
+            await run(("UserCountNode", "count", {}))
+    message = check(info.value, "DF-511")
+    assert urlsplit(database_url).port is not None and f":{urlsplit(database_url).port}" in message
+    # The pool discards the broken connection: the same instance works again.
+    results = await run(("UserCountNode", "count", {}))
+    assert results["count"]["count"] == 0  # the transaction was rolled back
+    await db.close()
+
+
+@triggers("DF-512")
+async def test_df512_table_with_other_columns(database_url: str) -> None:
+    """The table exists with the columns of an older model: the database's own error, untranslated."""
+    old = DataFlow(database_url)
+
+    @old.model
+    class User:
+        id: int
+        nickname: str | None = None
+
+    await old.create_tables()
+    await old.close()
+    db = DataFlow(database_url)
+
+    @db.model
+    class User:  # type: ignore[no-redef]
+        id: int
+        name: str
+
+    with pytest.raises(dataflow.DatabaseError) as info:
+        await run(("UserCreateNode", "create", {"name": "Ada"}))
+    message = check(info.value, "DF-512")
+    assert "name" in message
+    assert info.value.__cause__ is not None
+    await db.close()
+
+
+# --- 6xx: transactions ------------------------------------------------------------------------------
+
+
+@triggers("DF-601")
+async def test_df601_transaction_entered_twice(db: DataFlow) -> None:
+    tx = db.transaction()
+    async with tx:
+        await run(create())
+    with pytest.raises(dataflow.TransactionError) as info:
+        async with tx:
+            pass
+    message = check(info.value, "DF-601")
+    assert "committed" in message
+
+
+@triggers("DF-601")
+async def test_df601_sync_runtime_inside_async_transaction(db: DataFlow) -> None:
+    with pytest.raises(dataflow.TransactionError) as info:
+        async with db.transaction():
+            LocalRuntime().execute(workflow(create()))
+    message = check(info.value, "DF-601")
+    assert "AsyncLocalRuntime" in message
+
+
+# --- 7xx: testing support ---------------------------------------------------------------------------
+
+
+@triggers("DF-701")
+def test_df701_leak_check_names_the_test(pytester: pytest.Pytester, database_url: str) -> None:
+    """The leak check of the dataflow.testing plugin, on a test that never closes its DataFlow."""
+    pytest.importorskip("dataflow.testing")
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_leaky=textwrap.dedent(
+            f"""
+            from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+
+            async def test_forgets_to_close():
+                db = DataFlow({database_url!r})
+
+                @db.model
+                class Item:
+                    id: int
+                    name: str
+
+                builder = WorkflowBuilder()
+                builder.add_node("ItemCreateNode", "create", {{"name": "a"}})
+                await AsyncLocalRuntime().execute_workflow_async(builder.build())
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "dataflow.testing", "--dataflow-leak-check", "-p", "no:randomly")
+    output = result.stdout.str()
+    assert "ResourceLeakError" in output, output
+    assert "DF-701: " + CATALOG["DF-701"].title in output, output
+    assert "test_leaky.py::test_forgets_to_close" in output
+    assert "test_leaky.py:" in output  # where the pool was created
+    assert expected_link("DF-701") in output
+    assert "\x1b[" not in output
+
+
+# --- 8xx: configuration --------------------------------------------------------------------------------
+
+
+@triggers("DF-801")
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"mysql://root:{PASSWORD}@localhost/app",
+        "sqlite://relative.db",
+        f"postgresql://app:{PASSWORD}@localhost:notaport/app",
+    ],
+    ids=["unsupported-scheme", "sqlite-two-slashes", "postgresql-bad-port"],
+)
+def test_df801_invalid_url(url: str) -> None:
+    with pytest.raises(dataflow.InvalidURLError) as info:
+        DataFlow(url)
+    message = check(info.value, "DF-801")
+    assert "sqlite:///" in message  # the accepted forms
+
+
+@triggers("DF-802")
+def test_df802_invalid_pool_settings() -> None:
+    with pytest.raises(dataflow.ConfigurationError) as info:
+        DataFlow("sqlite:///:memory:", pool_min_size=5, pool_max_size=2)
+    message = check(info.value, "DF-802")
+    assert "pool_min_size" in message
+
+
+# --- a private PostgreSQL server: too many clients, and stopping the server mid-run ------------------
+
+
+@pytest.fixture
+def private_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A throwaway PostgreSQL server of this test alone, with room for only 4 client connections."""
+    import _postgres
+
+    if _postgres.os.environ.get(_postgres.ENV_URL):
+        pytest.skip(f"{_postgres.ENV_URL} is set: the suite does not start or stop servers of its own")
+    monkeypatch.setattr(
+        _postgres,
+        "SERVER_SETTINGS",
+        {**_postgres.SERVER_SETTINGS, "max_connections": "4", "superuser_reserved_connections": "0"},
+    )
+    try:
+        server = _postgres.start_throwaway_server(_postgres.find_pg_ctl(), worker=f"{_postgres.worker_id()}-errors")
+    except _postgres.PostgresUnavailableError as exc:
+        _postgres.handle_unavailable(str(exc))
+    try:
+        wait_until_ready(server.admin_url)
+        yield server
+    finally:
+        server.close()
+
+
+def wait_until_ready(admin_url: str, timeout: float = 30.0) -> None:
+    """``pg_ctl start -w`` can return while the server still answers "the database system is starting up"."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(admin_url, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@triggers("DF-508")
+async def test_df508_too_many_clients(private_postgres: Any) -> None:
+    """PostgreSQL only (SQLite has no connection limit): a pool larger than the server's max_connections."""
+    port = urlsplit(private_postgres.admin_url).port
+    url = with_credentials(private_postgres.admin_url, password=PASSWORD)
+    db = DataFlow(url, pool_min_size=6, pool_max_size=6)
+    declare(db)
+    with pytest.raises(dataflow.TooManyConnectionsError) as info:
+        await run(create())
+    message = check(info.value, "DF-508")
+    assert "too many clients already" in message
+    assert f"127.0.0.1:{port}" in message
+    await db.close()
+
+
+@triggers("DF-501")
+async def test_df501_server_stopped_mid_run_then_restarted(private_postgres: Any) -> None:
+    """Stopping PostgreSQL mid-suite gives DF-501 naming host:port within seconds, not a hang; after a
+    restart the same DataFlow instance works again. PostgreSQL only: SQLite has no server to stop."""
+    url = private_postgres.create_database()
+    port = urlsplit(url).port
+    db = DataFlow(url, connect_timeout=3)
+    declare(db)
+    await run(create())
+    executor = private_postgres._executor
+    await asyncio.to_thread(executor.stop)
+    started = time.monotonic()
+    with pytest.raises(dataflow.ServerUnavailableError) as info:
+        await run(("UserCountNode", "count", {}))
+    assert time.monotonic() - started < 5, "a stopped server must fail fast, not hang"
+    message = check(info.value, "DF-501")
+    assert f"127.0.0.1:{port}" in message
+    await asyncio.to_thread(executor.start)
+    await asyncio.to_thread(wait_until_ready, private_postgres.admin_url)
+    results = await run(("UserCountNode", "count", {}))
+    assert results["count"]["count"] == 1
+    await db.close()
