@@ -17,6 +17,7 @@ from ._errors import (
     InvalidConflictTargetError,
     InvalidParameterError,
     MultipleRecordsError,
+    PoolClosedError,
     RecordNotFoundError,
 )
 from ._model import ModelSpec
@@ -45,8 +46,12 @@ class Node:
     def db(cls) -> DataFlow:
         """The DataFlow instance this node type belongs to."""
         db = cls._db_ref()
-        if db is None:  # pragma: no cover - the registry drops dead instances first
-            raise RuntimeError(f"The DataFlow instance behind {cls.type_name} no longer exists")
+        if db is None:  # a workflow built earlier outlived its DataFlow instance
+            raise PoolClosedError(
+                f"The DataFlow instance that generated {cls.type_name} no longer exists (it was garbage-collected); "
+                "keep a reference to it for as long as its workflows run.",
+                context={"node_type": cls.type_name},
+            )
         return db
 
     # --- validation ---------------------------------------------------------------------------

@@ -36,6 +36,8 @@ async def _execute(workflow: Workflow) -> tuple[Results, str]:
                 exc.context["node"] = entry.node_id  # validation code records the type; the node is its id
             exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
             raise
+        except Warning:  # a DataFlowWarning turned into an error by -W error stays what it is
+            raise
         except Exception as exc:
             raise NodeExecutionError(
                 f"Node '{entry.node_id}' ({entry.node_type.type_name}) failed: {type(exc).__name__}: {exc}",
