@@ -17,12 +17,20 @@ ACCEPTED_FORMS = (
 )
 
 _PG_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgres+asyncpg"}
-_CREDENTIALS = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)@")
+# The password runs to the *last* '@' of the URL: an unencoded '@' inside a password must not
+# leave its tail visible (urlsplit also splits the user info at the last '@').
+_CREDENTIALS = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^\s]*)@")
 
 
 def redact(text: str) -> str:
     """Replace the password of every URL in ``text`` with ``***``."""
     return _CREDENTIALS.sub(lambda m: f"{m.group('prefix')}***@", text)
+
+
+def _hide_userinfo(text: str) -> str:
+    """For a string that is not even a URL: hide everything before its last '@' (may hold a password)."""
+    head, at, tail = text.rpartition("@")
+    return f"***@{tail}" if at else text
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,9 @@ class DatabaseURL:
         scheme, sep, rest = url.partition("://")
         scheme = scheme.lower()
         if not sep:
-            raise InvalidURLError(f"'{redact(url)}' is not a URL (no '://'). Accepted forms: {ACCEPTED_FORMS}.")
+            raise InvalidURLError(
+                f"'{_hide_userinfo(url)}' is not a URL (no '://'). Accepted forms: {ACCEPTED_FORMS}."
+            )
         if scheme in ("sqlite", "sqlite+aiosqlite"):
             return cls._parse_sqlite(url, rest)
         if scheme in _PG_SCHEMES:
