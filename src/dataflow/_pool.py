@@ -178,7 +178,7 @@ class PoolManager:
             self.cleanup_failures += 1
             logger.warning("DataFlow: could not clean up a pool of %s: %s", self.url.redacted, exc)
             try:
-                pool.force_close()
+                _abandon(loop, pool)
             except Exception:
                 logger.debug("DataFlow: force-closing a pool of %s failed", self.url.redacted, exc_info=True)
             return False
@@ -278,6 +278,32 @@ class PoolManager:
             "test_mode": self.test_mode,
             "url": self.url.redacted,
         }
+
+
+def _abandon(loop: asyncio.AbstractEventLoop, pool: Pool) -> None:
+    """Give up on a pool whose close() failed, without breaking the loop it lives on.
+
+    ``force_close()`` is meant for pools whose loop is closed: it closes sockets underneath their
+    transports. On a loop that still runs, the transports stay registered with the selector, and
+    the next connection that gets the same file descriptor fails ("File descriptor N is used by
+    transport"). There, a driver pool's own ``terminate()`` aborts the transports properly.
+    """
+    terminate = getattr(getattr(pool, "raw", None), "terminate", None)
+    if terminate is None or loop.is_closed():
+        pool.force_close()
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        pool.closed = True
+        terminate()
+    elif loop.is_running():
+        pool.closed = True
+        loop.call_soon_threadsafe(terminate)
+    else:  # an idle loop: nothing can run on it now; free the sockets
+        pool.force_close()
 
 
 def _close_everything_at_exit() -> None:

@@ -32,6 +32,12 @@ def _task_name(task: asyncio.Task[Any]) -> str:
     return f"task {task.get_name()!r} running {name}"
 
 
+def _where(created_at: str) -> str:
+    """The creation site's frames, innermost first (so a helper's caller, the test, is named too)."""
+    frames = [line.strip() for line in created_at.splitlines() if line.strip().startswith("File ")]
+    return " <- ".join(reversed(frames)) if frames else "unknown (enable test mode)"
+
+
 class LeakCheck:
     """Registered as a plugin when the leak check is enabled."""
 
@@ -56,10 +62,9 @@ class LeakCheck:
         result = yield
         problems = []
         for entry in safety_net_log[item.stash.get(_MARK_KEY, len(safety_net_log)) :]:
-            where = entry["created_at"].strip().splitlines()
             problems.append(
                 f"a pool for {entry['url']} was never closed (DataFlow closed it at {entry['closed_by']}); "
-                f"created at: {where[-2].strip() if len(where) >= 2 else 'unknown (enable test mode)'}"
+                f"created at: {_where(entry['created_at'])}"
             )
         for manager in all_managers():
             for _loop, pool in manager.open_pools():
