@@ -124,10 +124,11 @@ class Suite:
 
     def pair(self, workload: str, title: str, ops: int, df: Callable[[], float], raw: Callable[[], float] | None,
              raw_label: str, target: str, limit: float | None, *, repeats: int | None = None,
-             unit: str = "ms", warmup: bool = True) -> Result:
+             unit: str = "ms", warmup: bool = True, absolute: bool = False) -> Result:
         df_ms, raw_ms = alternate(df, raw, repeats=repeats or self.sizes.repeats, warmup=warmup)
         return self.add(Result(workload, title, self.t.backend, unit, ops, Stats.of(df_ms),
-                               Stats.of(raw_ms) if raw_ms else None, raw_label, target, limit))
+                               Stats.of(raw_ms) if raw_ms else None, raw_label, target, limit,
+                               absolute=absolute))
 
     def email(self) -> str:
         return f"u{next(self._seq)}@example.com"
@@ -558,6 +559,4 @@ class Suite:
 
         what = "asyncpg pools" if self.t.backend == "postgresql" else "aiosqlite connections"
         self.pair("cleanup_pools", f"cleanup_all_pools() of {n} open pools (one per DataFlow instance)", n, df,
-                  raw_side, f"close() of {n} {what}", "< 100 ms", 100.0, repeats=3)
-        self.results[-1].absolute = True
-        self.results[-1].finish()
+                  raw_side, f"close() of {n} {what}", "< 100 ms", 100.0, repeats=3, absolute=True)
