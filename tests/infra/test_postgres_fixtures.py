@@ -356,3 +356,43 @@ def test_url_helpers() -> None:
     assert database_name("df_abc") == "df_abc"
     assert redact(admin) == "postgres://user:***@db.example:6543/postgres?sslmode=disable"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_run_command_gives_a_fresh_database_and_cleans_up(postgres_server: PostgresServer) -> None:
+    script = (
+        "import asyncio, os, sys, asyncpg\n"
+        "async def main():\n"
+        "    conn = await asyncpg.connect(os.environ['DATAFLOW_BENCH_POSTGRES_URL'])\n"
+        "    print('DB', await conn.fetchval('SELECT current_database()'))\n"
+        "    sql = \"SELECT count(*) FROM pg_tables WHERE schemaname = 'public'\"\n"
+        "    print('TABLES', await conn.fetchval(sql))\n"
+        "    await conn.close()\n"
+        "asyncio.run(main())\n"
+        "sys.exit(3)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "_postgres.py"), "run", "--", sys.executable, "-c", script],
+        env=_child_env(**{ENV_URL: postgres_server.admin_url}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output  # the command's exit status passes through
+    names = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("DB ")]
+    assert len(names) == 1 and names[0].startswith("df_"), output
+    assert "TABLES 0" in proc.stdout, output
+    assert not postgres_server.database_exists(names[0]), "the run command left its database behind"
+
+
+def test_run_command_without_postgresql_exits_2(tmp_path: Path) -> None:
+    env = _child_env(**{ENV_URL: None, ENV_PG_CTL: str(tmp_path / "no-pg_ctl")})
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "_postgres.py"), "run", "--", "true"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "PostgreSQL is unavailable" in proc.stderr
