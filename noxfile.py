@@ -201,7 +201,13 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint: ruff check on the repository, mypy (strict) on src/dataflow."""
+    """Lint: ruff check on the repository, mypy (strict) on src/dataflow; both always run."""
     _install(session, ".[lint,test]")
-    session.run("ruff", "check", ".")
-    session.run("mypy", "src/dataflow")
+    failed: list[str] = []
+    for command in (("ruff", "check", "."), ("mypy", "src/dataflow")):
+        try:
+            session.run(*command)
+        except nox.command.CommandFailed:
+            failed.append(" ".join(command))
+    if failed:
+        session.error(f"lint failed: {', '.join(failed)}")
