@@ -119,7 +119,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """Serve the docs site at http://127.0.0.1:8000 with live reload (Ctrl+C stops it).
+    """Serve the docs site at http://127.0.0.1:8000/dataflow/ with live reload (Ctrl+C stops it).
 
     Extra arguments replace the address: ``nox -s docs -- -a 0.0.0.0:8000``.
     """

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -89,3 +90,10 @@ def test_docs_workflow_builds_strict_and_deploys_pages_on_main() -> None:
     assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
     assert any(step.get("uses", "").startswith("actions/deploy-pages@") for step in deploy["steps"])
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+
+
+def test_readme_docs_address_matches_mkdocs_site_url() -> None:
+    match = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    assert match, "mkdocs.yml has no site_url"
+    path = urlsplit(match.group(1)).path or "/"
+    assert f"<http://127.0.0.1:8000{path}>" in README, "mkdocs serve serves the site under site_url's path"
