@@ -7,6 +7,7 @@ import contextvars
 import logging
 import os
 import sys
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -91,6 +92,9 @@ class DataFlow:
         self._nodes: dict[str, type[Node]] = {}
         self._statement_cache: dict[str, Statements] = {}
         self._ready: set[str] = set()
+        self._ddl_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._closed = False
         self._pinned: Pinned | None = None
         self._pinned_tables: set[str] = set()
@@ -223,19 +227,28 @@ class DataFlow:
     async def _ensure_table(self, model: ModelSpec) -> None:
         if model.name in self._ready:
             return
-        statements = self._statements(model).create_table()
+        # One CREATE at a time per loop: concurrent CREATE TABLE IF NOT EXISTS of the same table
+        # collide on PostgreSQL's catalog (a unique violation on pg_type) when tasks race.
+        loop = asyncio.get_running_loop()
+        lock = self._ddl_locks.get(loop)
+        if lock is None:
+            lock = self._ddl_locks[loop] = asyncio.Lock()
+        async with lock:
+            if model.name in self._ready:
+                return
+            statements = self._statements(model).create_table()
 
-        async def create(c: Connection) -> None:
-            for sql in statements:
-                await c.execute(sql)
+            async def create(c: Connection) -> None:
+                for sql in statements:
+                    await c.execute(sql)
 
-        await self._on_connection(create)
-        tx = self._current_transaction()
-        if tx is not None:
-            tx.created_tables.add(model.name)
-        elif self._pinned is not None:
-            self._pinned_tables.add(model.name)
-        self._ready.add(model.name)
+            await self._on_connection(create)
+            tx = self._current_transaction()
+            if tx is not None:
+                tx.created_tables.add(model.name)
+            elif self._pinned is not None:
+                self._pinned_tables.add(model.name)
+            self._ready.add(model.name)
 
     def _forget_tables(self, names: Iterable[str]) -> None:
         self._ready.difference_update(names)

@@ -24,24 +24,32 @@ ShutdownCallback = Callable[[asyncio.AbstractEventLoop], Awaitable[None]]
 
 
 class _LoopHook:
-    __slots__ = ("agen", "callbacks")
+    __slots__ = ("callbacks",)
 
     def __init__(self) -> None:
         self.callbacks: dict[int, ShutdownCallback] = {}
-        self.agen: AsyncGenerator[None, None] | None = None
+
+
+#: Fallback home of the sentinel generators, for loop classes that take no attributes. (A sentinel
+#: references its loop through its finalizer, so this keeps such loops alive until they shut down.)
+_sentinels: dict[int, AsyncGenerator[None, None]] = {}
 
 
 _hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopHook] = weakref.WeakKeyDictionary()
 _hooks_lock = threading.Lock()
 
 
-async def _sentinel(loop: asyncio.AbstractEventLoop, hook: _LoopHook) -> AsyncGenerator[None, None]:
+async def _sentinel(hook: _LoopHook) -> AsyncGenerator[None, None]:
+    # No reference to the loop here: the generator is the value of a weak-keyed dict whose key is
+    # the loop, and a reference back would keep every loop alive forever.
     try:
         yield
     finally:
+        loop = asyncio.get_running_loop()
         with _hooks_lock:
             if _hooks.get(loop) is hook:
                 del _hooks[loop]
+            _sentinels.pop(id(loop), None)
         for callback in list(hook.callbacks.values()):
             try:
                 await callback(loop)
@@ -59,7 +67,7 @@ def on_loop_shutdown(owner: object, callback: ShutdownCallback) -> None:
         hook = _hooks.get(loop)
         if hook is None:
             hook = _LoopHook()
-            agen = _sentinel(loop, hook)
+            agen = _sentinel(hook)
             # Advance to the first ``yield`` synchronously: asyncio's first-iteration hook then
             # registers the generator with the loop, which finalizes it in shutdown_asyncgens().
             step = agen.__anext__()
@@ -67,7 +75,12 @@ def on_loop_shutdown(owner: object, callback: ShutdownCallback) -> None:
                 step.send(None)
             except StopIteration:
                 pass
-            hook.agen = agen
+            # The loop keeps its own sentinel alive (loop -> generator -> loop is a cycle the garbage
+            # collector frees); a global strong reference would keep every loop alive forever.
+            try:
+                loop._dataflow_shutdown_sentinel = agen  # type: ignore[attr-defined]
+            except AttributeError:
+                _sentinels[id(loop)] = agen
             _hooks[loop] = hook
     hook.callbacks[id(owner)] = callback
 

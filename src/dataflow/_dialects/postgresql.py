@@ -234,6 +234,7 @@ class PostgresPool(Pool):
         self.loop = loop
         self.acquire_timeout = acquire_timeout
         self._in_use = 0
+        self._waiting = 0
         self.closed = False
 
     @property
@@ -243,6 +244,7 @@ class PostgresPool(Pool):
     async def acquire(self) -> Connection:
         if self.closed:
             raise PoolClosedError(f"The pool for {self.url.redacted} is closed.")
+        self._waiting += 1
         try:
             raw = await self.raw.acquire(timeout=self.acquire_timeout)
         except TimeoutError:
@@ -253,6 +255,8 @@ class PostgresPool(Pool):
             ) from None
         except _translatable() as exc:
             raise translate(exc, self.url) from exc
+        finally:
+            self._waiting -= 1
         self._in_use += 1
         return PostgresConnection(raw, self.url, self.loop)
 
@@ -269,9 +273,15 @@ class PostgresPool(Pool):
             logger.debug("DataFlow: releasing a PostgreSQL connection failed: %s", redact(str(exc)))
 
     async def close(self, timeout: float) -> None:
+        """Refuse new work, let operations already waiting for or holding a connection finish
+        (bounded by ``timeout``), then close; terminate what is still busy after that."""
         self.closed = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._in_use or self._waiting) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
         try:
-            await asyncio.wait_for(self.raw.close(), timeout)
+            await asyncio.wait_for(self.raw.close(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             self.raw.terminate()
 
@@ -286,6 +296,7 @@ class PostgresPool(Pool):
             sock = getattr(transport, "_sock", None)
             if sock is not None:
                 sock.close()
+                transport._sock = None  # keeps the dead transport's __del__ from warning "unclosed transport"
             con._aborted = True  # keeps asyncpg's __del__ from warning about a connection we closed
             holder._con = None
 
