@@ -32,6 +32,9 @@ LOGICAL_OPERATORS = ("$and", "$or", "$not")
 _COMPARISONS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 _TEXT_ONLY = {"$like", "$ilike", "$contains", "$startswith", "$endswith"}
 _MAX_DEPTH = 32
+#: SQLite fails LIKE/GLOB patterns over 50,000 bytes ("pattern too complex"); $like becomes a GLOB
+#: pattern up to 3 times longer. The same limit applies on both backends.
+_MAX_PATTERN_BYTES = 16_000
 
 
 class _Compiler:
@@ -143,15 +146,24 @@ class _Compiler:
                 raise self._bad(
                     f"{op} pattern for '{spec.name}' ends with an escape character '\\'.", field=spec.name, operator=op
                 )
+            if len(pattern.encode("utf-8")) > _MAX_PATTERN_BYTES:
+                raise self._bad(
+                    f"{op} pattern for '{spec.name}' is longer than {_MAX_PATTERN_BYTES} bytes (SQLite's "
+                    "limit, enforced on both backends). Use $contains/$startswith/$endswith for long literal text.",
+                    field=spec.name,
+                    operator=op,
+                )
             case_sensitive = op == "$like"
             bound = self.params.add(self.dialect.like_param(pattern, case_sensitive=case_sensitive))
             return self.dialect.like(column, bound, case_sensitive=case_sensitive)
         if op in ("$contains", "$startswith", "$endswith"):
             text = self._text(spec, op, value)
-            pattern = self.dialect.literal_pattern(
-                text, prefix=op in ("$contains", "$endswith"), suffix=op in ("$contains", "$startswith")
+            if not text:
+                return f"{column} IS NOT NULL"
+            return self.dialect.literal_condition(
+                column, text, prefix=op in ("$contains", "$endswith"), suffix=op in ("$contains", "$startswith"),
+                params=self.params,
             )
-            return self.dialect.literal_match(column, self.params.add(pattern))
         if op == "$null":
             if not isinstance(value, bool):
                 raise self._bad(f"$null on '{spec.name}' takes True or False, got {value!r:.60}.", field=spec.name)

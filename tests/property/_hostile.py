@@ -143,7 +143,7 @@ _QUOTED_IDENT = re.compile(r'"(?:[^"]|"")*"')
 SQL_WORDS = {
     "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IS", "NULL", "IN", "TRUE", "FALSE", "COALESCE", "LIKE",
     "ILIKE", "GLOB", "ESCAPE", "COLLATE", "CAST", "AS", "REAL", "ORDER", "BY", "ASC", "DESC", "NULLS", "FIRST",
-    "LAST", "LIMIT", "OFFSET", "COUNT", "UPDATE", "SET", "DELETE", "RETURNING",
+    "LAST", "LIMIT", "OFFSET", "COUNT", "UPDATE", "SET", "DELETE", "RETURNING", "INSTR", "SUBSTR", "LENGTH",
 }
 
 

@@ -235,3 +235,36 @@ async def _tables(db: DataFlow) -> set[str]:
 
 
 assert VALIDATION_CODES  # re-exported for readers of this module
+
+
+@pytest.mark.parametrize("size", [16_000, 60_000])
+def test_huge_literal_and_like_patterns(database_url: str, size: int) -> None:
+    """Huge $contains/$startswith/$endswith texts work on both backends (SQLite used to fail with
+    "LIKE or GLOB pattern too complex", DF-512); huge $like patterns are DF-202 on both."""
+    loop = Loop()
+    db = DataFlow(database_url, test_mode=True)
+    try:
+        define_hostile(db)
+        text = "\U0001f600[*" * (size // 3)
+        record = loop.run(run_node("HostileCreateNode", {"name": "x" + text + "y"}))
+        for flt, found in (
+            ({"name": {"$contains": text}}, True),
+            ({"name": {"$startswith": "x" + text}}, True),
+            ({"name": {"$endswith": text + "y"}}, True),
+            ({"name": {"$startswith": text}}, False),
+            ({"name": {"$endswith": text}}, False),
+            ({"name": {"$contains": text + "z"}}, False),
+            ({"name": {"$contains": ""}}, True),
+            ({"note": {"$contains": ""}}, False),  # NULL never contains anything
+        ):
+            ids = [r["id"] for r in loop.run(run_node("HostileListNode", {"filter": flt}))["records"]]
+            assert (record["id"] in ids) is found, flt.keys()
+        for op in ("$like", "$ilike"):
+            with pytest.raises(DataFlowError) as info:
+                loop.run(run_node("HostileListNode", {"filter": {"name": {op: "[" * 16_001}}}))
+            assert info.value.code == "DF-202", str(info.value)
+        ids = [r["id"] for r in loop.run(run_node("HostileListNode", {"filter": {"name": {"$like": "x" + "[" * 15_000 + "%"}}}))["records"]]
+        assert ids == []
+    finally:
+        loop.run(db.close())
+        loop.close()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteConnection", "SQLiteDialect", "SQLitePool", "connect"]
 
+_MAX_GLOB_BYTES = 50_000  # SQLITE_MAX_LIKE_PATTERN_LENGTH
 _GLOB_SPECIAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
 
 
@@ -91,6 +92,18 @@ class SQLiteDialect(SQLDialect):
 
     def literal_pattern(self, text: str, *, prefix: bool, suffix: bool) -> str:
         return ("*" if prefix else "") + _glob_literal(text) + ("*" if suffix else "")
+
+    def literal_condition(self, column: str, text: str, *, prefix: bool, suffix: bool, params: Any) -> str:
+        pattern = self.literal_pattern(text, prefix=prefix, suffix=suffix)
+        if len(pattern.encode("utf-8")) <= _MAX_GLOB_BYTES:
+            return self.literal_match(column, params.add(pattern))
+        # GLOB patterns over 50,000 bytes fail with "LIKE or GLOB pattern too complex"; these are
+        # literal, case-sensitive (binary) matches, so INSTR/SUBSTR (which count characters) agree.
+        if prefix and suffix:
+            return f"INSTR({column}, {params.add(text)}) > 0"
+        if suffix:  # starts with: the first occurrence is at the start
+            return f"INSTR({column}, {params.add(text)}) = 1"
+        return f"SUBSTR({column}, -LENGTH({params.add(text)})) = {params.add(text)}"
 
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is None:
