@@ -64,13 +64,18 @@ async def _backend_pid(tx: Any) -> int:
     return int(rows[0][0])
 
 
-async def _eventually_works(db: DataFlow) -> int:
-    """The first operation after a kill may report the dead connection (DF-511); the next must work."""
-    try:
-        return await _count(db)
-    except DataFlowError as exc:
-        assert exc.code in CONNECTION_CODES, str(exc)
-        return await _count(db)
+async def _eventually_works(db: DataFlow, attempts: int = 2) -> int:
+    """The first operation after a kill may report the dead connection (DF-511); the next must work.
+
+    ``attempts``: after killing every connection of a pool, each pooled connection may report its
+    loss once (up to the pool size, 4 in test mode), and is replaced after that.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return await _count(db)
+        except DataFlowError as exc:
+            assert exc.code in CONNECTION_CODES, str(exc)
+    return await _count(db)
 
 
 # --- PostgreSQL: connections killed by the server ---------------------------------------------------
@@ -130,7 +135,7 @@ async def test_bulk_create_killed_midway_is_all_or_nothing(postgres_url: str, po
         await db.create_tables()
         outcomes = []
         for delay in (0.0, 0.02, 0.08):
-            before = await _eventually_works(db)
+            before = await _eventually_works(db, attempts=5)
             task = asyncio.create_task(_run(db, "BulkCreate", {"records": records}))
             await asyncio.sleep(delay)
             admin = await asyncpg.connect(postgres_server.admin_url)
@@ -149,7 +154,7 @@ async def test_bulk_create_killed_midway_is_all_or_nothing(postgres_url: str, po
                 assert exc.code in CONNECTION_CODES, str(exc)
                 outcomes.append(exc.code)
                 expected = before
-            assert await _eventually_works(db) == expected, outcomes
+            assert await _eventually_works(db, attempts=5) == expected, outcomes
         assert db.get_cleanup_metrics()["connections_in_use"] == 0
     finally:
         await db.close()

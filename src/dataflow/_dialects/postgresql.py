@@ -184,7 +184,9 @@ class PostgresConnection(Connection):
 
     def _translate(self, exc: BaseException) -> DataFlowError:
         error = translate(exc, self.url)
-        if isinstance(error, (ConnectionLostError, ServerUnavailableError, EventLoopClosedError)):
+        if isinstance(error, (ConnectionLostError, ServerUnavailableError, EventLoopClosedError)) or (
+            "another operation is in progress" in str(exc)  # protocol left busy: never hand it out again
+        ):
             self.broken = True
         return error
 
