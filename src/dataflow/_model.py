@@ -156,18 +156,7 @@ class ModelSpec:
 
     def complete_for_insert(self, values: dict[str, Any], *, node: str | None = None) -> dict[str, Any]:
         """Apply defaults and check that every required field is present (DF-101)."""
-        missing = [f.name for f in self.fields.values() if f.required and values.get(f.name) is None]
-        if missing:
-            context: dict[str, Any] = {"model": self.name, "field": missing[0], "operation": "create"}
-            if node:
-                context["node"] = node
-            names = ", ".join(repr(m) for m in missing)
-            raise MissingFieldError(
-                f"{node or self.name + ' create'} is missing the required field{'s' if len(missing) > 1 else ''} "
-                f"{names} (model {self.name}). Required fields: "
-                f"{', '.join(f.name for f in self.fields.values() if f.required)}.",
-                context=context,
-            )
+        self.check_required(values, node=node)
         row = dict(values)
         for spec in self.fields.values():
             if spec.name not in row and not (spec.primary_key and self.auto_id):
@@ -180,6 +169,21 @@ class ModelSpec:
         if self.auto_id and row.get("id") is None:
             row.pop("id", None)
         return row
+
+    def check_required(self, values: typing.Mapping[str, Any], *, node: str | None = None) -> None:
+        """Raise DF-101 when a required field has no value (defaults are not computed here)."""
+        missing = [f.name for f in self.fields.values() if f.required and values.get(f.name) is None]
+        if missing:
+            context: dict[str, Any] = {"model": self.name, "field": missing[0], "operation": "create"}
+            if node:
+                context["node"] = node
+            names = ", ".join(repr(m) for m in missing)
+            raise MissingFieldError(
+                f"{node or self.name + ' create'} is missing the required field{'s' if len(missing) > 1 else ''} "
+                f"{names} (model {self.name}). Required fields: "
+                f"{', '.join(f.name for f in self.fields.values() if f.required)}.",
+                context=context,
+            )
 
 
 def _snake_plural(name: str) -> str:

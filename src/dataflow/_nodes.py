@@ -329,10 +329,9 @@ class CreateNode(Node):
 
     @classmethod
     def _validate_static(cls, static: Mapping[str, Any], connected: set[str]) -> None:
-        if not connected and _plan(cls).row(static) is not None:
-            return  # plain values, nothing missing: the full check below would pass
+        # Names, types and required fields only: default factories run when the node runs, not here.
         values = cls.model.check_values(static, node=cls.type_name)
-        cls.model.complete_for_insert({**values, **{k: object() for k in connected}}, node=cls.type_name)
+        cls.model.check_required({**values, **{k: True for k in connected}}, node=cls.type_name)
 
     async def run(self, params: Mapping[str, Any]) -> dict[str, Any]:
         cls = type(self)

@@ -168,6 +168,7 @@ def test_memory_sqlite_keeps_tables_across_local_runtime_calls() -> None:
     asyncio.run(db.close())
 
 
+@pytest.mark.dataflow_leaks_expected(reason="exercises the loop-shutdown safety net of asyncio.run on purpose")
 def test_memory_sqlite_keeps_tables_across_asyncio_run_calls() -> None:
     """In-memory SQLite only: one connection per instance, shared by every event loop."""
     db = DataFlow("sqlite:///:memory:")

@@ -69,6 +69,7 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.dataflow_leaks_expected(reason="half of the loops are closed without shutdown on purpose")
 def test_1000_event_loops_leave_nothing_open(database_url: str) -> None:
     db = make_db(database_url)
     asyncio.run(db.create_tables())

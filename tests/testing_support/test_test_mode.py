@@ -126,6 +126,7 @@ def _leave_stale_pool(db: DataFlow) -> None:
         loop.close()
 
 
+@pytest.mark.dataflow_leaks_expected(reason="creates a stale pool on purpose")
 def test_test_mode_sweeps_stale_pools_before_a_new_pool(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     db = make_db(database_url, test_mode=True)
     _leave_stale_pool(db)
@@ -145,6 +146,7 @@ def test_test_mode_sweeps_stale_pools_before_a_new_pool(database_url: str, caplo
     asyncio.run(db.close())
 
 
+@pytest.mark.dataflow_leaks_expected(reason="creates a stale pool on purpose")
 def test_production_mode_does_not_sweep_but_cleanup_works_on_demand(database_url: str) -> None:
     db = make_db(database_url, test_mode=False)
     _leave_stale_pool(db)

@@ -59,6 +59,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dataflow_leaks_expected(reason): the test leaves pools or tasks open on purpose; "
+        "the leak check (DF-701) skips it. reason= is required.",
+    )
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
 
