@@ -197,11 +197,10 @@ _ENTRIES = [
         "DF-406",
         "NodeExecutionError",
         "Unexpected error inside a node",
-        "A node failed with an exception that is not a DataFlow error, for example because the workflow "
-        "outlived the DataFlow instance that generated its nodes. The original exception is chained as "
-        "`__cause__`.",
-        "Keep the DataFlow instance referenced (and open) while its workflows run. Otherwise read the "
-        "chained traceback; if it points into DataFlow, report it with the message.",
+        "A node failed with an exception that is not a DataFlow error, for example raised by a model's "
+        "`default_factory`. The original exception is chained as `__cause__`.",
+        "Read the chained traceback and fix the code it points to; if it points into DataFlow itself, report "
+        "it with the message.",
     ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
@@ -232,9 +231,10 @@ _ENTRIES = [
         "PoolClosedError",
         "pool is closed",
         "The DataFlow instance was closed with `close()` (often by a fixture's teardown) and is still "
-        "being used, for example by a test that kept a reference from a wider scope.",
-        "Give the instance the scope of the tests that use it, or create a new DataFlow; "
-        "`cleanup_all_pools()` keeps the instance usable, `close()` does not.",
+        "being used, for example by a test that kept a reference from a wider scope, or a workflow outlived "
+        "the instance that generated its nodes (it was garbage-collected).",
+        "Give the instance the scope of the tests that use it, or create a new DataFlow, and keep it referenced "
+        "while its workflows run; `cleanup_all_pools()` keeps the instance usable, `close()` does not.",
     ),
     ErrorInfo(
         "DF-505",
