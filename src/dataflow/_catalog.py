@@ -269,7 +269,7 @@ _ENTRIES = [
         "too many clients already",
         "The PostgreSQL server refused a new connection because `max_connections` is reached (leaked "
         "pools, or xdist workers x pool size above the server's limit), or the role or database has a "
-        "CONNECTION LIMIT (\"too many connections for role\").",
+        'CONNECTION LIMIT ("too many connections for role").',
         "Close pools in teardown (`await db.close()`), lower `pool_min_size`/`pool_max_size` or the number "
         "of xdist workers, or raise the server's `max_connections` or the role's CONNECTION LIMIT.",
     ),

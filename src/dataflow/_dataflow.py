@@ -415,11 +415,15 @@ def _check_settings(settings: PoolSettings) -> None:
     if not isinstance(settings.max_size, int) or settings.max_size < 1:
         problems.append(f"pool_max_size must be an int >= 1, got {settings.max_size!r}")
     elif isinstance(settings.min_size, int) and settings.min_size > settings.max_size:
-        problems.append(f"pool_min_size ({settings.min_size}) is larger than pool_max_size ({settings.max_size})")
+        problems.append(
+            f"pool_min_size ({settings.min_size}) is larger than pool_max_size ({settings.max_size})"
+        )
     for name in ("acquire_timeout", "connect_timeout", "sqlite_busy_timeout"):
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            label = name if name.startswith("sqlite") else ("pool_" + name if name == "acquire_timeout" else name)
+            label = (
+                name if name.startswith("sqlite") else ("pool_" + name if name == "acquire_timeout" else name)
+            )
             problems.append(f"{label} must be a positive number of seconds, got {value!r}")
     if problems:
         raise ConfigurationError("Invalid DataFlow settings: " + "; ".join(problems) + ".")

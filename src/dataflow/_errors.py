@@ -74,11 +74,7 @@ def format_message(code: str, detail: str, *, fix: str | None = None) -> str:
     """Build the plain-text message for ``code``: what happened, cause, fix and link."""
     info = CATALOG[code]
     return (
-        f"{code}: {info.title}\n"
-        f"{detail}\n"
-        f"Cause: {info.cause}\n"
-        f"Fix: {fix or info.fix}\n"
-        f"See: {error_url(code)}"
+        f"{code}: {info.title}\n{detail}\nCause: {info.cause}\nFix: {fix or info.fix}\nSee: {error_url(code)}"
     )
 
 
@@ -138,7 +134,9 @@ class DataFlowError(Exception):
         return self
 
 
-def _rebuild(cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None) -> DataFlowError:
+def _rebuild(
+    cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None
+) -> DataFlowError:
     return cls(detail, context=context, fix=fix)
 
 

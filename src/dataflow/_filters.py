@@ -97,7 +97,8 @@ class _Compiler:
         if isinstance(clause, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in clause):
             if not all(isinstance(k, str) and k.startswith("$") for k in clause):
                 raise self._bad(
-                    f"Filter on '{spec.name}' mixes operators and plain keys: {list(clause)!r:.80}.", field=spec.name
+                    f"Filter on '{spec.name}' mixes operators and plain keys: {list(clause)!r:.80}.",
+                    field=spec.name,
                 )
             if not clause:
                 return "TRUE"
@@ -109,7 +110,9 @@ class _Compiler:
         column = quote_ident(spec.name)
         if spec.kind is FieldType.JSON and op not in ("$null", "$not"):
             raise self._bad(
-                f"Field '{spec.name}' holds JSON; filter it with $null only (got {op}).", field=spec.name, operator=op
+                f"Field '{spec.name}' holds JSON; filter it with $null only (got {op}).",
+                field=spec.name,
+                operator=op,
             )
         if op in _TEXT_ONLY and spec.kind is not FieldType.STR:
             raise self._bad(
@@ -126,11 +129,15 @@ class _Compiler:
             return f"{column} IS NULL OR {comparable} <> {self._bind(spec, value)}"
         if op in _COMPARISONS:
             if value is None:
-                raise self._bad(f"{op} on '{spec.name}' needs a value, not None.", field=spec.name, operator=op)
+                raise self._bad(
+                    f"{op} on '{spec.name}' needs a value, not None.", field=spec.name, operator=op
+                )
             return f"{comparable} {_COMPARISONS[op]} {self._bind(spec, value)}"
         if op in ("$in", "$nin"):
             if not isinstance(value, (list, tuple, set, frozenset)):
-                raise self._bad(f"{op} on '{spec.name}' takes a list, got {value!r:.60}.", field=spec.name, operator=op)
+                raise self._bad(
+                    f"{op} on '{spec.name}' takes a list, got {value!r:.60}.", field=spec.name, operator=op
+                )
             items = list(value)
             has_null = any(v is None for v in items)
             binds = [self._bind(spec, v) for v in items if v is not None]
@@ -144,7 +151,9 @@ class _Compiler:
             pattern = self._text(spec, op, value)
             if pattern.endswith("\\") and (len(pattern) - len(pattern.rstrip("\\"))) % 2:
                 raise self._bad(
-                    f"{op} pattern for '{spec.name}' ends with an escape character '\\'.", field=spec.name, operator=op
+                    f"{op} pattern for '{spec.name}' ends with an escape character '\\'.",
+                    field=spec.name,
+                    operator=op,
                 )
             if len(pattern.encode("utf-8")) > _MAX_PATTERN_BYTES:
                 raise self._bad(
@@ -161,12 +170,17 @@ class _Compiler:
             if not text:
                 return f"{column} IS NOT NULL"
             return self.dialect.literal_condition(
-                column, text, prefix=op in ("$contains", "$endswith"), suffix=op in ("$contains", "$startswith"),
+                column,
+                text,
+                prefix=op in ("$contains", "$endswith"),
+                suffix=op in ("$contains", "$startswith"),
                 params=self.params,
             )
         if op == "$null":
             if not isinstance(value, bool):
-                raise self._bad(f"$null on '{spec.name}' takes True or False, got {value!r:.60}.", field=spec.name)
+                raise self._bad(
+                    f"$null on '{spec.name}' takes True or False, got {value!r:.60}.", field=spec.name
+                )
             return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
         if op == "$not":
             if not isinstance(value, Mapping):
@@ -184,13 +198,20 @@ class _Compiler:
 
     def _text(self, spec: FieldSpec, op: str, value: Any) -> str:
         if not isinstance(value, str):
-            raise self._bad(f"{op} on '{spec.name}' takes a str, got {value!r:.60}.", field=spec.name, operator=op)
+            raise self._bad(
+                f"{op} on '{spec.name}' takes a str, got {value!r:.60}.", field=spec.name, operator=op
+            )
         checked: str = check_value(FieldType.STR, value, field=spec.name, model=self.model.name)
         return checked
 
 
 def compile_filter(
-    flt: Mapping[str, Any] | None, model: ModelSpec, dialect: SQLDialect, params: Params, *, node: str | None = None
+    flt: Mapping[str, Any] | None,
+    model: ModelSpec,
+    dialect: SQLDialect,
+    params: Params,
+    *,
+    node: str | None = None,
 ) -> str:
     """Validate ``flt`` and return a SQL boolean expression (``"TRUE"`` for an empty filter).
 

@@ -99,7 +99,9 @@ def _run_idle_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaita
     return loop.run_until_complete(bounded())
 
 
-async def run_on_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+async def run_on_loop(
+    loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], timeout: float
+) -> T:
     """Await ``factory()`` on ``loop`` from whatever loop is running now, bounded by ``timeout``.
 
     Raises:
@@ -122,7 +124,9 @@ async def _bounded(factory: Callable[[], Awaitable[T]], timeout: float) -> T:
     return await asyncio.wait_for(factory(), timeout)
 
 
-def run_on_loop_sync(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]], timeout: float) -> None:
+def run_on_loop_sync(
+    loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]], timeout: float
+) -> None:
     """Like :func:`run_on_loop`, from synchronous code (atexit, finalizers)."""
     if loop.is_closed():
         raise RuntimeError("Event loop is closed")

@@ -196,7 +196,9 @@ def _snake_plural(name: str) -> str:
     return snake + "s"
 
 
-def _normalize_groups(groups: Iterable[Sequence[str] | str] | None, what: str, model: str) -> tuple[tuple[str, ...], ...]:
+def _normalize_groups(
+    groups: Iterable[Sequence[str] | str] | None, what: str, model: str
+) -> tuple[tuple[str, ...], ...]:
     result = []
     for group in groups or ():
         names = (group,) if isinstance(group, str) else tuple(group)
@@ -229,7 +231,11 @@ def build_model_spec(
         raise InvalidModelError(
             f"Model {name}: its type hints cannot be resolved ({exc}).", context={"model": name}
         ) from exc
-    own = {k: v for k, v in hints.items() if not k.startswith("__") and typing.get_origin(v) is not typing.ClassVar}
+    own = {
+        k: v
+        for k, v in hints.items()
+        if not k.startswith("__") and typing.get_origin(v) is not typing.ClassVar
+    }
     if "id" not in own:
         raise InvalidModelError(
             f"Model {name} has no 'id' field. Declare 'id: int' (auto-assigned) or 'id: str' as its primary key.",
@@ -282,7 +288,11 @@ def build_model_spec(
             primary_key=primary,
         )
     table_name = table or cls.__dict__.get("__tablename__") or _snake_plural(name)
-    if not isinstance(table_name, str) or not _IDENTIFIER.match(table_name) or len(table_name) > _MAX_IDENTIFIER:
+    if (
+        not isinstance(table_name, str)
+        or not _IDENTIFIER.match(table_name)
+        or len(table_name) > _MAX_IDENTIFIER
+    ):
         raise InvalidModelError(
             f"Model {name}: table name {table_name!r} must start with a letter, contain only letters, "
             f"digits and underscores, and be at most {_MAX_IDENTIFIER} characters long.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,7 +65,8 @@ class Node:
         """DF-105 for parameters this node does not take (or both ``filter`` and ``filters``)."""
         if not isinstance(params, Mapping):
             raise InvalidParameterError(
-                f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.", context=cls._context()
+                f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
+                context=cls._context(),
             )
         accepted = cls.params
         if accepted is None:
@@ -152,7 +153,9 @@ class Node:
 
 def _id(cls: type[Node], value: Any) -> Any:
     if value is None:
-        raise InvalidParameterError(f"{cls.type_name} parameter 'id' is None.", context=cls._context(parameter="id"))
+        raise InvalidParameterError(
+            f"{cls.type_name} parameter 'id' is None.", context=cls._context(parameter="id")
+        )
     return check_value(cls.model.primary_key.kind, value, field="id", model=cls.model.name)
 
 
@@ -175,7 +178,8 @@ def _fields(cls: type[Node], value: Any, key: str = "fields") -> dict[str, Any]:
         )
     if "id" in value and key == "fields":
         raise InvalidParameterError(
-            f"{cls.type_name} cannot change 'id'; create a new record instead.", context=cls._context(parameter="id")
+            f"{cls.type_name} cannot change 'id'; create a new record instead.",
+            context=cls._context(parameter="id"),
         )
     return cls.model.check_values(value, node=cls.type_name, where=key)
 
@@ -290,6 +294,22 @@ def _db_values(st: Any, names: tuple[str, ...], group: list[dict[str, Any]]) -> 
                 row[i] = convert(row[i])
         values.append(row)
     return values
+
+
+def _copy(
+    table: str, names: Sequence[str], values: list[list[Any]]
+) -> Callable[[Connection], Awaitable[bool]]:
+    async def copy(connection: Connection) -> bool:
+        return await connection.copy_records(table, names, values)
+
+    return copy
+
+
+def _executemany(sql: str, values: list[list[Any]]) -> Callable[[Connection], Awaitable[None]]:
+    async def run(connection: Connection) -> None:
+        await connection.executemany(sql, values)
+
+    return run
 
 
 def _group_by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -414,7 +434,8 @@ class _SingleWriteNode(Node):
                     rows = await tx.run(lambda c: c.fetch(sql, args))
         if not rows:
             raise RecordNotFoundError(
-                f"{cls.type_name} found no {cls.model.name} matching {dict(flt)!r:.120}.", context=cls._context()
+                f"{cls.type_name} found no {cls.model.name} matching {dict(flt)!r:.120}.",
+                context=cls._context(),
             )
         return st.record(rows[0])
 
@@ -499,7 +520,8 @@ class UpsertNode(Node):
         create = params.get("create") or {}
         if not isinstance(create, Mapping):
             raise InvalidParameterError(
-                f"{cls.type_name} parameter 'create' must be a dict.", context=cls._context(parameter="create")
+                f"{cls.type_name} parameter 'create' must be a dict.",
+                context=cls._context(parameter="create"),
             )
         create_values = cls.model.check_values(create, node=cls.type_name, where="create")
         for key, value in where_values.items():
@@ -549,7 +571,11 @@ class UpsertNode(Node):
                 return not probe, upserted
 
             created, rows = await db._run(cls.model, op)
-        return {"created": created, "action": "created" if created else "updated", "record": st.record(rows[0])}
+        return {
+            "created": created,
+            "action": "created" if created else "updated",
+            "record": st.record(rows[0]),
+        }
 
 
 class BulkCreateNode(Node):
@@ -574,10 +600,9 @@ class BulkCreateNode(Node):
             await db._ensure_table(cls.model)
             for names, group in _group_by_columns(rows).items():
                 values = _db_values(st, names, group)
-                copied = await tx.run(lambda c: c.copy_records(cls.model.table, names, values))
+                copied = await tx.run(_copy(cls.model.table, names, values))
                 if not copied:
-                    sql = st.insert_many(names)
-                    await tx.run(lambda c: c.executemany(sql, values))
+                    await tx.run(_executemany(st.insert_many(names), values))
             if explicit_ids and (sync := st.sync_identity()):
                 await tx.run(lambda c: c.fetch(sync))
         return {"created": len(rows)}
@@ -628,7 +653,9 @@ class BulkUpsertNode(Node):
         conflict_on = _conflict_target(cls, params.get("conflict_on"), ["id"])
         update_fields = params.get("update_fields")
         if update_fields is not None:
-            if not isinstance(update_fields, (list, tuple)) or not all(isinstance(f, str) for f in update_fields):
+            if not isinstance(update_fields, (list, tuple)) or not all(
+                isinstance(f, str) for f in update_fields
+            ):
                 raise InvalidParameterError(
                     f"{cls.type_name} parameter 'update_fields' must be a list of field names.",
                     context=cls._context(parameter="update_fields"),
@@ -655,10 +682,12 @@ class BulkUpsertNode(Node):
                 given = tuple(n for n in row if n in record and n not in conflict_on and n != "id")
                 groups.setdefault((tuple(row), given), []).append(row)
             for (names, given), group in groups.items():
-                fields = [f for f in update_fields if f in names] if update_fields is not None else list(given)
+                fields = (
+                    [f for f in update_fields if f in names] if update_fields is not None else list(given)
+                )
                 sql = st.upsert_many(names, conflict_on, fields)
                 values = [[st.to_db(n, r[n]) for n in names] for r in group]
-                await tx.run(lambda c: c.executemany(sql, values))
+                await tx.run(_executemany(sql, values))
             if cls.model.auto_id and (sync := st.sync_identity()):
                 await tx.run(lambda c: c.fetch(sync))
         return {"upserted": len(rows)}
@@ -741,4 +770,3 @@ def known_node_types() -> list[str]:
     """Names of every live node type (for suggestions in DF-401)."""
     with _registry_lock:
         return [name for name, refs in _registry.items() if any(_alive(r) for r in refs)]
-

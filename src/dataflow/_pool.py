@@ -56,7 +56,9 @@ class PoolSettings:
 
 def _creation_site() -> str:
     frames = [
-        f for f in traceback.extract_stack()[:-3] if "/dataflow/_" not in f.filename and "asyncio" not in f.filename
+        f
+        for f in traceback.extract_stack()[:-3]
+        if "/dataflow/_" not in f.filename and "asyncio" not in f.filename
     ]
     return "".join(traceback.format_list(frames[-3:])).rstrip() or "unknown"
 
@@ -143,9 +145,13 @@ class PoolManager:
         if self.url.is_memory:
             if self._memory is None or not self._memory.is_usable():
                 self._memory = await connect(":memory:", busy_timeout=timeout)
-            return SQLitePool(self._memory, loop, owns_connection=False, acquire_timeout=self.settings.acquire_timeout)
+            return SQLitePool(
+                self._memory, loop, owns_connection=False, acquire_timeout=self.settings.acquire_timeout
+            )
         connection = await connect(self.url.database, busy_timeout=timeout)
-        return SQLitePool(connection, loop, owns_connection=True, acquire_timeout=self.settings.acquire_timeout)
+        return SQLitePool(
+            connection, loop, owns_connection=True, acquire_timeout=self.settings.acquire_timeout
+        )
 
     # --- closing ------------------------------------------------------------------------------
 
@@ -154,14 +160,18 @@ class PoolManager:
         pool = self._pools.pop(loop, None)
         if pool is None or pool.closed:
             return
-        safety_net_log.append({"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "loop shutdown"})
+        safety_net_log.append(
+            {"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "loop shutdown"}
+        )
         try:
             await asyncio.wait_for(pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
             self.pools_cleaned += 1
         except Exception as exc:
             self.cleanup_failures += 1
             pool.force_close()
-            logger.warning("DataFlow: could not close the pool of %s at loop shutdown: %s", self.url.redacted, exc)
+            logger.warning(
+                "DataFlow: could not close the pool of %s at loop shutdown: %s", self.url.redacted, exc
+            )
 
     async def _close_pool(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> bool:
         """Close one pool from the running loop; True when it closed cleanly. Never raises."""
@@ -170,7 +180,9 @@ class PoolManager:
                 pool.force_close()
                 self.stale_pools_cleaned += 1
                 return True
-            await run_on_loop(loop, lambda: pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
+            await run_on_loop(
+                loop, lambda: pool.close(self.settings.close_timeout), self.settings.close_timeout + 1
+            )
             forget_loop_shutdown(self, loop)
             self.pools_cleaned += 1
             return True
@@ -208,7 +220,9 @@ class PoolManager:
         stale = [(loop, pool) for loop, pool in self._pools.items() if loop.is_closed()]
         for loop, pool in stale:
             self._pools.pop(loop, None)
-            safety_net_log.append({"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "stale sweep"})
+            safety_net_log.append(
+                {"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "stale sweep"}
+            )
             try:
                 pool.force_close()
                 self.stale_pools_cleaned += 1
@@ -216,7 +230,10 @@ class PoolManager:
                 self.cleanup_failures += 1
                 logger.warning("DataFlow: could not close a stale pool of %s: %s", self.url.redacted, exc)
         if stale:
-            where = "; ".join(p.created_at.splitlines()[-2].strip() for _, p in stale if p.created_at) or "unknown"
+            where = (
+                "; ".join(p.created_at.splitlines()[-2].strip() for _, p in stale if p.created_at)
+                or "unknown"
+            )
             detail = (
                 f"Closed {len(stale)} stale pool(s) of {self.url.redacted} whose event loop was closed without "
                 f"shutting them down (created at: {where})."
@@ -237,8 +254,11 @@ class PoolManager:
                     pool.force_close()
                     self.stale_pools_cleaned += 1
                 else:
-                    run_on_loop_sync(loop, lambda p=pool: p.close(self.settings.close_timeout),  # type: ignore[misc]
-                                     self.settings.close_timeout)
+                    run_on_loop_sync(
+                        loop,
+                        lambda p=pool: p.close(self.settings.close_timeout),  # type: ignore[misc]
+                        self.settings.close_timeout,
+                    )
                     self.pools_cleaned += 1
             except Exception as exc:
                 self.cleanup_failures += 1

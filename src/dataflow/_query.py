@@ -30,7 +30,9 @@ class Statements:
         self.columns = ", ".join(quote_ident(n) for n in self.names)
         self._insert_sql: dict[tuple[str, ...], str] = {}
         self._to_db = {
-            name: dialect.to_db[spec.kind] for name, spec in model.fields.items() if spec.kind in dialect.to_db
+            name: dialect.to_db[spec.kind]
+            for name, spec in model.fields.items()
+            if spec.kind in dialect.to_db
         }
         self._from_db: list[tuple[int, Callable[[Any], Any]]] = [
             (i, dialect.from_db[spec.kind])
@@ -77,7 +79,9 @@ class Statements:
         for group in self.model.unique_together:
             columns.append(f"UNIQUE ({', '.join(quote_ident(n) for n in group)})")
         statements = [f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})"]
-        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
+        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(
+            self.model.indexes
+        )
         for group in indexed:
             index_name = quote_ident(f"ix_{self.model.table}_{'_'.join(group)}")
             statements.append(
@@ -108,7 +112,9 @@ class Statements:
         """INSERT for executemany, without RETURNING."""
         params = self.dialect.params()
         placeholders = ", ".join(params.add(None) for _ in names)
-        return f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders})"
+        return (
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders})"
+        )
 
     def where(self, flt: Mapping[str, Any] | None, params: Params, node: str | None) -> str:
         """`` WHERE ...`` for a filter (empty for no filter)."""
@@ -178,8 +184,9 @@ class Statements:
     def _set(self, fields: Mapping[str, Any], params: Params) -> str:
         return ", ".join(f"{quote_ident(n)} = {params.add(self.to_db(n, v))}" for n, v in fields.items())
 
-    def update(self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None,
-               returning: bool) -> Statement:
+    def update(
+        self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
+    ) -> Statement:
         """UPDATE matching records."""
         params = self.dialect.params()
         assignments = self._set(fields, params)
@@ -194,7 +201,9 @@ class Statements:
         tail = f" RETURNING {self.columns}" if returning else ""
         return f"DELETE FROM {self.table}{where}{tail}", params.values
 
-    def upsert(self, row: Mapping[str, Any], conflict_on: Sequence[str], update: Mapping[str, Any]) -> Statement:
+    def upsert(
+        self, row: Mapping[str, Any], conflict_on: Sequence[str], update: Mapping[str, Any]
+    ) -> Statement:
         """INSERT ... ON CONFLICT (...) DO UPDATE, returning the row (and, on PostgreSQL, whether it was new)."""
         params = self.dialect.params()
         names = list(row)
@@ -214,7 +223,9 @@ class Statements:
         )
         return sql, params.values
 
-    def upsert_many(self, names: Sequence[str], conflict_on: Sequence[str], update_fields: Sequence[str]) -> str:
+    def upsert_many(
+        self, names: Sequence[str], conflict_on: Sequence[str], update_fields: Sequence[str]
+    ) -> str:
         """INSERT ... ON CONFLICT DO UPDATE SET col = EXCLUDED.col, for executemany."""
         params = self.dialect.params()
         placeholders = ", ".join(params.add(None) for _ in names)
@@ -232,5 +243,5 @@ class Statements:
             return None
         return (
             f"SELECT setval(pg_get_serial_sequence('{self.table}', 'id'), "
-            f"GREATEST((SELECT MAX(\"id\") FROM {self.table}), 1))"
+            f'GREATEST((SELECT MAX("id") FROM {self.table}), 1))'
         )

@@ -25,7 +25,9 @@ Results = dict[str, dict[str, Any]]
 
 async def _execute(workflow: Workflow) -> tuple[Results, str]:
     if not isinstance(workflow, Workflow):
-        raise TypeError(f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}")
+        raise TypeError(
+            f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
+        )
     results: Results = {}
     for entry in workflow.nodes:
         params = workflow.resolve_params(entry, results)
@@ -64,7 +66,9 @@ class AsyncLocalRuntime:
         ```
     """
 
-    async def execute_workflow_async(self, workflow: Workflow, inputs: dict[str, Any] | None = None) -> tuple[Results, str]:
+    async def execute_workflow_async(
+        self, workflow: Workflow, inputs: dict[str, Any] | None = None
+    ) -> tuple[Results, str]:
         """Run ``workflow``; return ``(results, run_id)``.
 
         Args:
@@ -75,7 +79,9 @@ class AsyncLocalRuntime:
             DataFlowError: the first node that fails, with ``context["node"]`` set.
         """
         if inputs:
-            raise TypeError("AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params")
+            raise TypeError(
+                "AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params"
+            )
         return await _execute(workflow)
 
     async def __aenter__(self) -> AsyncLocalRuntime:
@@ -131,7 +137,7 @@ class LocalRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._lock = threading.Lock()
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[asyncio.AbstractEventLoop], LocalRuntime] | None = None
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         if self._closed:

@@ -35,7 +35,9 @@ def resolve(explicit: bool | None) -> tuple[bool, str]:
         return bool(explicit), f"test_mode={bool(explicit)} was passed to DataFlow()"
     if _default is not None:
         return _default, (
-            "DataFlow.enable_test_mode() was called" if _default else "DataFlow.disable_test_mode() was called"
+            "DataFlow.enable_test_mode() was called"
+            if _default
+            else "DataFlow.disable_test_mode() was called"
         )
     if os.environ.get("PYTEST_CURRENT_TEST"):
         return True, "auto-detected pytest environment (PYTEST_CURRENT_TEST is set)"

@@ -30,7 +30,9 @@ T = TypeVar("T")
 class Pinned:
     """The connection of ``db.isolated()``: one connection, in an outer transaction, for everything."""
 
-    def __init__(self, connection: Connection, loop: asyncio.AbstractEventLoop, release: Callable[[], Awaitable[None]]):
+    def __init__(
+        self, connection: Connection, loop: asyncio.AbstractEventLoop, release: Callable[[], Awaitable[None]]
+    ):
         self.connection = connection
         self.loop = loop
         self.lock = asyncio.Lock()
@@ -71,7 +73,9 @@ class Transaction:
     def connection(self) -> Connection:
         """The connection this transaction runs on."""
         if self._connection is None or self._state != "active":
-            raise TransactionError(f"This transaction is {self._state}; use it inside its 'async with' block.")
+            raise TransactionError(
+                f"This transaction is {self._state}; use it inside its 'async with' block."
+            )
         return self._connection
 
     @property
@@ -121,6 +125,7 @@ class Transaction:
             self.statement_lock = asyncio.Lock()
         self.loop = loop
         self._depth = connection.tx_depth
+        assert self.statement_lock is not None
         try:
             async with self.statement_lock:
                 if self._depth == 0:

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ._errors import TypeMismatchError
@@ -22,7 +22,7 @@ from ._errors import TypeMismatchError
 __all__ = ["FieldType", "resolve_annotation"]
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     """The storage kinds DataFlow supports."""
 
     STR = "str"
@@ -103,7 +103,9 @@ def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
         if "\x00" in value:
             raise mismatch("str", " Strings cannot contain NUL (\\x00) characters.")
         if not _is_utf8_encodable(value):
-            raise mismatch("str", " Strings must be valid Unicode; lone surrogates (\\ud800-\\udfff) cannot be stored.")
+            raise mismatch(
+                "str", " Strings must be valid Unicode; lone surrogates (\\ud800-\\udfff) cannot be stored."
+            )
         return value
     if kind is FieldType.INT:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -218,7 +220,10 @@ def _dt_from_postgres(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-POSTGRES_FROM_DB: dict[FieldType, FromDB] = {FieldType.JSON: json.loads, FieldType.DATETIME: _dt_from_postgres}
+POSTGRES_FROM_DB: dict[FieldType, FromDB] = {
+    FieldType.JSON: json.loads,
+    FieldType.DATETIME: _dt_from_postgres,
+}
 
 SQLITE_COLUMN_TYPES = {
     FieldType.STR: "TEXT",

@@ -11,6 +11,7 @@ from typing import Any
 from ._errors import (
     ConnectionPathError,
     DanglingConnectionError,
+    DataFlowError,
     DuplicateNodeIdError,
     InvalidParameterError,
     UnknownNodeTypeError,
@@ -87,7 +88,9 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
             raise LookupError
         seen.add(id(value))
         if t is dict:
-            return {k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()}
+            return {
+                k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
+            }
         return [_plain_copy(v, seen) for v in value]
     raise LookupError
 
@@ -110,7 +113,11 @@ def _get_path(output: Any, path: str, conn: _Connection) -> Any:
     for part in _split(path):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+        elif (
+            isinstance(value, (list, tuple))
+            and part.lstrip("-").isdigit()
+            and -len(value) <= int(part) < len(value)
+        ):
             value = value[int(part)]
         else:
             available = list(value) if isinstance(value, Mapping) else f"a {type(value).__name__}"
@@ -174,7 +181,9 @@ class WorkflowBuilder:
         self._nodes.append((node_type, node_id, _copy_params(params)))
         return self
 
-    def add_connection(self, source: str, source_output: str, target: str, target_param: str) -> WorkflowBuilder:
+    def add_connection(
+        self, source: str, source_output: str, target: str, target_param: str
+    ) -> WorkflowBuilder:
         """Feed ``source``'s output at ``source_output`` into ``target``'s parameter ``target_param``.
 
         Both sides take dotted paths: ``"record.id"``, ``"records.0.id"``, ``"filter.user_id"``.
@@ -182,7 +191,8 @@ class WorkflowBuilder:
         """
         if not isinstance(target_param, str) or not _split(target_param):
             raise InvalidParameterError(
-                f"add_connection needs a target parameter name, got {target_param!r}.", context={"node": target}
+                f"add_connection needs a target parameter name, got {target_param!r}.",
+                context={"node": target},
             )
         self._connections.append(_Connection(source, source_output or "", target, target_param))
         return self
@@ -222,11 +232,10 @@ class WorkflowBuilder:
         for entry in entries.values():
             try:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
-            except Exception as exc:
-                if hasattr(exc, "add_context"):
-                    if exc.context.get("node") == entry.node_type.type_name:
-                        exc.context["node"] = entry.node_id  # validation code records the type, not the id
-                    exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
+            except DataFlowError as exc:
+                if exc.context.get("node") == entry.node_type.type_name:
+                    exc.context["node"] = entry.node_id  # validation code records the type, not the id
+                exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
                 raise
         return Workflow([entries[n] for n in order], list(self._connections))
 

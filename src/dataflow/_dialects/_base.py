@@ -78,7 +78,9 @@ class SQLDialect(ABC):
 
     def literal_condition(self, column: str, text: str, *, prefix: bool, suffix: bool, params: Params) -> str:
         """``column`` contains (``prefix`` and ``suffix``), starts with or ends with ``text`` (non-empty)."""
-        return self.literal_match(column, params.add(self.literal_pattern(text, prefix=prefix, suffix=suffix)))
+        return self.literal_match(
+            column, params.add(self.literal_pattern(text, prefix=prefix, suffix=suffix))
+        )
 
     @abstractmethod
     def limit_offset(self, limit: str | None, offset: str | None) -> str:

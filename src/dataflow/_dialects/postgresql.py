@@ -54,7 +54,7 @@ class PostgresDialect(SQLDialect):
             return f"{column} LIKE {placeholder} ESCAPE '\\'"
         # ILIKE folds non-ASCII letters too (SQLite's LIKE does not): lower() under the "C" collation
         # folds ASCII only, so $ilike matches the same rows on both backends.
-        return f"lower({column} COLLATE \"C\") LIKE lower({placeholder}::text COLLATE \"C\") ESCAPE '\\'"
+        return f'lower({column} COLLATE "C") LIKE lower({placeholder}::text COLLATE "C") ESCAPE \'\\\''
 
     def like_param(self, pattern: str, *, case_sensitive: bool) -> str:
         return pattern
@@ -164,8 +164,14 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
 def _translatable() -> tuple[type[BaseException], ...]:
     import asyncpg
 
-    return (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError,
-            RuntimeError)
+    return (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+        TimeoutError,
+        RuntimeError,
+    )
 
 
 class PostgresConnection(Connection):
@@ -230,7 +236,9 @@ class PostgresConnection(Connection):
 class PostgresPool(Pool):
     """An asyncpg pool bound to the loop that created it."""
 
-    def __init__(self, raw: asyncpg.Pool, url: DatabaseURL, loop: asyncio.AbstractEventLoop, acquire_timeout: float):
+    def __init__(
+        self, raw: asyncpg.Pool, url: DatabaseURL, loop: asyncio.AbstractEventLoop, acquire_timeout: float
+    ):
         self.raw = raw
         self.url = url
         self.loop = loop
@@ -296,7 +304,7 @@ class PostgresPool(Pool):
                 continue
             transport = getattr(con, "_transport", None)
             sock = getattr(transport, "_sock", None)
-            if sock is not None:
+            if transport is not None and sock is not None:
                 sock.close()
                 transport._sock = None  # keeps the dead transport's __del__ from warning "unclosed transport"
             con._aborted = True  # keeps asyncpg's __del__ from warning about a connection we closed

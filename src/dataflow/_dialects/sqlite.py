@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     ConstraintViolationError,
@@ -152,7 +152,7 @@ class SQLiteConnection(Connection):
         raw = self.raw
         try:
             # One hop to the worker thread for the whole operation (see module docstring).
-            return await raw._execute(lambda: fn(raw._conn))
+            return await raw._execute(lambda: fn(raw._conn))  # type: ignore[no-untyped-call]
         except (sqlite3.Error, ValueError, RuntimeError) as exc:
             raise translate(exc, path=self.path, busy_timeout=self.busy_timeout) from exc
 

@@ -122,7 +122,9 @@ async def dataflow_db(dataflow_url: str, dataflow_models: list[type]) -> AsyncIt
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def dataflow_db_module(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+async def dataflow_db_module(
+    dataflow_session_url: str, dataflow_models: list[type]
+) -> AsyncIterator[DataFlow]:
     """One ``DataFlow`` shared by a test module (its tests must run in the module loop)."""
     db = await make_dataflow(dataflow_session_url, dataflow_models)
     try:
@@ -132,7 +134,9 @@ async def dataflow_db_module(dataflow_session_url: str, dataflow_models: list[ty
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def dataflow_db_session(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+async def dataflow_db_session(
+    dataflow_session_url: str, dataflow_models: list[type]
+) -> AsyncIterator[DataFlow]:
     """One ``DataFlow`` shared by the session (its tests must run in the session loop)."""
     db = await make_dataflow(dataflow_session_url, dataflow_models)
     try:
@@ -142,7 +146,9 @@ async def dataflow_db_session(dataflow_session_url: str, dataflow_models: list[t
 
 
 @pytest_asyncio.fixture
-async def dataflow_isolated(dataflow_session_url: str, dataflow_models: list[type]) -> AsyncIterator[DataFlow]:
+async def dataflow_isolated(
+    dataflow_session_url: str, dataflow_models: list[type]
+) -> AsyncIterator[DataFlow]:
     """A ``DataFlow`` whose every write during the test is rolled back afterwards.
 
     The test's operations all run on one connection inside a transaction; ``db.transaction()``

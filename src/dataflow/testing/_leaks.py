@@ -58,12 +58,16 @@ class LeakCheck:
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, None, None]:
         result = yield
         marker = item.get_closest_marker("dataflow_leaks_expected")
         if marker is not None:
             if not marker.kwargs.get("reason") and not marker.args:
-                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.dataflow_leaks_expected needs reason=...")
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.dataflow_leaks_expected needs reason=..."
+                )
             return result
         problems = []
         for entry in safety_net_log[item.stash.get(_MARK_KEY, len(safety_net_log)) :]:
@@ -74,7 +78,9 @@ class LeakCheck:
         for manager in all_managers():
             for _loop, pool in manager.open_pools():
                 if pool.in_use:
-                    problems.append(f"{pool.in_use} connection(s) of {manager.url.redacted} are still checked out")
+                    problems.append(
+                        f"{pool.in_use} connection(s) of {manager.url.redacted} are still checked out"
+                    )
         problems += [f"{name} is still pending" for name in item.stash.get(_TASKS_KEY, [])]
         if problems:
             raise ResourceLeakError(

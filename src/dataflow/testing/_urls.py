@@ -22,7 +22,9 @@ def _worker() -> str | None:
 def _with_suffix(url: DatabaseURL, suffix: str) -> DatabaseURL:
     if url.dialect == "sqlite":
         path = Path(url.database)
-        return DatabaseURL("sqlite", str(path.with_name(f"{path.stem}_{suffix}{path.suffix}")), query=url.query)
+        return DatabaseURL(
+            "sqlite", str(path.with_name(f"{path.stem}_{suffix}{path.suffix}")), query=url.query
+        )
     return DatabaseURL(
         "postgresql", f"{url.database}_{suffix}", url.host, url.port, url.user, url.password, url.query
     )
