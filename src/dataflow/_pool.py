@@ -54,11 +54,15 @@ class PoolSettings:
     close_timeout: float = 10.0
 
 
+# Frames that are never "where the pool was created" from the user's point of view.
+_NOT_USER_CODE = ("/dataflow/_", "asyncio", "/_pytest/", "/pluggy/", "/pytest_asyncio/")
+
+
 def _creation_site() -> str:
     frames = [
         f
         for f in traceback.extract_stack()[:-3]
-        if "/dataflow/_" not in f.filename and "asyncio" not in f.filename
+        if not any(part in f.filename for part in _NOT_USER_CODE)
     ]
     return "".join(traceback.format_list(frames[-3:])).rstrip() or "unknown"
 

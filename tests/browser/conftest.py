@@ -91,7 +91,9 @@ def site_url(site_dir: Path) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps its event loop marked as running in this thread, which
+# would break asyncio.run / pytest-asyncio in later tests on the same xdist worker.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """A headless system Chromium driven by Playwright (sync API)."""
     _require_chromium()

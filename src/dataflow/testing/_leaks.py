@@ -11,11 +11,10 @@ A test leaks when, after all its fixtures are torn down:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from .._errors import ResourceLeakError
 from .._pool import all_managers, safety_net_log
@@ -24,6 +23,17 @@ __all__ = ["LeakCheck"]
 
 _TASKS_KEY = pytest.StashKey[list[str]]()
 _MARK_KEY = pytest.StashKey[int]()
+
+
+def _test_loop(item: pytest.Function) -> asyncio.AbstractEventLoop | None:
+    """The event loop pytest-asyncio runs this coroutine test on (``None`` for other tests)."""
+    scope = getattr(item, "_loop_scope", None)  # set on pytest-asyncio's (>= 1.0) coroutine test items
+    runner = item.funcargs.get(f"_{scope}_scoped_runner") if scope else None
+    get_loop = getattr(runner, "get_loop", None)
+    if get_loop is None:
+        return None
+    loop: asyncio.AbstractEventLoop = get_loop()
+    return loop
 
 
 def _task_name(task: asyncio.Task[Any]) -> str:
@@ -41,16 +51,21 @@ def _where(created_at: str) -> str:
 class LeakCheck:
     """Registered as a plugin when the leak check is enabled."""
 
-    @pytest_asyncio.fixture(autouse=True)
-    async def _dataflow_leaked_tasks(self, request: pytest.FixtureRequest) -> AsyncIterator[None]:
-        before = asyncio.all_tasks()
-        yield
-        await asyncio.sleep(0)  # let tasks that are finishing finish
-        current = asyncio.current_task()  # teardown runs in a task of its own
-        leftover = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
-        request.node.stash[_TASKS_KEY] = [_task_name(t) for t in leftover]
-        for task in leftover:  # do not let them bleed into the next test
-            task.cancel()
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        # Only coroutine tests: their event loop is the current loop while the test runs (set by
+        # pytest-asyncio's runner). Sync tests are left alone, so tools that run their own loop in
+        # the test's thread (Playwright's sync API, for one) are not disturbed.
+        loop = _test_loop(pyfuncitem)
+        before = asyncio.all_tasks(loop) if loop is not None else set()
+        try:
+            return (yield)
+        finally:
+            if loop is not None and not loop.is_closed():
+                leftover = [t for t in asyncio.all_tasks(loop) - before if not t.done()]
+                pyfuncitem.stash[_TASKS_KEY] = [_task_name(t) for t in leftover]
+                for task in leftover:  # do not let them bleed into the next test
+                    task.cancel()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
