@@ -36,6 +36,14 @@ def render(data: dict[str, Any]) -> str:
     if pg:
         settings = ", ".join(f"{k}={v}" for k, v in pg["settings"].items())
         pg_line = f"- PostgreSQL {pg['version']} ({settings})\n"
+    versions = (
+        f"Python {m['python']}, SQLite {m['sqlite']}, aiosqlite {m['aiosqlite']}, asyncpg {m['asyncpg']}, "
+        f"pytest {m['pytest']}, pytest-asyncio {m['pytest_asyncio']}"
+    )
+    load = (
+        f"load average when the run started: {m.get('load_average_at_start')} "
+        "(the machine is shared; that is why medians are used)"
+    )
     misses = [r for r in data["results"] if r["status"] == "MISS"]
     miss_lines = "".join(
         f"- {r['backend']}: {r['title']} — {r['ratio']:.2f}× raw (target {r['target']})\n"
@@ -62,8 +70,8 @@ Result of this run: **{counts['PASS']} PASS, {counts['MISS']} MISS** ({counts['I
 ## Machine
 
 - {m['cpu']}, {m['nproc']} cores, {m['platform']}
-- Python {m['python']}, SQLite {m['sqlite']}, aiosqlite {m['aiosqlite']}, asyncpg {m['asyncpg']}, pytest {m['pytest']}, pytest-asyncio {m['pytest_asyncio']}
-{pg_line}- load average when the run started: {m.get('load_average_at_start')} (the machine is shared; that is why medians are used)
+- {versions}
+{pg_line}- {load}
 - run: `{m['argv']}` ({data['mode']}), {data['generated']}, {data['elapsed_s']} s
 
 ## Results

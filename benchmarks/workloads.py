@@ -191,7 +191,7 @@ class Suite:
 
         wf = WorkflowBuilder()
         wf.add_node("BenchUserBulkCreateNode", "b",
-                    {"records": [dict(zip(("name", "email", "age", "active"), r)) for r in rows]})
+                    {"records": [dict(zip(("name", "email", "age", "active"), r, strict=True)) for r in rows]})
         await self.rt.execute_workflow_async(wf.build())
         await self.raw.executemany(self.sql["insert_many"], rows)
         if self.t.backend == "postgresql":
@@ -229,7 +229,7 @@ class Suite:
         async def raw_side() -> None:
             for _ in range(n):
                 rows = await raw.fetch(sql, ("Alice", self.email(), 30, True))
-                dict(zip(COLUMNS, rows[0]))["id"]
+                dict(zip(COLUMNS, rows[0], strict=True))["id"]
 
         self.pair("create_async", f"single create x{n}, AsyncLocalRuntime (workflow built per call)", n,
                   self._timed_async(df), self._timed_async(raw_side), "INSERT ... RETURNING, autocommit",
@@ -260,7 +260,7 @@ class Suite:
 
         async def one() -> None:
             rows = await raw.fetch(sql, ("Bob", self.email(), 40, False))
-            dict(zip(COLUMNS, rows[0]))["id"]
+            dict(zip(COLUMNS, rows[0], strict=True))["id"]
 
         def raw_side() -> float:
             start = time.perf_counter()
@@ -311,7 +311,7 @@ class Suite:
             sql = self.sql["read"]
             for record_id in raw_pick:
                 found = await raw.fetch(sql, (record_id, 1))
-                dict(zip(COLUMNS, found[0]))["email"]
+                dict(zip(COLUMNS, found[0], strict=True))["email"]
 
         self.pair("read_by_id", f"read by id x{n} (table of {rows:,} rows)", n, self._timed_async(df_read),
                   self._timed_async(raw_read), "SELECT ... WHERE id = ? LIMIT 1", f"<= {SINGLE}x raw", SINGLE)
@@ -330,7 +330,7 @@ class Suite:
             sql = self.sql["list"]
             for _ in range(n):
                 found = await raw.fetch(sql, (30, True, 100))
-                records = [dict(zip(COLUMNS, r)) for r in found]
+                records = [dict(zip(COLUMNS, r, strict=True)) for r in found]
                 assert 0 < len(records) <= 100
 
         self.pair("list_filter", f"list, 2-condition filter, limit 100, x{n} ({rows:,} rows)", n,
@@ -395,46 +395,50 @@ class Suite:
                   "fetch of the same rows (driver rows, no dicts)", "", None, repeats=3, unit="MiB")
 
     def bulk(self) -> None:
+        self.run(self.clear())
+        for n in self.sizes.bulk:
+            self._bulk_of(n)
+        self.run(self.clear())
+
+    def _bulk_of(self, n: int) -> None:
+        """The bulk-create workloads for batches of ``n`` rows."""
         from dataflow import WorkflowBuilder
 
         rt, raw = self.rt, self.raw
         assert raw is not None
-        self.run(self.clear())
-        for n in self.sizes.bulk:
-            batches: dict[str, Any] = {}
+        batches: dict[str, Any] = {}
 
-            async def df_setup() -> None:
-                await self.clear()
-                batches["df"] = [dict(zip(("name", "email", "age", "active"), r)) for r in self.rows(n)]
+        async def df_setup() -> None:
+            await self.clear()
+            batches["df"] = [dict(zip(("name", "email", "age", "active"), r, strict=True)) for r in self.rows(n)]
 
-            async def raw_setup() -> None:
-                await self.clear()
-                batches["raw"] = self.rows(n)
+        async def raw_setup() -> None:
+            await self.clear()
+            batches["raw"] = self.rows(n)
 
-            async def df() -> None:
-                wf = WorkflowBuilder()
-                wf.add_node("BenchUserBulkCreateNode", "b", {"records": batches["df"]})
-                res, _ = await rt.execute_workflow_async(wf.build())
-                assert res["b"]["created"] == n
+        async def df() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node("BenchUserBulkCreateNode", "b", {"records": batches["df"]})
+            res, _ = await rt.execute_workflow_async(wf.build())
+            assert res["b"]["created"] == n
 
-            async def raw_many() -> None:
-                assert raw is not None
-                await raw.executemany(self.sql["insert_many"], batches["raw"])
+        async def raw_many() -> None:
+            assert raw is not None
+            await raw.executemany(self.sql["insert_many"], batches["raw"])
 
-            df_side = self._timed_async(df, df_setup)
-            raw_side = self._timed_async(raw_many, raw_setup)
-            self.pair(f"bulk_create_{n}", f"bulk create of {n:,} rows (BulkCreateNode)", n, df_side, raw_side,
-                      "executemany in one transaction", f"<= {BULK}x raw", BULK)
-            if isinstance(raw, RawPostgres):
-                async def raw_copy() -> None:
-                    assert isinstance(raw, RawPostgres)
-                    await raw.copy(RAW_TABLE, ("name", "email", "age", "active"), batches["raw"])
+        df_side = self._timed_async(df, df_setup)
+        raw_side = self._timed_async(raw_many, raw_setup)
+        self.pair(f"bulk_create_{n}", f"bulk create of {n:,} rows (BulkCreateNode)", n, df_side, raw_side,
+                  "executemany in one transaction", f"<= {BULK}x raw", BULK)
+        if isinstance(raw, RawPostgres):
+            async def raw_copy() -> None:
+                assert isinstance(raw, RawPostgres)
+                await raw.copy(RAW_TABLE, ("name", "email", "age", "active"), batches["raw"])
 
-                limit = BULK if n >= 10_000 else None
-                self.pair(f"bulk_create_{n}_copy", f"bulk create of {n:,} rows vs COPY", n, df_side,
-                          self._timed_async(raw_copy, raw_setup), "copy_records_to_table in one transaction",
-                          f"<= {BULK}x COPY" if limit else "", limit)
-        self.run(self.clear())
+            limit = BULK if n >= 10_000 else None
+            self.pair(f"bulk_create_{n}_copy", f"bulk create of {n:,} rows vs COPY", n, df_side,
+                      self._timed_async(raw_copy, raw_setup), "copy_records_to_table in one transaction",
+                      f"<= {BULK}x COPY" if limit else "", limit)
 
     def upsert(self) -> None:
         from dataflow import WorkflowBuilder
@@ -461,7 +465,7 @@ class Suite:
             sql = self.sql["upsert"]
             for i, email in enumerate(emails()):
                 found = await raw.fetch(sql, (email, "U", 1, True, i))
-                dict(zip(COLUMNS, found[0]))["id"]
+                dict(zip(COLUMNS, found[0], strict=True))["id"]
 
         self.pair("upsert", f"upsert with conflict_on=email x{n} (half create, half update)", n,
                   self._timed_async(df), self._timed_async(raw_side),
@@ -475,7 +479,7 @@ class Suite:
         assert raw is not None
 
         async def df() -> None:
-            for i in range(n):
+            for _ in range(n):
                 wf = WorkflowBuilder()
                 wf.add_node("BenchUserCreateNode", "create", {"name": "W", "email": self.email(), "age": 20,
                                                               "active": True})
@@ -491,12 +495,15 @@ class Suite:
 
         async def raw_side() -> None:
             s = self.sql
-            for i in range(n):
-                created = dict(zip(COLUMNS, (await raw.fetch(s["insert"], ("W", self.email(), 20, True)))[0]))
-                read = dict(zip(COLUMNS, (await raw.fetch(s["read"], (created["id"], 1)))[0]))
-                updated = dict(zip(COLUMNS, (await raw.fetch(s["update"], (21, read["id"])))[0]))
+            for _ in range(n):
+                found = await raw.fetch(s["insert"], ("W", self.email(), 20, True))
+                created = dict(zip(COLUMNS, found[0], strict=True))
+                found = await raw.fetch(s["read"], (created["id"], 1))
+                read = dict(zip(COLUMNS, found[0], strict=True))
+                found = await raw.fetch(s["update"], (21, read["id"]))
+                updated = dict(zip(COLUMNS, found[0], strict=True))
                 int((await raw.fetch(s["count"], (True,)))[0][0])
-                [dict(zip(COLUMNS, r)) for r in await raw.fetch(s["list"], (30, True, 10))]
+                [dict(zip(COLUMNS, r, strict=True)) for r in await raw.fetch(s["list"], (30, True, 10))]
                 assert updated["age"] == 21
 
         self.pair("workflow_5_nodes", f"5-node workflow (create, read, update, count, list) x{n}", n,
@@ -513,48 +520,44 @@ class Suite:
             max_conn = int(self.run(self.raw.fetch("SHOW max_connections"))[0][0])
             batch = max(1, min(n, (max_conn - 30) // 2))
 
+        async def df_batch(count: int) -> float:
+            dbs = []
+            for _ in range(count):
+                db = DataFlow(self.t.df_url, test_mode=False)
+                _model(db)
+                await db.create_tables()  # opens this instance's pool on the running loop
+                dbs.append(db)
+            t0 = time.perf_counter()
+            closed = 0
+            for db in dbs:
+                closed += await db.cleanup_all_pools()
+            elapsed = time.perf_counter() - t0
+            assert closed == count, closed
+            for db in dbs:
+                await db.close()
+            return elapsed
+
         def df() -> float:
             total = 0.0
             for start in range(0, n, batch):
-                count = min(batch, n - start)
-
-                async def one_batch() -> float:
-                    dbs = []
-                    for _ in range(count):
-                        db = DataFlow(self.t.df_url, test_mode=False)
-                        _model(db)
-                        await db.create_tables()  # opens this instance's pool on the running loop
-                        dbs.append(db)
-                    t0 = time.perf_counter()
-                    closed = 0
-                    for db in dbs:
-                        closed += await db.cleanup_all_pools()
-                    elapsed = time.perf_counter() - t0
-                    assert closed == count, closed
-                    for db in dbs:
-                        await db.close()
-                    return elapsed
-
-                total += self.run(one_batch())
+                total += self.run(df_batch(min(batch, n - start)))
             return total
+
+        async def raw_batch(count: int) -> float:
+            drivers = []
+            for _ in range(count):
+                d = self.t.raw_driver()
+                await d.open()
+                drivers.append(d)
+            t0 = time.perf_counter()
+            for d in drivers:
+                await d.close()
+            return time.perf_counter() - t0
 
         def raw_side() -> float:
             total = 0.0
             for start in range(0, n, batch):
-                count = min(batch, n - start)
-
-                async def one_batch() -> float:
-                    drivers = []
-                    for _ in range(count):
-                        d = self.t.raw_driver()
-                        await d.open()
-                        drivers.append(d)
-                    t0 = time.perf_counter()
-                    for d in drivers:
-                        await d.close()
-                    return time.perf_counter() - t0
-
-                total += self.run(one_batch())
+                total += self.run(raw_batch(min(batch, n - start)))
             return total
 
         what = "asyncpg pools" if self.t.backend == "postgresql" else "aiosqlite connections"

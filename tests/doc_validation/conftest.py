@@ -47,7 +47,9 @@ def _option(config: pytest.Config, name: str, default: Any) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config_file = _option(config, "--docs-config", None) or os.environ.get("DOC_VALIDATION_CONFIG") or REPO / "mkdocs.yml"
+    config_file = (
+        _option(config, "--docs-config", None) or os.environ.get("DOC_VALIDATION_CONFIG") or REPO / "mkdocs.yml"
+    )
     pages = list(_option(config, "--docs-page", []) or [])
     pages += [p for p in os.environ.get("DOC_VALIDATION_PAGES", "").split(",") if p.strip()]
     update = bool(_option(config, "--update-docs", False)) or os.environ.get("DOC_VALIDATION_UPDATE") == "1"

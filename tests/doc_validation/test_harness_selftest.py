@@ -43,10 +43,10 @@ CASES = [
                                    "Doc file 'bad_anchor.md' contains a link 'good.md#no-such-section'"],
                  id="broken-anchor"),
     pytest.param("bad_pg_only.md", ["docs/bad_pg_only.md:15 [test_dialect.py::test_written_for_sqlite_only]: failed",
-                                    "FAILED tests/doc_validation/test_doc_blocks.py::test_block_runs[docs/bad_pg_only.md:3 "
-                                    "project=default-postgresql]",
-                                    "PASSED tests/doc_validation/test_doc_blocks.py::test_block_runs[docs/bad_pg_only.md:3 "
-                                    "project=default-sqlite]"], id="fails-only-on-postgresql"),
+                                    "FAILED tests/doc_validation/test_doc_blocks.py::test_block_runs["
+                                    "docs/bad_pg_only.md:3 project=default-postgresql]",
+                                    "PASSED tests/doc_validation/test_doc_blocks.py::test_block_runs["
+                                    "docs/bad_pg_only.md:3 project=default-sqlite]"], id="fails-only-on-postgresql"),
 ]
 
 
@@ -83,6 +83,8 @@ def test_update_mode_rewrites_output(tmp_path: Path, postgres_server: object) ->
             "-p", "no:cacheprovider", "--docs-config", str(site / "mkdocs.yml"), "-k", "test_block_runs"]
     first = subprocess.run([*base, "--update-docs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert page.read_text(encoding="utf-8") == "# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 4\n    ```\n"
+    assert page.read_text(encoding="utf-8") == (
+        "# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 4\n    ```\n"
+    )
     second = subprocess.run(base, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout + second.stderr

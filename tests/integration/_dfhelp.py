@@ -1,23 +1,10 @@
-"""Shared helpers of the core integration tests (not a conftest: other suites live in this folder)."""
+"""Shared helpers of the core integration tests (their ``db`` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from dataflow import AsyncLocalRuntime, DataFlow, Field, WorkflowBuilder
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[DataFlow]:
-    """A DataFlow on the test's fresh database, closed afterwards."""
-    instance = DataFlow(database_url)
-    try:
-        yield instance
-    finally:
-        await instance.close()
 
 
 async def run(workflow: WorkflowBuilder) -> dict[str, Any]:

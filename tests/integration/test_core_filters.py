@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _dfhelp import db, node  # noqa: F401
+from _dfhelp import node
 
 from dataflow import DataFlow, InvalidParameterError, UnknownFieldError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _dfhelp import db, define_user, names, node, run, seed_users  # noqa: F401
+from _dfhelp import define_user, names, node, run, seed_users
 
 from dataflow import (
     DataFlow,
@@ -205,7 +205,9 @@ async def test_all_eleven_nodes_in_one_workflow(db: DataFlow) -> None:
     wf.add_node("UserUpdateNode", "update", {"fields": {"age": 40}})
     wf.add_node("UserBulkCreateNode", "bulk_create", {"records": [BOB, CAROL]})
     wf.add_node("UserUpsertNode", "upsert", {"where": {"email": "dan@x.io"}, "create": {"name": "Dan"}})
-    wf.add_node("UserBulkUpsertNode", "bulk_upsert", {"records": [{"name": "Eve", "email": "eve@x.io"}], "conflict_on": "email"})
+    wf.add_node(
+        "UserBulkUpsertNode", "bulk_upsert", {"records": [{"name": "Eve", "email": "eve@x.io"}], "conflict_on": "email"}
+    )
     wf.add_node("UserBulkUpdateNode", "bulk_update", {"filter": {"age": None}, "fields": {"age": 1}})
     wf.add_node("UserListNode", "list", {"order_by": ["-age", "name"]})
     wf.add_node("UserCountNode", "count", {})

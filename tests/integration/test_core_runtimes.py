@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from _dfhelp import db, define_user, node, run  # noqa: F401
+from _dfhelp import define_user, node, run
 
 from dataflow import (
     AsyncLocalRuntime,
@@ -26,7 +26,8 @@ from dataflow import (
 
 def failing_workflows() -> list[tuple[str, WorkflowBuilder, type[DataFlowError], str]]:
     cases: list[tuple[str, WorkflowBuilder, type[DataFlowError], str]] = []
-    cases.append(("read-missing", WorkflowBuilder().add_node("UserReadNode", "r", {"id": 404}), RecordNotFoundError, "r"))
+    read_missing = WorkflowBuilder().add_node("UserReadNode", "r", {"id": 404})
+    cases.append(("read-missing", read_missing, RecordNotFoundError, "r"))
     wf = WorkflowBuilder()
     wf.add_node("UserCreateNode", "a", {"name": "a", "email": "dup"})
     wf.add_node("UserCreateNode", "b", {"name": "b", "email": "dup"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _dfhelp import db, define_user, node, run  # noqa: F401
+from _dfhelp import define_user, node, run
 
 from dataflow import (
     AsyncLocalRuntime,
@@ -136,7 +136,9 @@ async def test_gather_inside_a_transaction(db: DataFlow) -> None:
     define_user(db)
     await db.create_tables()
     async with db.transaction():
-        created = await asyncio.gather(*(node("UserCreateNode", {"name": f"u{i}", "email": f"u{i}"}) for i in range(20)))
+        created = await asyncio.gather(
+            *(node("UserCreateNode", {"name": f"u{i}", "email": f"u{i}"}) for i in range(20))
+        )
         reads = await asyncio.gather(*(node("UserReadNode", {"id": c["id"]}) for c in created))
         counts = await asyncio.gather(*(count() for _ in range(5)))
         assert counts == [20] * 5

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _dfhelp import db, define_user, node, seed_users  # noqa: F401
+from _dfhelp import define_user, node, seed_users
 
 from dataflow import (
     DataFlow,
@@ -123,7 +123,10 @@ async def test_auto_and_explicit_int_ids_do_not_collide(db: DataFlow) -> None:
     assert (await node("UserCreateNode", {"name": "a", "email": "a"}))["id"] == 1
     assert (await node("UserCreateNode", {"id": 10, "name": "b", "email": "b"}))["id"] == 10
     assert (await node("UserCreateNode", {"name": "c", "email": "c"}))["id"] == 11
-    await node("UserBulkCreateNode", {"records": [{"id": 50, "name": "d", "email": "d"}, {"id": 40, "name": "e", "email": "e"}]})
+    await node(
+        "UserBulkCreateNode",
+        {"records": [{"id": 50, "name": "d", "email": "d"}, {"id": 40, "name": "e", "email": "e"}]},
+    )
     assert (await node("UserCreateNode", {"name": "f", "email": "f"}))["id"] == 51
     await node("UserBulkUpsertNode", {"records": [{"id": 100, "name": "g", "email": "g"}]})
     assert (await node("UserCreateNode", {"name": "h", "email": "h"}))["id"] == 101

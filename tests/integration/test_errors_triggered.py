@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gc
 import socket
 import textwrap
 import time
@@ -119,7 +118,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def with_credentials(url: str, *, user: str | None = None, password: str | None = None, database: str | None = None) -> str:
+def with_credentials(
+    url: str, *, user: str | None = None, password: str | None = None, database: str | None = None
+) -> str:
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     netloc = f"{user or parts.username}" + (f":{password}" if password else "") + f"@{host}:{parts.port}"
@@ -242,20 +243,24 @@ async def test_df302_unique_violation(db: DataFlow) -> None:
 @triggers("DF-303")
 async def test_df303_not_null_column_the_model_dropped(database_url: str) -> None:
     """The table was created by an older version of the model, with a required column the model no longer has."""
-    old = DataFlow(database_url)
 
-    @old.model
-    class User:
-        id: int
-        name: str
-        nickname: str
+    async def create_table_of_old_model() -> None:
+        old = DataFlow(database_url)
 
-    await old.create_tables()
-    await old.close()
+        @old.model
+        class User:
+            id: int
+            name: str
+            nickname: str
+
+        await old.create_tables()
+        await old.close()
+
+    await create_table_of_old_model()
     db = DataFlow(database_url)
 
     @db.model
-    class User:  # type: ignore[no-redef]
+    class User:
         id: int
         name: str
 
@@ -564,7 +569,8 @@ async def test_df511_connection_terminated_by_the_server(database_url: str, post
             await run(create())
             with psycopg.connect(postgres_server.admin_url, autocommit=True) as admin:
                 admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
                     (database,),
                 )
             await run(("UserCountNode", "count", {}))
@@ -579,19 +585,23 @@ async def test_df511_connection_terminated_by_the_server(database_url: str, post
 @triggers("DF-512")
 async def test_df512_table_with_other_columns(database_url: str) -> None:
     """The table exists with the columns of an older model: the database's own error, untranslated."""
-    old = DataFlow(database_url)
 
-    @old.model
-    class User:
-        id: int
-        nickname: str | None = None
+    async def create_table_of_old_model() -> None:
+        old = DataFlow(database_url)
 
-    await old.create_tables()
-    await old.close()
+        @old.model
+        class User:
+            id: int
+            nickname: str | None = None
+
+        await old.create_tables()
+        await old.close()
+
+    await create_table_of_old_model()
     db = DataFlow(database_url)
 
     @db.model
-    class User:  # type: ignore[no-redef]
+    class User:
         id: int
         name: str
 
@@ -735,7 +745,9 @@ def wait_until_ready(admin_url: str, timeout: float = 30.0) -> None:
 
 
 @triggers("DF-508")
-@pytest.mark.dataflow_leaks_expected(reason="the server refuses connections mid-acquire; asyncpg's connect attempts are still running")
+@pytest.mark.dataflow_leaks_expected(
+    reason="the server refuses connections mid-acquire; asyncpg's connect attempts are still running"
+)
 async def test_df508_too_many_clients(private_postgres: Any) -> None:
     """PostgreSQL only (SQLite has no connection limit): a pool larger than the server's max_connections."""
     port = urlsplit(private_postgres.admin_url).port

@@ -141,7 +141,8 @@ async def test_bulk_create_killed_midway_is_all_or_nothing(postgres_url: str, po
             admin = await asyncpg.connect(postgres_server.admin_url)
             try:
                 await admin.fetch(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
                     database,
                 )
             finally:
@@ -263,7 +264,8 @@ async def test_cancelled_during_a_running_statement(database_url: str, backend: 
         await db.create_tables()
         sleep_sql = (
             "SELECT pg_sleep(5)" if backend == "postgresql"
-            else "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000000) SELECT count(*) FROM r"
+            else "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000000) "
+            "SELECT count(*) FROM r"
         )
         in_statement = asyncio.Event()
 
@@ -292,7 +294,9 @@ class _Interrupt(BaseException):
 
 
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, _Interrupt, SystemExit], ids=["kbint", "base", "exit"])
-@pytest.mark.dataflow_leaks_expected(reason="the interrupted run's pool is closed by the loop shutdown hook, as under Ctrl-C")
+@pytest.mark.dataflow_leaks_expected(
+    reason="the interrupted run's pool is closed by the loop shutdown hook, as under Ctrl-C"
+)
 def test_interrupt_inside_transaction_rolls_back(database_url: str, exc_type: type[BaseException]) -> None:
     """A BaseException (Ctrl-C) inside db.transaction() under asyncio.run: rolled back; next run works."""
     db = DataFlow(database_url, test_mode=True)

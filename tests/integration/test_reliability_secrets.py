@@ -95,7 +95,9 @@ def secret_role(postgres_server: Any) -> Iterator[tuple[str, str, str]]:
     async def setup() -> None:
         admin = await _admin(postgres_server)
         try:
-            await admin.execute(f"SET password_encryption = 'scram-sha-256'; CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+            await admin.execute(
+                f"SET password_encryption = 'scram-sha-256'; CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+            )
             await admin.execute(f'ALTER DATABASE "{database}" OWNER TO {user}')
             hba = Path(await admin.fetchval("SHOW hba_file"))
             try:
@@ -146,8 +148,12 @@ async def _run(db: DataFlow, node: str, params: dict[str, Any]) -> dict[str, Any
     return results["n"]
 
 
-@pytest.mark.dataflow_leaks_expected(reason="a stale pool (bare-closed loop) is part of what must not leak the password")
-def test_successful_use_never_shows_the_password(secret_role: tuple[str, str, str], caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.dataflow_leaks_expected(
+    reason="a stale pool (bare-closed loop) is part of what must not leak the password"
+)
+def test_successful_use_never_shows_the_password(
+    secret_role: tuple[str, str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     """Normal work, a constraint error and a stale pool: password nowhere."""
     url, _, password = secret_role
     caplog.set_level(logging.DEBUG, logger="dataflow")
@@ -279,7 +285,9 @@ def test_malformed_urls_never_echo_the_password(template: str, caplog: pytest.Lo
             assert piece not in text or piece in ("pw-Zq9xK",), f"password piece {piece!r} leaked: {text[:300]}"
 
 
-def test_valid_url_with_delimiters_in_password_is_redacted(postgres_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_valid_url_with_delimiters_in_password_is_redacted(
+    postgres_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """A percent-encoded password containing @ : / % # ? is hidden in db.url, repr and errors."""
     caplog.set_level(logging.DEBUG, logger="dataflow")
     password = _password("@:/%#?&= ")

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _hostile import FAST, Loop, run_node
+from _hostile import FAST, Loop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -17,6 +17,7 @@ Properties:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -84,18 +85,22 @@ def statements() -> dict[str, Statements]:
     return {name: Statements(model, dialect_for(name)) for name in ("sqlite", "postgresql")}
 
 
+def _builders(st_: Statements, flt: Any) -> dict[str, Callable[[], Any]]:
+    """The four statements a filter can go into, each compiled when called (compiling may raise)."""
+    return {
+        "select": lambda: st_.select(flt, order=["-name", "table"], limit=5, offset=1, node="HostileListNode"),
+        "count": lambda: st_.count(flt, node="HostileCountNode"),
+        "update": lambda: st_.update(flt, {"name": "v"}, node="HostileBulkUpdateNode", returning=True),
+        "delete": lambda: st_.delete(flt, node="HostileBulkDeleteNode", returning=False),
+    }
+
+
 @settings(FAST, max_examples=400)
 @given(flt=FILTERS)
 def test_compiled_sql_never_contains_values(statements: dict[str, Statements], flt: Any) -> None:
     """Any filter compiles to value-free SQL with bound parameters, or raises a validation DF- error."""
     for dialect, st_ in statements.items():
-        builders = {
-            "select": lambda: st_.select(flt, order=["-name", "table"], limit=5, offset=1, node="HostileListNode"),
-            "count": lambda: st_.count(flt, node="HostileCountNode"),
-            "update": lambda: st_.update(flt, {"name": "v"}, node="HostileBulkUpdateNode", returning=True),
-            "delete": lambda: st_.delete(flt, node="HostileBulkDeleteNode", returning=False),
-        }
-        for what, build in builders.items():
+        for what, build in _builders(st_, flt).items():
             try:
                 sql, params = build()
             except Exception as exc:  # noqa: BLE001 - the property is about which exceptions
@@ -174,7 +179,8 @@ def _round_trips(loop: Loop, data: st.DataObject) -> None:
         assert rid in ids, (flt, ids)
     if len(text) > 2:
         middle = text[1:-1]
-        ids = [r["id"] for r in loop.run(run_node("HostileListNode", {"filter": {field: {"$contains": middle}}}))["records"]]
+        found = loop.run(run_node("HostileListNode", {"filter": {field: {"$contains": middle}}}))
+        ids = [r["id"] for r in found["records"]]
         assert rid in ids
     loop.run(run_node("HostileDeleteNode", {"id": rid}))
 
@@ -202,7 +208,9 @@ def test_hostile_strings_round_trip(database_url: str) -> None:
         {"data": {"k": "\ud83d"}},
         {"data": {"\ud83d": 1}},
     ],
-    ids=["nul", "inner-nul", "surrogate", "keyword-field-surrogate", "json-nul", "json-surrogate", "json-key-surrogate"],
+    ids=[
+        "nul", "inner-nul", "surrogate", "keyword-field-surrogate", "json-nul", "json-surrogate", "json-key-surrogate"
+    ],
 )
 def test_unstorable_text_is_df103_before_sql(database_url: str, params: dict[str, Any]) -> None:
     """NUL bytes and lone surrogates: DF-103 naming the field, on both backends, table never created."""
@@ -263,7 +271,8 @@ def test_huge_literal_and_like_patterns(database_url: str, size: int) -> None:
             with pytest.raises(DataFlowError) as info:
                 loop.run(run_node("HostileListNode", {"filter": {"name": {op: "[" * 16_001}}}))
             assert info.value.code == "DF-202", str(info.value)
-        ids = [r["id"] for r in loop.run(run_node("HostileListNode", {"filter": {"name": {"$like": "x" + "[" * 15_000 + "%"}}}))["records"]]
+        found = loop.run(run_node("HostileListNode", {"filter": {"name": {"$like": "x" + "[" * 15_000 + "%"}}}))
+        ids = [r["id"] for r in found["records"]]
         assert ids == []
     finally:
         loop.run(db.close())

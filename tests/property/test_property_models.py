@@ -58,15 +58,18 @@ def test_sql_keywords_as_field_and_table_names(database_url: str) -> None:
         listed = loop.run(run_node("KeywordListNode", {"filter": {"group": "g", "order": {"$gte": 1}},
                                                        "order_by": ["order", "-select"]}))
         assert [r["id"] for r in listed["records"]] == [b["id"], a["id"]]
-        assert loop.run(run_node("KeywordCountNode", {"filter": {"$or": [{"select": "a"}, {"user": "u2"}]}}))["count"] == 2
+        counted = loop.run(run_node("KeywordCountNode", {"filter": {"$or": [{"select": "a"}, {"user": "u2"}]}}))
+        assert counted["count"] == 2
         updated = loop.run(run_node("KeywordUpdateNode", {"filter": {"user": "u1"}, "fields": {"table": "x"}}))
         assert updated["table"] == "x"
-        upserted = loop.run(run_node("KeywordUpsertNode", {"where": {"user": "u2"}, "create": {"select": "new"}, "update": {"select": "bb"}}))
+        upserted = loop.run(run_node("KeywordUpsertNode", {"where": {"user": "u2"}, "create": {"select": "new"},
+                                                           "update": {"select": "bb"}}))
         assert upserted["action"] == "updated" and upserted["record"]["select"] == "bb"
         with pytest.raises(DataFlowError) as info:
             loop.run(run_node("KeywordCreateNode", {"select": "c", "user": "u1"}))
         assert info.value.code == "DF-302"
-        assert loop.run(run_node("KeywordBulkUpsertNode", {"records": [{"id": a["id"], "select": "A"}]}))["upserted"] == 1
+        bulk_upserted = loop.run(run_node("KeywordBulkUpsertNode", {"records": [{"id": a["id"], "select": "A"}]}))
+        assert bulk_upserted["upserted"] == 1
         assert loop.run(run_node("KeywordBulkUpdateNode", {"filter": {"select": {"$in": ["A", "bb"]}},
                                                            "fields": {"offset": False}}))["updated"] == 2
         assert loop.run(run_node("KeywordDeleteNode", {"id": b["id"]}))["select"] == "bb"
@@ -110,8 +113,10 @@ def test_random_field_names(database_url: str) -> None:
                     folded = [n.lower() for n in names]
                     assert (
                         len(set(folded)) < len(folded)
-                        or any(len(n) > 63 or not n.isascii() or not (n[0].isalpha()) or not n.replace("_", "").isalnum()
-                               for n in names)
+                        or any(
+                            len(n) > 63 or not n.isascii() or not (n[0].isalpha()) or not n.replace("_", "").isalnum()
+                            for n in names
+                        )
                     ), f"valid names rejected: {names}: {exc}"
                     return
                 values = {n: f"v-{i}" for i, n in enumerate(names)}
@@ -143,7 +148,7 @@ class Custom:
         ({"id": int, "anything": typing.Any}, "anything"),
         ({"id": int, "either": int | str}, "either"),
         ({"id": int, "maybe_set": set | None}, "maybe_set"),
-        ({"id": int, "nested": typing.Optional[typing.Optional[bytes]]}, "nested"),  # noqa: UP007
+        ({"id": int, "nested": typing.Optional[typing.Optional[bytes]]}, "nested"),  # noqa: UP045
         ({"name": str}, None),
         ({"ident": int}, None),
         ({"id": float}, "id"),

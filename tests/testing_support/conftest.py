@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
+from ts_helpers import _OUTER_VARS, INNER_INI, database_name, pg_query
 
 from dataflow import DataFlow
-
-from ts_helpers import _OUTER_VARS, INNER_INI, database_name, pg_query
 
 
 @pytest.fixture(autouse=True)

@@ -62,7 +62,8 @@ async def test_fresh_instance_same_key(dataflow_db, run):
 
 
 async def test_backend_follows_database_url(dataflow_db):
-    assert dataflow_db.dialect == ("postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite")
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    assert dataflow_db.dialect == ("postgresql" if on_postgres else "sqlite")
 """
 
 SHARED_COMMON = """
@@ -209,7 +210,7 @@ def test_all_fixtures_in_one_sequential_run(inner, tmp_path: Path) -> None:
     """dataflow_db (fresh per test, tables created), dataflow_db_module / dataflow_db_session (shared,
     with the right loop_scope) and dataflow_isolated (same primary key in every test, with code
     that commits), in file order, with the leak check on: all pass, nothing is left in the database."""
-    databases = _use_sqlite_file(inner, tmp_path)
+    _use_sqlite_file(inner, tmp_path)  # test_4_nothing_left checks the database from inside the run
     inner.pytester.makeconftest(MODELS_CONFTEST)
     inner.pytester.makepyfile(
         test_1_db=DB_TESTS, test_2_module=MODULE_TESTS,

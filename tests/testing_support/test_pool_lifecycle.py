@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import time
 
 import pytest
-from ts_helpers import Item, clean_env, insert, make_db, run_nodes, run_script, touch
+from ts_helpers import clean_env, insert, make_db, run_nodes, run_script, touch
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 

@@ -77,7 +77,7 @@ def test_1000_event_loops_leave_nothing_open(database_url: str) -> None:
     before = _fds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StalePoolWarning)  # the manual loops below leave stale pools
-        for i in range(500):
+        for _ in range(500):
             assert asyncio.run(touch(db)) == 0
             loop = asyncio.new_event_loop()  # closed without shutdown_asyncgens()
             try:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from dataflow import (
-    AsyncLocalRuntime,
     DataFlow,
     InvalidFilterError,
     TypeMismatchError,

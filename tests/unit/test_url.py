@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from dataflow import ConfigurationError, DataFlow, InvalidURLError, WorkflowBuilder, AsyncLocalRuntime
+from dataflow import AsyncLocalRuntime, ConfigurationError, DataFlow, InvalidURLError, WorkflowBuilder
 from dataflow._url import DatabaseURL
 
 SECRET = "hunter2Secret"

@@ -154,7 +154,9 @@ STATIC_ERRORS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
 
 
 @pytest.mark.parametrize(
-    ("node_type", "params", "error", "code"), STATIC_ERRORS, ids=[f"{e[0]}-{e[3]}-{i}" for i, e in enumerate(STATIC_ERRORS)]
+    ("node_type", "params", "error", "code"),
+    STATIC_ERRORS,
+    ids=[f"{e[0]}-{e[3]}-{i}" for i, e in enumerate(STATIC_ERRORS)],
 )
 def test_static_parameter_errors(
     db: DataFlow, node_type: str, params: dict[str, Any], error: type[Exception], code: str

@@ -23,7 +23,9 @@ def main() -> int:
     prints: list[list[Any]] = []
     real_print = builtins.print
 
-    def recording_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
+    def recording_print(
+        *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+    ) -> None:
         if file is None or file is sys.stdout:
             frame = sys._getframe(1)
             while frame is not None and frame.f_code.co_filename != path:

@@ -190,14 +190,17 @@ def classify(block: Block) -> Classified:
     elif lang in TEXT:
         action = Action.TEXT
     elif lang in PARSED:
-        action = Action.PROJECT if (PurePosixPath(title).name in PROJECT_CONFIG_FILES or "project" in attrs) else Action.PARSED
+        is_project = PurePosixPath(title).name in PROJECT_CONFIG_FILES or "project" in attrs
+        action = Action.PROJECT if is_project else Action.PARSED
     elif lang:
         problems.append(
             f'unknown language "{lang}": use one of python, sql, bash, console, toml, ini, yaml, json, text '
             'or skip="reason"'
         )
     if "output" in attrs and attrs["output"] != "pytest":
-        problems.append(f'output="{attrs["output"]}": the only terminal output the harness can reproduce is output="pytest"')
+        problems.append(
+            f'output="{attrs["output"]}": the only terminal output the harness can reproduce is output="pytest"'
+        )
     if "args" in attrs and action is not Action.OUTPUT:
         problems.append('args= only applies to output="pytest" blocks')
     if "args" in attrs:

@@ -118,7 +118,9 @@ def expand_snippets(text: str, site: SiteConfig, first_line: int = 1) -> Expande
         result = pre.parse_snippets(chunk)
         is_include = result != chunk
         out.lines.extend(result)
-        out.origin.extend([first_line + start] * len(result) if is_include else range(first_line + start, first_line + i))
+        out.origin.extend(
+            [first_line + start] * len(result) if is_include else range(first_line + start, first_line + i)
+        )
         out.from_snippet.extend([is_include] * len(result))
     return out
 

@@ -20,7 +20,10 @@ FORBIDDEN_PHRASES = (
     "not yet implemented", "not implemented yet", "lorem ipsum", "work in progress", "WIP",
     "under construction",
 )
-FORBIDDEN = re.compile(r"(?<![\w-])(" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in FORBIDDEN_PHRASES) + r")(?![\w-])", re.I)
+FORBIDDEN = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in FORBIDDEN_PHRASES) + r")(?![\w-])",
+    re.I,
+)
 ALLOW_MARKER = re.compile(r"<!--\s*allow-placeholder:(?P<reason>.*?)-->")
 DF_CODE = re.compile(r"\bDF-\d{3}\b")
 
@@ -80,7 +83,7 @@ def catalog_section_problems(site: SiteConfig, catalog: dict[str, object]) -> li
     """Every catalog code has its ``{#df-nnn}`` section on its page."""
     problems = []
     for code, info in sorted(catalog.items()):
-        page_url = str(getattr(info, "page")).strip("/")
+        page_url = str(info.page).strip("/")
         candidates = [site.docs_dir / f"{page_url}.md", site.docs_dir / page_url / "index.md"]
         page = next((p for p in candidates if p.exists()), None)
         if page is None:

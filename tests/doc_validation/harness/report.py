@@ -74,7 +74,8 @@ def apply_updates(directory: Path, inventory: Inventory) -> list[str]:
     grouped: dict[tuple[str, int, str], dict[str, dict[str, Any]]] = {}
     for file in sorted(directory.glob("*.json")):
         payload = json.loads(file.read_text(encoding="utf-8"))
-        grouped.setdefault((payload["page"], payload["line"], payload["kind"]), {})[payload["backend"]] = payload["data"]
+        key = (payload["page"], payload["line"], payload["kind"])
+        grouped.setdefault(key, {})[payload["backend"]] = payload["data"]
     blocks = {(b.rel, b.line): b for bs in inventory.blocks.values() for b in bs}
     edits: dict[Path, list[tuple[Block, list[str]]]] = {}
     messages = []

@@ -138,7 +138,8 @@ def check_prints(block: Block, prints: list[list[Any]], backend: str) -> tuple[l
         stmt = owners.get(line)
         if stmt is None or stmt.end_lineno is None:
             continue
-        actual.setdefault(stmt.end_lineno, []).extend(normalise_print(text).rstrip("\n").split("\n") if text.rstrip("\n") or text else [""])
+        printed = normalise_print(text).rstrip("\n").split("\n") if text.rstrip("\n") or text else [""]
+        actual.setdefault(stmt.end_lineno, []).extend(printed)
     documented: dict[int, list[tuple[str | None, str]]] = {}
     for stmt in {id(s): s for s in owners.values()}.values():
         if stmt.end_lineno is not None:
@@ -309,7 +310,9 @@ def normalise_terminal(text: str, project_dir: Path | None = None) -> list[str]:
         line = re.sub(r" in \d+(\.\d+)?s( \(\d+:\d\d:\d\d\))?", " in <T>s", line)
         line = re.sub(r"0x[0-9a-fA-F]{6,}", "0x...", line)
         line = re.sub(r"/\S*/site-packages/", "<site-packages>/", line)
-        line = re.sub(r"^([=_-])\1{2,} ?(.*?) ?\1{3,}$", lambda m: f"{m.group(1) * 3} {m.group(2)} {m.group(1) * 3}", line)
+        line = re.sub(
+            r"^([=_-])\1{2,} ?(.*?) ?\1{3,}$", lambda m: f"{m.group(1) * 3} {m.group(2)} {m.group(1) * 3}", line
+        )
         line = re.sub(r"^([=_-])\1{5,}$", lambda m: m.group(1) * 3, line)
         out.append(re.sub(r"\s+", " ", line))
     while out and not out[-1]:
@@ -327,7 +330,10 @@ def run_output(c: Classified, files: list[Classified], backend: str, database_ur
         return [f"{block.label}: output=\"pytest\" but the page has no project {c.project!r}"], None
     project_dir = workdir / "output-project"
     written = write_project(files, project_dir)
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *shlex.split(block.attrs.get("args", ""))]
+    cmd = [
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+        *shlex.split(block.attrs.get("args", "")),
+    ]
     proc = _run(cmd, project_dir, subprocess_env(site, database_url))
     raw = (proc.stdout + proc.stderr).replace(str(project_dir) + os.sep, "").replace(str(project_dir), ".")
     got = normalise_terminal(raw)
@@ -503,7 +509,7 @@ def check_source(block: Block, site: SiteConfig) -> list[str]:
         return []
     diff = "\n".join(difflib.unified_diff(expected.split("\n"), shown.split("\n"), fromfile=source,
                                           tofile=block.label, lineterm=""))
-    first = next((i for i, (a, b) in enumerate(zip(expected.split("\n"), shown.split("\n"))) if a != b),
+    first = next((i for i, (a, b) in enumerate(zip(expected.split("\n"), shown.split("\n"), strict=False)) if a != b),
                  min(len(expected.split("\n")), len(shown.split("\n"))))
     return [f"{block.rel}:{block.page_line(first + 1)}: the block differs from {source} "
             f"(include it with --8<-- \"{source}\" instead of copying)\n{diff}"]
