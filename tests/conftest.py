@@ -36,7 +36,7 @@ from _postgres import (
     provide_server,
 )
 
-pytest_plugins = ["pytester", "dataflow.testing"]
+pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.harness.pytest_plugin"]
 
 BACKENDS = ("sqlite", "postgresql")
 _ONLY_MARKERS = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}

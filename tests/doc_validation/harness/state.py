@@ -1,4 +1,4 @@
-"""Process-wide settings of the harness, set by the doc_validation conftest before collection."""
+"""Process-wide settings of the harness, set by the harness's pytest plugin before collection."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ def inventory() -> Any:
     """The inventory (built once per process)."""
     global _INVENTORY
     if _INVENTORY is None:
-        assert BUILD is not None, "the doc_validation conftest sets BUILD"
+        assert BUILD is not None, "the harness pytest plugin sets BUILD"
         _INVENTORY = BUILD()
     return _INVENTORY

@@ -1,6 +1,10 @@
-"""Doc validation: options, the inventory of blocks, xdist grouping by page, summary and updates.
+"""Doc validation as a pytest plugin: options, the inventory of blocks, xdist grouping by page,
+summary and updates.
 
-Options (environment variables for runs where this conftest is not an initial one, e.g. ``pytest tests``):
+The root ``tests/conftest.py`` loads it (``pytest_plugins``), so its options, the page grouping
+under xdist and the summary work both for ``pytest tests/doc_validation`` and for the whole suite.
+
+Options (the environment variables work too, e.g. through nox):
 
 ``--docs-config PATH`` / ``DOC_VALIDATION_CONFIG``
     The mkdocs.yml of the site to check (default: the repository's). Its ``docs_dir`` is the docs root.
@@ -21,13 +25,13 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import state  # noqa: E402
 from harness.inventory import build_inventory  # noqa: E402
 from harness.report import apply_updates, summary_lines  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 UPDATE_DIR_ENV = "DOC_VALIDATION_UPDATE_DIR"
 
 
