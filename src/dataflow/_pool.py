@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import traceback
 import warnings
@@ -54,15 +55,20 @@ class PoolSettings:
     close_timeout: float = 10.0
 
 
-# Frames that are never "where the pool was created" from the user's point of view.
-_NOT_USER_CODE = ("/dataflow/_", "asyncio", "/_pytest/", "/pluggy/", "/pytest_asyncio/")
+# Frames that are never "where the pool was created" from the user's point of view: DataFlow
+# itself, the standard library, installed packages (pytest, pluggy, ...) and frozen modules.
+_NOT_USER_CODE = (
+    "/dataflow/_",
+    "site-packages",
+    "dist-packages",
+    "<frozen",
+    os.path.dirname(traceback.__file__),
+)
 
 
 def _creation_site() -> str:
     frames = [
-        f
-        for f in traceback.extract_stack()[:-3]
-        if not any(part in f.filename for part in _NOT_USER_CODE)
+        f for f in traceback.extract_stack()[:-3] if not any(part in f.filename for part in _NOT_USER_CODE)
     ]
     return "".join(traceback.format_list(frames[-3:])).rstrip() or "unknown"
 
