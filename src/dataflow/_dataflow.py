@@ -15,12 +15,12 @@ from typing import Any, TypeVar, overload
 
 from . import _testmode
 from ._dialects import Connection, SQLDialect, dialect_for
-from ._errors import ConfigurationError, InvalidModelError, PoolTimeoutError, TransactionError
+from ._errors import ConfigurationError, InvalidModelError, TransactionError
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, register_nodes, unregister_nodes
 from ._pool import PoolManager, PoolSettings
 from ._query import Statements
-from ._transaction import Pinned, Transaction, check_loop
+from ._transaction import Pinned, Transaction
 from ._url import DatabaseURL
 
 __all__ = ["DataFlow"]
@@ -271,18 +271,7 @@ class DataFlow:
             return await tx.run(operation)
         pinned = self._pinned
         if pinned is not None:
-            check_loop(pinned.loop, "The isolated connection (db.isolated())")
-            lock = pinned.lock
-            try:
-                if lock.locked() or getattr(lock, "_waiters", None):
-                    await asyncio.wait_for(lock.acquire(), self._settings.acquire_timeout)
-                else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
-                    await lock.acquire()
-            except TimeoutError:
-                raise PoolTimeoutError(
-                    "The isolated connection stayed busy for pool_acquire_timeout="
-                    f"{self._settings.acquire_timeout:g}s (another task holds a transaction on it)."
-                ) from None
+            await pinned.acquire(self._settings.acquire_timeout)
             try:
                 return await operation(pinned.connection)
             finally:

@@ -38,6 +38,22 @@ class Pinned:
         self.lock = asyncio.Lock()
         self.release = release
 
+    async def acquire(self, timeout: float) -> Connection:
+        """Take the connection for one operation or transaction (DF-506 off its loop, DF-509 on timeout)."""
+        check_loop(self.loop, "The isolated connection (db.isolated())")
+        lock = self.lock
+        try:
+            if lock.locked() or getattr(lock, "_waiters", None):
+                await asyncio.wait_for(lock.acquire(), timeout)
+            else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
+                await lock.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"The isolated connection stayed busy for pool_acquire_timeout={timeout:g}s "
+                "(another task holds a transaction on it)."
+            ) from None
+        return self.connection
+
 
 def check_loop(owner: asyncio.AbstractEventLoop, what: str) -> None:
     """Raise DF-506 when the running loop is not ``owner``."""
@@ -99,18 +115,7 @@ class Transaction:
             self.statement_lock = parent.statement_lock
         elif db._pinned is not None:
             pinned = db._pinned
-            check_loop(pinned.loop, "The isolated connection (db.isolated())")
-            lock = pinned.lock
-            try:
-                if lock.locked() or getattr(lock, "_waiters", None):
-                    await asyncio.wait_for(lock.acquire(), db._settings.acquire_timeout)
-                else:  # free: acquire() returns at once; wait_for would cost a task and loop iterations
-                    await lock.acquire()
-            except TimeoutError:
-                raise PoolTimeoutError(
-                    "The isolated connection stayed busy for pool_acquire_timeout="
-                    f"{db._settings.acquire_timeout:g}s (another task holds a transaction on it)."
-                ) from None
+            await pinned.acquire(db._settings.acquire_timeout)
             connection = pinned.connection
             self._release = _unlock(pinned.lock)
             self.statement_lock = asyncio.Lock()
