@@ -448,8 +448,21 @@ def _root_shim(base: Path, pg_ctl: Path) -> Path:
         raise PostgresUnavailableError(
             "running as root but there is no 'postgres' user (install the postgresql package)."
         ) from exc
+    return _shim(base, f"DATAFLOW_PG_CTL='{pg_ctl}' exec '{ROOT_WRAPPER}' \"$@\"")
+
+
+def _shim(base: Path, command: str) -> Path:
+    """Write ``base/pg_ctl``: runs ``command`` without mirakuru's process marker.
+
+    mirakuru (under pytest-postgresql) marks what it starts with ``mirakuru_uuid=<pid>:<uuid4>``
+    and, at the exit of *any* Python process that imported it, SIGKILLs every process whose marker
+    merely *contains* that process's pid as a substring. With hundreds of short-lived pytest
+    subprocesses per run (the doc harness, pytester, the examples), some pid eventually matches a
+    running test server's marker and kills it mid-run. The server does not need the marker: it is
+    stopped with ``pg_ctl stop``.
+    """
     shim = base / "pg_ctl"
-    shim.write_text(f"#!/bin/sh\nDATAFLOW_PG_CTL='{pg_ctl}' exec '{ROOT_WRAPPER}' \"$@\"\n")
+    shim.write_text(f"#!/bin/sh\nunset mirakuru_uuid\n{command}\n")
     shim.chmod(0o755)
     return shim
 
@@ -490,7 +503,7 @@ def start_throwaway_server(pg_ctl: Path, *, worker: str, attempts: int = 3) -> P
     runtime = base / "pg"
     runtime.mkdir()
     try:
-        executable = _root_shim(base, pg_ctl) if os.geteuid() == 0 else pg_ctl
+        executable = _root_shim(base, pg_ctl) if os.geteuid() == 0 else _shim(base, f"exec '{pg_ctl}' \"$@\"")
     except PostgresUnavailableError:
         shutil.rmtree(base, ignore_errors=True)
         raise
