@@ -193,7 +193,7 @@ def _finish_config(config: PytestConfig) -> PytestConfig:
 # --- modules, fixtures and tests ----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Fixture:
     """A fixture definition found in a conftest, a test module or the DataFlow plugin."""
 
@@ -518,11 +518,9 @@ class Project:
         return [f for m in self.modules for f in m.fixtures]
 
     def rel(self, path: Path) -> str:
-        """``path`` relative to the start directory, with forward slashes."""
-        try:
-            return path.relative_to(self.start).as_posix()
-        except ValueError:
-            return path.as_posix()
+        """``path`` as messages show it: relative to the working directory when inside it, else absolute."""
+        cwd = Path.cwd()
+        return path.relative_to(cwd).as_posix() if path.is_relative_to(cwd) else path.as_posix()
 
     def _conftests_for(self, path: Path) -> list[Module]:
         """The conftest modules that apply to ``path``, nearest first."""
@@ -555,21 +553,26 @@ class Project:
 
     def closure(self, test: TestFunction) -> list[Fixture]:
         """Every fixture ``test`` uses, directly, through other fixtures or by autouse."""
+        return list(self.requested_by(test))
+
+    def requested_by(self, test: TestFunction) -> dict[Fixture, Fixture | None]:
+        """Every fixture ``test`` uses, each with the fixture that requested it (None: the test itself)."""
         visible = self.visible(test.module, test.cls)
-        pending: list[tuple[str, Module, str | None, Fixture | None]] = [
-            (name, test.module, test.cls, None) for name in test.requests
+        pending: list[tuple[str, Module, str | None, Fixture | None, Fixture | None]] = [
+            (name, test.module, test.cls, None, None) for name in test.requests
         ]
-        pending += [(f.name, test.module, test.cls, None) for f in visible if f.autouse]
-        seen: list[Fixture] = []
+        pending += [(f.name, test.module, test.cls, None, None) for f in visible if f.autouse]
+        seen: dict[Fixture, Fixture | None] = {}
         while pending:
-            name, module, cls, skip = pending.pop(0)
+            name, module, cls, skip, parent = pending.pop(0)
             fixture = self.resolve(name, module, cls, skip=skip)
             if fixture is None or fixture in seen:
                 continue
-            seen.append(fixture)
+            seen[fixture] = parent
             origin = fixture.module or test.module
             for requested in fixture.requests:
-                pending.append((requested, origin, fixture.cls, fixture if requested == fixture.name else None))
+                overriding = fixture if requested == fixture.name else None
+                pending.append((requested, origin, fixture.cls, overriding, fixture))
         return seen
 
     def requesters(self, name: str) -> list[tuple[str, Module, int]]:

@@ -57,7 +57,7 @@ from ._pytest_project import (
     wider,
 )
 
-__all__ = ["ANCHORS", "SUPPORTED", "Finding", "diagnose", "register"]
+__all__ = ["NAME", "ANCHORS", "SUPPORTED", "Finding", "diagnose", "register"]
 
 #: The docs section each check links to (page path on the site, then the anchor).
 ANCHORS: dict[str, str] = {
@@ -227,13 +227,19 @@ def check_test_loop(project: Project) -> list[Finding]:
         if not _test_handled(project, test):
             continue
         test_loop = _test_loop(project, test)
-        for fixture in project.closure(test):
-            if not _handled(project, fixture) or fixture.scope is None:
-                continue
+        parents = project.requested_by(test)
+        reported: set[Fixture] = set()
+        for fixture, parent in parents.items():  # requesters come before what they request
+            ancestor = parent
+            while ancestor is not None and ancestor not in reported:
+                ancestor = parents.get(ancestor)
+            if ancestor is not None or not _handled(project, fixture) or fixture.scope is None:
+                continue  # only the outermost fixture on a wider loop is reported
             loop = _fixture_loop(project, fixture)
             if loop is None or wider(fixture.scope, loop):
                 continue  # reported by loop-scope
             if wider(loop, test_loop):
+                reported.add(fixture)
                 by_fixture.setdefault(id(fixture), (fixture, loop, []))[2].append(test)
     findings = []
     for fixture, loop, tests in by_fixture.values():
@@ -713,6 +719,9 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if result.findings else EXIT_OK
 
 
+#: The command's name on the command line.
+NAME = "doctor"
+
 _DESCRIPTION = """Find problems in a project's async test setup before pytest runs: it reads the pytest
 configuration, conftest.py files and test modules with ast (nothing is imported unless --import
 is given) and names, for each finding, the file and line, the fix and the docs section."""
@@ -722,7 +731,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add ``dataflow doctor`` to the command line."""
     parser = add_command(
         commands,
-        "doctor",
+        NAME,
         help="find problems in a project's async test setup (without running tests)",
         description=_DESCRIPTION + "\n\nExit status: 0 no problem, 1 problems found, 2 bad usage.",
         run=_run,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ._common import EXIT_OK, UsageError, add_command, emit
 
-__all__ = ["TEMPLATE_FILES", "register", "template", "write_project"]
+__all__ = ["NAME", "TEMPLATE_FILES", "register", "template", "write_project"]
 
 #: The files ``dataflow init`` writes, in order.
 TEMPLATE_FILES = ("pytest.ini", "conftest.py", "models.py", "test_users.py")
@@ -73,6 +73,9 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: The command's name on the command line.
+NAME = "init"
+
 _DESCRIPTION = """Create a new test project that runs on SQLite straight away: pytest.ini (pytest-asyncio 1.x,
 auto mode, function-scoped loops), conftest.py (the dataflow.testing plugin and the models),
 models.py and test_users.py with one passing test."""
@@ -82,7 +85,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add ``dataflow init`` to the command line."""
     parser = add_command(
         commands,
-        "init",
+        NAME,
         help="create a new test project (pytest.ini, conftest.py, a model and one passing test)",
         description=_DESCRIPTION
         + "\n\nWrites pytest.ini, conftest.py, models.py and test_users.py.\n"
