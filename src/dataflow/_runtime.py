@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
-from ._pool import all_managers
+from ._loops import close_loop_resources
 from ._workflow import Workflow
 
 __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
@@ -92,13 +92,15 @@ class AsyncLocalRuntime:
 
 
 def _close_runtime_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the runtime loop's pools (every DataFlow instance), then the loop. Never raises."""
+    """Close the pools that live on the runtime's loop (whichever instance opened them), then the loop.
+
+    Never raises.
+    """
     if loop.is_closed() or loop.is_running():
         return
 
     async def close_pools() -> None:
-        for manager in all_managers():
-            await manager.close_loop(loop)
+        await close_loop_resources()
         await loop.shutdown_asyncgens()
 
     def work() -> None:
@@ -162,8 +164,8 @@ class LocalRuntime:
         if parameters:
             raise TypeError("LocalRuntime.execute() takes no parameters; put values in node params")
         if isinstance(workflow, Workflow):
-            for db in workflow.databases():
-                if db._current_transaction() is not None:
+            for context in workflow.execution_contexts():
+                if context.current_transaction() is not None:
                     raise TransactionError(
                         "LocalRuntime.execute() was called inside an async db.transaction() block. The "
                         "transaction's connection belongs to the running event loop, so the workflow would run "
