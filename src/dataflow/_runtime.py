@@ -23,7 +23,7 @@ __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
 Results = dict[str, dict[str, Any]]
 
 
-async def _execute(workflow: Workflow) -> tuple[Results, str]:
+async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
     if not isinstance(workflow, Workflow):
         raise TypeError(
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
@@ -82,7 +82,7 @@ class AsyncLocalRuntime:
             raise TypeError(
                 "AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params"
             )
-        return await _execute(workflow)
+        return await _run_workflow(workflow)
 
     async def __aenter__(self) -> AsyncLocalRuntime:
         return self
@@ -176,9 +176,9 @@ class LocalRuntime:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return loop.run_until_complete(_execute(workflow))
+                return loop.run_until_complete(_run_workflow(workflow))
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-runtime") as pool:
-                return pool.submit(loop.run_until_complete, _execute(workflow)).result()
+                return pool.submit(loop.run_until_complete, _run_workflow(workflow)).result()
 
     def close(self) -> None:
         """Close the runtime's pools and its event loop. Safe to call twice."""

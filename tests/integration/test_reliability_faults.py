@@ -92,7 +92,7 @@ async def test_killed_connection_mid_workflow_rolls_back_and_pool_recovers(
         await db.create_tables()
         await _run(db, "Create", {"label": "before"})
         with pytest.raises(DataFlowError) as info:
-            async with db.transaction() as tx:
+            async with db.transaction():
                 await _run(db, "Create", {"label": "in-tx-1"})
                 await _run(db, "BulkCreate", {"records": [{"label": f"bulk-{i}"} for i in range(50)]})
                 await _terminate(postgres_server.admin_url, await _backend_pid(db))
@@ -113,7 +113,7 @@ async def test_killed_idle_pooled_connection_is_replaced(postgres_url: str, post
     _model(db)
     try:
         await db.create_tables()
-        async with db.transaction() as tx:
+        async with db.transaction():
             pid = await _backend_pid(db)
         await _terminate(postgres_server.admin_url, pid)
         await asyncio.sleep(0.1)

@@ -5,7 +5,14 @@ time share, ``_spec`` the declarative description, ``_registry`` generation and 
 """
 
 from ._base import Node
-from ._registry import OPERATIONS, NodeOwner, generate_nodes, register_owner, resolve_node_type, resolve_unbound
+from ._registry import (
+    OPERATIONS,
+    NodeOwner,
+    generate_nodes,
+    register_owner,
+    resolve_node_type,
+    resolve_unbound,
+)
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
 __all__ = [

@@ -102,7 +102,7 @@ class _SingleWriteNode(Node):
     @classmethod
     def _target(cls, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """``id`` or ``filter``: exactly one of them."""
-        flt = values.get("filter")
+        flt: Mapping[str, Any] | None = values.get("filter")
         if "id" in values:
             if flt:
                 raise InvalidParameterError(

@@ -15,7 +15,7 @@ from .._model import ModelSpec
 from .._types import FieldType
 from ._base import Node
 from ._bulk import needs_records
-from ._params import check_field_names, check_fields, conflict_target, record_outputs, records_param
+from ._params import check_field_names, check_fields, conflict_target, records_param
 from ._rows import checked_rows
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
