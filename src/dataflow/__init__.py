@@ -21,6 +21,7 @@ The drivers (aiosqlite, asyncpg) are imported on first use, so importing this pa
 from ._catalog import CATALOG, ErrorInfo
 from ._dataflow import DataFlow
 from ._errors import (
+    AmbiguousNodeTypeError,
     AuthenticationError,
     ConfigurationError,
     ConnectionLostError,
@@ -63,14 +64,15 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._model import Field, FieldSpec, ModelSpec
-from ._nodes import Node
+from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec
 from ._runtime import AsyncLocalRuntime, LocalRuntime
-from ._transaction import Transaction
+from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
 
 __all__ = [
     "CATALOG",
+    "AmbiguousNodeTypeError",
     "AsyncLocalRuntime",
     "AuthenticationError",
     "ConfigurationError",
@@ -101,6 +103,9 @@ __all__ = [
     "MultipleRecordsError",
     "Node",
     "NodeExecutionError",
+    "NodeSpec",
+    "OutputSpec",
+    "ParamSpec",
     "PoolClosedError",
     "PoolTimeoutError",
     "RecordError",
@@ -111,6 +116,7 @@ __all__ = [
     "TooManyConnectionsError",
     "Transaction",
     "TransactionError",
+    "TransactionState",
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",

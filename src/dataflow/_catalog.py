@@ -202,6 +202,15 @@ _ENTRIES = [
         "Read the chained traceback and fix the code it points to; if it points into DataFlow itself, report "
         "it with the message.",
     ),
+    ErrorInfo(
+        "DF-407",
+        "AmbiguousNodeTypeError",
+        "Node type declared by several instances",
+        "An unbound `WorkflowBuilder()` names a node type (`UserCreateNode`) that more than one live "
+        "DataFlow instance declares, so it cannot tell which database the node should use.",
+        "Bind the builder to one instance with `db.workflow()` or `WorkflowBuilder(db)`, pass the node "
+        "class (`db.nodes['UserCreateNode']`), or close the instance you no longer use (`await db.close()`).",
+    ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
         "DF-501",

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from ._catalog import CATALOG, error_url
 
 __all__ = [
+    "AmbiguousNodeTypeError",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionLostError",
@@ -228,6 +229,12 @@ class UnknownNodeTypeError(WorkflowError):
     """DF-401: ``add_node`` names an unknown node type."""
 
     code = "DF-401"
+
+
+class AmbiguousNodeTypeError(WorkflowError):
+    """DF-407: an unbound builder names a node type that several live instances declare."""
+
+    code = "DF-407"
 
 
 class DuplicateNodeIdError(WorkflowError):

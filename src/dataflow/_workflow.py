@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     ConnectionPathError,
@@ -14,24 +14,54 @@ from ._errors import (
     DataFlowError,
     DuplicateNodeIdError,
     InvalidParameterError,
-    UnknownNodeTypeError,
     WorkflowCycleError,
 )
-from ._nodes import Node, find_node_type, known_node_types
+from ._nodes import Node, NodeOwner, resolve_node_type
 
-__all__ = ["Workflow", "WorkflowBuilder"]
+if TYPE_CHECKING:
+    from ._executor import ExecutionContext
+
+__all__ = ["Connection", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
 
 
 @dataclass(frozen=True)
-class _Connection:
+class Connection:
+    """``source``'s output at ``source_path`` feeds ``target``'s parameter at ``target_path``."""
+
     source: str
     source_path: str
     target: str
     target_path: str
 
+    @property
+    def source_output(self) -> str:
+        """The source path (``"record.id"``), as ``add_connection`` took it."""
+        return self.source_path
+
+    @property
+    def target_param(self) -> str:
+        """The target parameter path (``"filter.user_id"``), as ``add_connection`` took it."""
+        return self.target_path
+
+    @property
+    def target_name(self) -> str:
+        """The top-level parameter the connection fills (``"filter"`` for ``"filter.user_id"``)."""
+        return _split(self.target_path)[0]
+
 
 @dataclass(frozen=True)
-class _NodeEntry:
+class PendingNode:
+    """A node as added to a builder: its type is resolved at ``build()``."""
+
+    node_id: str
+    node_type: str | type[Node]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """A node of a built workflow."""
+
     node_id: str
     node_type: type[Node]
     params: dict[str, Any]
@@ -43,10 +73,10 @@ class Workflow:
     Build one with :meth:`WorkflowBuilder.build`; run it with a runtime.
     """
 
-    def __init__(self, nodes: list[_NodeEntry], connections: list[_Connection]) -> None:
+    def __init__(self, nodes: list[NodeEntry], connections: list[Connection]) -> None:
         self.nodes = nodes
         self.connections = connections
-        self._incoming: dict[str, list[_Connection]] = {}
+        self._incoming: dict[str, list[Connection]] = {}
         for conn in connections:
             self._incoming.setdefault(conn.target, []).append(conn)
 
@@ -55,15 +85,15 @@ class Workflow:
         """Node ids in execution order."""
         return [n.node_id for n in self.nodes]
 
-    def databases(self) -> list[Any]:
-        """The DataFlow instances whose nodes this workflow uses."""
-        seen: dict[int, Any] = {}
+    def execution_contexts(self) -> list[ExecutionContext]:
+        """The execution contexts of the DataFlow instances whose nodes this workflow uses."""
+        seen: dict[int, ExecutionContext] = {}
         for entry in self.nodes:
-            db = entry.node_type.db()
-            seen[id(db)] = db
+            context = entry.node_type.execution_context()
+            seen[id(context)] = context
         return list(seen.values())
 
-    def resolve_params(self, entry: _NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
+    def resolve_params(self, entry: NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
         """The node's parameters with connected values filled in from earlier results."""
         incoming = self._incoming.get(entry.node_id)
         if not incoming:
@@ -108,7 +138,7 @@ def _split(path: str) -> list[str]:
     return [p for p in path.split(".") if p != ""] if path else []
 
 
-def _get_path(output: Any, path: str, conn: _Connection) -> Any:
+def _get_path(output: Any, path: str, conn: Connection) -> Any:
     value = output
     for part in _split(path):
         if isinstance(value, Mapping) and part in value:
@@ -144,6 +174,11 @@ def _set_path(params: dict[str, Any], path: str, value: Any) -> None:
 class WorkflowBuilder:
     """Collects nodes and connections, then validates them into a :class:`Workflow`.
 
+    Args:
+        db: The DataFlow instance whose node types the names refer to (``db.workflow()`` is the
+            same). Without one, a name resolves to the one live instance that declares it; when
+            several do, ``build()`` raises DF-407 instead of guessing.
+
     Example:
         ```python
         workflow = WorkflowBuilder()
@@ -154,9 +189,31 @@ class WorkflowBuilder:
         ```
     """
 
-    def __init__(self) -> None:
-        self._nodes: list[tuple[str | type[Node], str, dict[str, Any]]] = []
-        self._connections: list[_Connection] = []
+    def __init__(self, db: NodeOwner | None = None) -> None:
+        self._db = db
+        self._nodes: list[PendingNode] = []
+        self._connections: list[Connection] = []
+
+    @property
+    def db(self) -> NodeOwner | None:
+        """The instance this builder is bound to, or ``None``."""
+        return self._db
+
+    @property
+    def nodes(self) -> list[PendingNode]:
+        """The nodes added so far, in order (types not resolved yet)."""
+        return list(self._nodes)
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The connections added so far, in order."""
+        return list(self._connections)
+
+    def resolve_node_type(self, node_type: str | type[Node], node_id: str = "?") -> type[Node]:
+        """The node class a name (or class) stands for in this builder (DF-401, DF-407)."""
+        if isinstance(node_type, type) and issubclass(node_type, Node):
+            return node_type
+        return resolve_node_type(node_type, self._db, node_id)
 
     def add_node(
         self, node_type: str | type[Node], node_id: str, params: Mapping[str, Any] | None = None
@@ -178,7 +235,7 @@ class WorkflowBuilder:
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},
             )
-        self._nodes.append((node_type, node_id, _copy_params(params)))
+        self._nodes.append(PendingNode(node_id, node_type, _copy_params(params)))
         return self
 
     def add_connection(
@@ -194,7 +251,7 @@ class WorkflowBuilder:
                 f"add_connection needs a target parameter name, got {target_param!r}.",
                 context={"node": target},
             )
-        self._connections.append(_Connection(source, source_output or "", target, target_param))
+        self._connections.append(Connection(source, source_output or "", target, target_param))
         return self
 
     def build(self) -> Workflow:
@@ -202,18 +259,20 @@ class WorkflowBuilder:
 
         Raises:
             UnknownNodeTypeError: DF-401.
+            AmbiguousNodeTypeError: DF-407.
             DuplicateNodeIdError: DF-402.
             WorkflowCycleError: DF-403.
             DanglingConnectionError: DF-404.
             DataFlowError: a static parameter is invalid (DF-101, DF-102, DF-103, DF-105, DF-2xx).
         """
-        entries: dict[str, _NodeEntry] = {}
-        for node_type, node_id, params in self._nodes:
+        entries: dict[str, NodeEntry] = {}
+        for pending in self._nodes:
+            node_id = pending.node_id
             if node_id in entries:
                 raise DuplicateNodeIdError(
                     f"Node id '{node_id}' is used twice in this workflow.", context={"node": node_id}
                 )
-            entries[node_id] = _NodeEntry(node_id, _resolve(node_type, node_id), params)
+            entries[node_id] = NodeEntry(node_id, self.resolve_node_type(pending.node_type, node_id), pending.params)
         for conn in self._connections:
             for end, role in ((conn.source, "source"), (conn.target, "target")):
                 if end not in entries:
@@ -228,7 +287,7 @@ class WorkflowBuilder:
         order = _topological_order(list(entries), self._connections)
         connected: dict[str, set[str]] = {}
         for conn in self._connections:
-            connected.setdefault(conn.target, set()).add(_split(conn.target_path)[0])
+            connected.setdefault(conn.target, set()).add(conn.target_name)
         for entry in entries.values():
             try:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
@@ -240,22 +299,7 @@ class WorkflowBuilder:
         return Workflow([entries[n] for n in order], list(self._connections))
 
 
-def _resolve(node_type: str | type[Node], node_id: str) -> type[Node]:
-    if isinstance(node_type, type) and issubclass(node_type, Node):
-        return node_type
-    found = find_node_type(node_type) if isinstance(node_type, str) else None
-    if found is None:
-        hint = get_close_matches(str(node_type), known_node_types(), n=3)
-        raise UnknownNodeTypeError(
-            f"Node '{node_id}' has unknown type {node_type!r}"
-            + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "; no model declares it.")
-            + " Node types exist once a model is declared with @db.model on a DataFlow instance that is not closed.",
-            context={"node": node_id, "node_type": str(node_type)},
-        )
-    return found
-
-
-def _topological_order(node_ids: list[str], connections: list[_Connection]) -> list[str]:
+def _topological_order(node_ids: list[str], connections: list[Connection]) -> list[str]:
     """Kahn's algorithm, keeping insertion order among ready nodes (deterministic runs)."""
     if not connections:
         return list(node_ids)

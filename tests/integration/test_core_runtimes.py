@@ -9,6 +9,7 @@ import pytest
 from _dfhelp import define_user, node, run
 
 from dataflow import (
+    AmbiguousNodeTypeError,
     AsyncLocalRuntime,
     ConnectionPathError,
     DataFlow,
@@ -241,8 +242,10 @@ async def test_a_second_instance_sees_the_same_data(db: DataFlow, database_url: 
     await node("UserCreateNode", {"name": "a", "email": "a"})
     other = DataFlow(database_url)
     try:
-        define_user(other)  # now the latest UserCountNode belongs to `other`
-        assert await node("UserCountNode") == {"count": 1}
+        define_user(other)  # two live instances declare User: an unbound name is ambiguous now
+        with pytest.raises(AmbiguousNodeTypeError):
+            await node("UserCountNode")
+        assert (await run(other.workflow().add_node("UserCountNode", "n", {})))["n"] == {"count": 1}
         await other.drop_tables()
     finally:
         await other.close()

@@ -46,6 +46,7 @@ PUBLISHED: dict[str, str] = {
     "DF-404": "DanglingConnectionError",
     "DF-405": "ConnectionPathError",
     "DF-406": "NodeExecutionError",
+    "DF-407": "AmbiguousNodeTypeError",
     "DF-501": "ServerUnavailableError",
     "DF-502": "AuthenticationError",
     "DF-503": "DatabaseNotFoundError",

@@ -86,8 +86,12 @@ def declare(db: DataFlow) -> None:
         age: int = 0
 
 
-def workflow(*nodes: tuple[str, str, dict[str, Any]], connections: tuple[tuple[str, str, str, str], ...] = ()) -> Any:
-    builder = WorkflowBuilder()
+def workflow(
+    *nodes: tuple[str, str, dict[str, Any]],
+    connections: tuple[tuple[str, str, str, str], ...] = (),
+    db: DataFlow | None = None,
+) -> Any:
+    builder = WorkflowBuilder(db)
     for node_type, node_id, params in nodes:
         builder.add_node(node_type, node_id, params)
     for connection in connections:
@@ -371,6 +375,27 @@ async def test_df406_unexpected_exception_inside_a_node(database_url: str) -> No
 # --- 5xx: connections, pools and event loops --------------------------------------------------------
 
 
+@triggers("DF-407")
+async def test_df407_unbound_name_declared_by_two_instances(database_url: str) -> None:
+    first, second = DataFlow(database_url), DataFlow(database_url)
+    declare(first)
+    declare(second)
+    try:
+        with pytest.raises(dataflow.AmbiguousNodeTypeError) as info:
+            workflow(create())
+        message = check(info.value, "DF-407")
+        assert "2 live DataFlow instances" in message and "db.workflow()" in message
+        assert "test_errors_triggered.py" in message  # where each instance was created
+        assert first.url in message  # named by its redacted URL (db.url never shows a password)
+        # Bound, each builder resolves on its own instance; closing one ends the ambiguity.
+        assert workflow(create(), db=second).nodes[0].node_type is second.nodes["UserCreateNode"]
+        await first.close()
+        assert workflow(create()).nodes[0].node_type is second.nodes["UserCreateNode"]
+    finally:
+        await first.close()
+        await second.close()
+
+
 @triggers("DF-501")
 async def test_df501_connection_refused_names_host_and_port() -> None:
     """PostgreSQL only by nature (SQLite has no server); needs no server at all: a free local port."""
@@ -536,10 +561,10 @@ async def test_df510_two_instances_write_one_file(database_url: str) -> None:
     writer = DataFlow(database_url)
     declare(writer)
     await writer.create_tables()
-    first = workflow(create())  # built now: its nodes belong to `writer`
+    first = workflow(create(), db=writer)
     other = DataFlow(database_url, sqlite_busy_timeout=0.2)
     declare(other)
-    second = workflow(create("Alan", "alan@example.com"))  # its nodes belong to `other`
+    second = workflow(create("Alan", "alan@example.com"), db=other)
     runtime = AsyncLocalRuntime()
     try:
         async with writer.transaction():
