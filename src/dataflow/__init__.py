@@ -56,6 +56,7 @@ from ._errors import (
     TypeMismatchError,
     UniqueViolationError,
     UnknownFieldError,
+    UnknownNodeIdError,
     UnknownNodeTypeError,
     UnknownOperatorError,
     ValidationError,
@@ -69,6 +70,7 @@ from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
+from .platform import Inspector
 
 __all__ = [
     "CATALOG",
@@ -92,6 +94,7 @@ __all__ = [
     "EventLoopClosedError",
     "Field",
     "FieldSpec",
+    "Inspector",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -120,6 +123,7 @@ __all__ = [
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",
+    "UnknownNodeIdError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
     "ValidationError",

@@ -211,6 +211,14 @@ _ENTRIES = [
         "Bind the builder to one instance with `db.workflow()` or `WorkflowBuilder(db)`, pass the node "
         "class (`db.nodes['UserCreateNode']`), or close the instance you no longer use (`await db.close()`).",
     ),
+    ErrorInfo(
+        "DF-408",
+        "UnknownNodeIdError",
+        "Unknown node id",
+        "The Inspector (or `dataflow debug --trace-parameter`) was asked about a node id that the "
+        "workflow does not contain: a typo, or a node of another workflow.",
+        "Use one of the node ids the message lists; `Inspector(workflow).nodes()` shows them all.",
+    ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
         "DF-501",

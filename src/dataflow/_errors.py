@@ -59,6 +59,7 @@ __all__ = [
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",
+    "UnknownNodeIdError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
     "ValidationError",
@@ -235,6 +236,12 @@ class AmbiguousNodeTypeError(WorkflowError):
     """DF-407: an unbound builder names a node type that several live instances declare."""
 
     code = "DF-407"
+
+
+class UnknownNodeIdError(WorkflowError):
+    """DF-408: a node id the workflow does not contain (asked of the Inspector)."""
+
+    code = "DF-408"
 
 
 class DuplicateNodeIdError(WorkflowError):
