@@ -123,3 +123,7 @@ class NodeList(list[NodeInfo]):
 
     def __repr__(self) -> str:
         return str(self)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The nodes as JSON-ready data."""
+        return [n.to_dict() for n in self]
