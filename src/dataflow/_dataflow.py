@@ -226,7 +226,7 @@ class DataFlow:
         context = self._context
         for spec in self._models.values():
             context.forget_tables([spec.name])
-            await context.ensure_table((spec.name, spec.table), self._statements[spec.name].create_table)
+            await context.ensure_table(spec.name, self._statements[spec.name].table_ddl)
 
     async def drop_tables(self) -> None:
         """Drop the tables of every registered model (their data is lost)."""

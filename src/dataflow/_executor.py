@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TypeVar
 
-from ._dialects import Backend, Connection, Pool, PoolSettings
+from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._errors import TransactionError
 from ._pool import PoolManager
 from ._shared import SharedConnection
@@ -123,23 +123,23 @@ class ExecutionContext:
         return Transaction(self)
 
     async def run(
-        self, table: tuple[str, str], ddl: Callable[[], Sequence[str]], operation: Callable[[Connection], Awaitable[T]]
+        self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]
     ) -> T:
-        """Run ``operation`` on the right connection, creating the table first if needed.
+        """Run ``operation`` on the right connection, creating the model's table first if needed.
 
         Args:
-            table: ``(model name, table name)``.
+            model: The model's name.
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
         """
-        if table[0] not in self.ready:
-            await self.ensure_table(table, ddl)
+        if model not in self.ready:
+            await self.ensure_table(model, ddl)
         async with _Lease(self) as connection:
             return await operation(connection)
 
-    async def ensure_table(self, table: tuple[str, str], ddl: Callable[[], Sequence[str]]) -> None:
+    async def ensure_table(self, model: str, ddl: Callable[[], TableDDL]) -> None:
         """Create a model's table unless it is known to exist (safe across tasks, threads, processes)."""
-        name, table_name = table
+        name = model
         if name in self.ready:
             return
         # One CREATE at a time per loop here; the backend serializes across connections.
@@ -151,7 +151,7 @@ class ExecutionContext:
             if name in self.ready:
                 return
             async with _Lease(self) as connection:
-                await self.backend.create_table(connection, table_name, ddl())
+                await self.backend.create_table(connection, ddl())
             scope = self.current_transaction() or self._isolation
             if scope is not None:
                 scope.created_tables.add(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._dialects import Backend, Params, quote_ident
+from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
@@ -62,6 +62,12 @@ class Statements:
         return dict(zip(self.names, values, strict=True))
 
     # --- DDL ------------------------------------------------------------------------------------
+
+    def table_ddl(self) -> TableDDL:
+        """The table's CREATE statements (idempotent) with the names of what they create."""
+        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
+        index_names = tuple(f"ix_{self.model.table}_{'_'.join(group)}" for group in indexed)
+        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names))
 
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent)."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from .._types import FieldType
 from .._url import DatabaseURL
 
-__all__ = ["Backend", "Connection", "Params", "Pool", "PoolSettings", "PoolSource", "ToDB", "FromDB"]
+__all__ = ["Backend", "Connection", "FromDB", "Params", "Pool", "PoolSettings", "PoolSource", "TableDDL", "ToDB"]
 
 ToDB = Callable[[Any], Any]
 FromDB = Callable[[Any], Any]
@@ -141,9 +141,9 @@ class Backend(ABC):
         probe_rows, rows = await connection.fetch_many([probe, upsert])
         return not probe_rows, rows[0]
 
-    async def create_table(self, connection: Connection, table: str, statements: Sequence[str]) -> None:
+    async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
         """Run a table's idempotent DDL; safe when other connections create the same table at once."""
-        for sql in statements:
+        for sql in ddl.statements:
             await connection.execute(sql)
 
     # --- pools and test databases -------------------------------------------------------------
@@ -159,6 +159,21 @@ class Backend(ABC):
     def ensure_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         """Create ``url``'s database through ``admin`` unless it exists (blocking; test support)."""
         return None
+
+
+@dataclass(frozen=True)
+class TableDDL:
+    """A model's idempotent CREATE statements and the relations they create.
+
+    Attributes:
+        table: The table name (unquoted).
+        statements: ``CREATE TABLE IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS`` statements.
+        relations: The table's and the indexes' names (unquoted), to check that all exist.
+    """
+
+    table: str
+    statements: tuple[str, ...]
+    relations: tuple[str, ...]
 
 
 def ddl_lock_key(table: str) -> int:

@@ -20,7 +20,19 @@ from .._errors import (
 )
 from .._types import FieldType, json_dump
 from .._url import DatabaseURL, parse_server_url, redact
-from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, Statement, ToDB, ddl_lock_key
+from ._base import (
+    Backend,
+    Connection,
+    FromDB,
+    Pool,
+    PoolSettings,
+    PoolSource,
+    Statement,
+    TableDDL,
+    ToDB,
+    ddl_lock_key,
+    quote_ident,
+)
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 
 if TYPE_CHECKING:
@@ -106,16 +118,21 @@ class PostgresBackend(Backend):
             await connection.fetch(sync)
         return bool(rows[0][-1]), rows[0]
 
-    async def create_table(self, connection: Connection, table: str, statements: Sequence[str]) -> None:
+    async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
+        # Most first uses find everything in place: one round trip, no lock.
+        exists_sql = "SELECT " + " AND ".join(f"to_regclass(${i + 1}) IS NOT NULL" for i in range(len(ddl.relations)))
+        rows = await connection.fetch(exists_sql, [quote_ident(r) for r in ddl.relations])
+        if rows[0][0]:
+            return
         # Concurrent CREATE TABLE IF NOT EXISTS of one table from two connections collide in the
         # catalog (a unique violation on pg_type). A transaction-scoped advisory lock per table makes
         # them take turns; the second one then finds the table and does nothing.
-        lock = f"SELECT pg_advisory_xact_lock({ddl_lock_key(table)})"
+        lock = f"SELECT pg_advisory_xact_lock({ddl_lock_key(ddl.table)})"
         if connection.tx_depth == 0:
             await connection.execute("BEGIN")
             try:
                 await connection.execute(lock)
-                for sql in statements:
+                for sql in ddl.statements:
                     await connection.execute(sql)
             except BaseException:
                 if connection.is_usable():
@@ -124,7 +141,7 @@ class PostgresBackend(Backend):
             await connection.execute("COMMIT")
             return
         await connection.execute(lock)  # held until the enclosing transaction ends
-        for sql in statements:
+        for sql in ddl.statements:
             await connection.execute(sql)
 
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:

@@ -154,14 +154,12 @@ class Node:
     @classmethod
     async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        model = cls.model
-        return await cls.execution_context().run((model.name, model.table), cls.statements.create_table, operation)
+        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
 
     @classmethod
     async def ensure_table(cls) -> None:
         """Create the model's table unless it is known to exist."""
-        model = cls.model
-        await cls.execution_context().ensure_table((model.name, model.table), cls.statements.create_table)
+        await cls.execution_context().ensure_table(cls.model.name, cls.statements.table_ddl)
 
     async def run(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``params`` (fully resolved) and execute the node."""
