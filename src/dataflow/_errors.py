@@ -39,6 +39,7 @@ __all__ = [
     "DatabaseNotFoundError",
     "DuplicateNodeIdError",
     "EventLoopClosedError",
+    "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -52,6 +53,7 @@ __all__ = [
     "RecordError",
     "RecordNotFoundError",
     "ResourceLeakError",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "StalePoolWarning",
     "TooManyConnectionsError",
@@ -175,6 +177,12 @@ class InvalidParameterError(ValidationError):
     code = "DF-105"
 
 
+class SchemaMismatchError(DataFlowError):
+    """DF-106: an existing table lacks a model column or stores one with another type."""
+
+    code = "DF-106"
+
+
 class UnknownOperatorError(ValidationError):
     """DF-201: a filter operator that DataFlow does not support."""
 
@@ -235,6 +243,12 @@ class AmbiguousNodeTypeError(WorkflowError):
     """DF-407: an unbound builder names a node type that several live instances declare."""
 
     code = "DF-407"
+
+
+class InvalidConditionError(WorkflowError):
+    """DF-408: a SwitchNode condition is not an allowed expression."""
+
+    code = "DF-408"
 
 
 class DuplicateNodeIdError(WorkflowError):

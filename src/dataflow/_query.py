@@ -67,7 +67,10 @@ class Statements:
         """The table's CREATE statements (idempotent) with the names of what they create."""
         indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
         index_names = tuple(f"ix_{self.model.table}_{'_'.join(group)}" for group in indexed)
-        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names))
+        columns = {
+            spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()
+        }
+        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
 
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent)."""
@@ -249,6 +252,16 @@ class Statements:
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+        )
+
+    def insert_ignoring(self, names: Sequence[str], rows: int, conflict_on: Sequence[str]) -> str:
+        """A multi-row INSERT that skips rows whose conflict key exists; RETURNING one row per insert."""
+        params = self.backend.params()
+        values = ", ".join("(" + ", ".join(params.add(None) for _ in names) + ")" for _ in range(rows))
+        target = ", ".join(quote_ident(n) for n in conflict_on)
+        return (
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES {values} "
+            f"ON CONFLICT ({target}) DO NOTHING RETURNING 1"
         )
 
     def sync_identity(self) -> str | None:

@@ -47,6 +47,7 @@ PUBLISHED: dict[str, str] = {
     "DF-405": "ConnectionPathError",
     "DF-406": "NodeExecutionError",
     "DF-407": "AmbiguousNodeTypeError",
+    "DF-408": "InvalidConditionError",
     "DF-501": "ServerUnavailableError",
     "DF-502": "AuthenticationError",
     "DF-503": "DatabaseNotFoundError",

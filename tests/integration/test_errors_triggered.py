@@ -396,6 +396,19 @@ async def test_df407_unbound_name_declared_by_two_instances(database_url: str) -
         await second.close()
 
 
+@triggers("DF-408")
+@pytest.mark.parametrize(
+    "condition",
+    ["__import__('os').system('true')", "input.__class__", "[x for x in input]", "len(input) >", "other > 0"],
+)
+def test_df408_unsafe_or_invalid_condition(condition: str) -> None:
+    builder = WorkflowBuilder().add_node("SwitchNode", "switch", {"condition": condition, "input": [1]})
+    with pytest.raises(dataflow.InvalidConditionError) as info:
+        builder.build()
+    check(info.value, "DF-408")
+    assert info.value.context["node"] == "switch"
+
+
 @triggers("DF-501")
 async def test_df501_connection_refused_names_host_and_port() -> None:
     """PostgreSQL only by nature (SQLite has no server); needs no server at all: a free local port."""

@@ -12,7 +12,7 @@ import asyncio
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._types import FieldType
@@ -113,6 +113,10 @@ class Backend(ABC):
         )
 
     @abstractmethod
+    def list_contains(self, column: str, elements: list[Any], params: Params) -> str:
+        """``column`` (a JSON list) holds every one of ``elements`` (str, int, float, bool, None)."""
+
+    @abstractmethod
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """The LIMIT/OFFSET clause."""
 
@@ -146,6 +150,10 @@ class Backend(ABC):
         for sql in ddl.statements:
             await connection.execute(sql)
 
+    @abstractmethod
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        """The live table's columns and their types, in :attr:`column_types` spelling."""
+
     # --- pools and test databases -------------------------------------------------------------
 
     @abstractmethod
@@ -174,6 +182,8 @@ class TableDDL:
     table: str
     statements: tuple[str, ...]
     relations: tuple[str, ...]
+    #: Each column's type as :meth:`Backend.describe_columns` reports it.
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def ddl_lock_key(table: str) -> int:

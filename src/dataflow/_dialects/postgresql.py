@@ -66,6 +66,19 @@ _COLUMN_TYPES = {
 }
 
 
+#: format_type() names -> the spelling of _COLUMN_TYPES.
+_TYPE_NAMES = {
+    "text": "TEXT",
+    "bigint": "BIGINT",
+    "double precision": "DOUBLE PRECISION",
+    "boolean": "BOOLEAN",
+    "timestamp with time zone": "TIMESTAMPTZ",
+    "date": "DATE",
+    "numeric": "NUMERIC",
+    "jsonb": "JSONB",
+}
+
+
 class PostgresBackend(Backend):
     """PostgreSQL (11+) through asyncpg."""
 
@@ -96,6 +109,10 @@ class PostgresBackend(Backend):
 
     def literal_pattern(self, text: str, *, prefix: bool, suffix: bool) -> str:
         return ("%" if prefix else "") + _like_escape(text) + ("%" if suffix else "")
+
+    def list_contains(self, column: str, elements: list[Any], params: Any) -> str:
+        # jsonb containment: every element of the right-hand array is an element of the column.
+        return f"{column} @> {params.add(json_dump(elements))}::jsonb"
 
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         clause = f" LIMIT {limit}" if limit is not None else ""
@@ -143,6 +160,14 @@ class PostgresBackend(Backend):
         await connection.execute(lock)  # held until the enclosing transaction ends
         for sql in ddl.statements:
             await connection.execute(sql)
+
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        rows = await connection.fetch(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [quote_ident(table)],
+        )
+        return {str(name): _TYPE_NAMES.get(str(kind), str(kind).upper()) for name, kind in rows}
 
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
         return _PostgresPools(url, settings, test_mode)

@@ -37,6 +37,8 @@ class Node:
     """
 
     operation: ClassVar[str] = ""
+    #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
+    needs_database: ClassVar[bool] = True
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -148,6 +150,16 @@ class Node:
             cls.statements.check_filter(values["filter"], cls.type_name)
         if "order_by" in values:
             cls.statements.order_by(values["order_by"], cls.type_name)
+
+    @classmethod
+    def validate_sources(cls, params: Mapping[str, Any], sources: Mapping[str, list[str]]) -> None:
+        """Build-time checks that need to know which nodes feed which parameter (``sources``)."""
+        return None
+
+    @classmethod
+    def inactive_outputs(cls, output: Mapping[str, Any]) -> frozenset[str]:
+        """Output keys of a branch not taken: nodes connected to them are skipped."""
+        return frozenset()
 
     # --- running ------------------------------------------------------------------------------
 
