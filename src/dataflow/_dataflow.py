@@ -84,7 +84,7 @@ class DataFlow:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
         self._backend = backend_for(self._url)
-        self._test_mode, reason = _testmode.resolve(test_mode)
+        self._test_mode, reason, detail = _testmode.resolve(test_mode)
         default_min, default_max = _TEST_POOL if self._test_mode else _PRODUCTION_POOL
         settings = PoolSettings(
             min_size=default_min if pool_min_size is None else pool_min_size,
@@ -113,7 +113,9 @@ class DataFlow:
         )
         register_owner(self)
         if self._test_mode:
-            logger.info("DataFlow: test mode enabled (%s) for %s", reason, self._url.redacted)
+            logger.info(
+                "DataFlow: Test mode enabled (%s) for %s%s", reason, self._url.redacted, f"; {detail}" if detail else ""
+            )
 
     # --- configuration ------------------------------------------------------------------------
 

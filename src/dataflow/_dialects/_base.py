@@ -250,6 +250,8 @@ class Pool(ABC):
     """Connections for one (event loop, URL) pair of one DataFlow instance."""
 
     loop: asyncio.AbstractEventLoop
+    #: How log lines name the pool (``pool-3``).
+    name: str = "pool"
     created_at: str = ""
     closed: bool = False
 
