@@ -109,9 +109,10 @@ class Node:
                 cls._unknown(key)
                 continue
             if seen.setdefault(name, key) != key:
+                first, other = sorted((seen[name], key), key=lambda spelling: spelling != name)
                 raise InvalidParameterError(
-                    f"{cls.type_name} got both {seen[name]!r} and {key!r}; they are the same parameter, pass one.",
-                    context=cls.error_context(parameter=key),
+                    f"{cls.type_name} got both {first!r} and {other!r}; they are the same parameter, pass one.",
+                    context=cls.error_context(parameter=other),
                 )
             if key in params and key not in connected:
                 check = spec.by_name[name].check
