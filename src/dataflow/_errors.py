@@ -144,7 +144,7 @@ def _rebuild(
 
 
 class ValidationError(DataFlowError):
-    """A model, node parameter or filter is invalid; raised before any SQL runs."""
+    """A model, node parameter, filter or table definition is invalid (all but DF-106 before any SQL runs)."""
 
 
 class MissingFieldError(ValidationError):
@@ -177,7 +177,7 @@ class InvalidParameterError(ValidationError):
     code = "DF-105"
 
 
-class SchemaMismatchError(DataFlowError):
+class SchemaMismatchError(ValidationError):
     """DF-106: an existing table lacks a model column or stores one with another type."""
 
     code = "DF-106"

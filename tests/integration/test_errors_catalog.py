@@ -33,6 +33,7 @@ PUBLISHED: dict[str, str] = {
     "DF-103": "TypeMismatchError",
     "DF-104": "InvalidModelError",
     "DF-105": "InvalidParameterError",
+    "DF-106": "SchemaMismatchError",
     "DF-201": "UnknownOperatorError",
     "DF-202": "InvalidFilterError",
     "DF-301": "RecordNotFoundError",

@@ -207,6 +207,29 @@ async def test_df105_parameter_of_wrong_type(db: DataFlow) -> None:
 # --- 2xx: filters --------------------------------------------------------------------------------
 
 
+@triggers("DF-106")
+async def test_df106_table_does_not_match_the_model(database_url: str) -> None:
+    first = DataFlow(database_url)
+    declare(first)
+    await first.create_tables()
+    await first.close()
+    second = DataFlow(database_url, schema_cache_validation=True)
+
+    @second.model(table="users")
+    class User:
+        id: int
+        name: str
+        nickname: str
+
+    try:
+        with pytest.raises(dataflow.SchemaMismatchError) as info:
+            await run(("UserCountNode", "count", {}), db=second)
+        message = check(info.value, "DF-106")
+        assert "missing column(s): nickname" in message and "'users'" in message
+    finally:
+        await second.close()
+
+
 @triggers("DF-201")
 async def test_df201_unknown_operator(db: DataFlow) -> None:
     with pytest.raises(dataflow.UnknownOperatorError) as info:
