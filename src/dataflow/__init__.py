@@ -36,6 +36,7 @@ from ._errors import (
     DataFlowWarning,
     DuplicateNodeIdError,
     EventLoopClosedError,
+    InvalidConditionError,
     InvalidConflictTargetError,
     InvalidFilterError,
     InvalidModelError,
@@ -49,6 +50,7 @@ from ._errors import (
     RecordError,
     RecordNotFoundError,
     ResourceLeakError,
+    SchemaMismatchError,
     ServerUnavailableError,
     StalePoolWarning,
     TooManyConnectionsError,
@@ -65,8 +67,9 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._model import Field, FieldSpec, ModelSpec
-from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec
+from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
+from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
@@ -95,6 +98,7 @@ __all__ = [
     "Field",
     "FieldSpec",
     "Inspector",
+    "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -114,8 +118,11 @@ __all__ = [
     "RecordError",
     "RecordNotFoundError",
     "ResourceLeakError",
+    "SchemaCache",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "StalePoolWarning",
+    "SwitchNode",
     "TooManyConnectionsError",
     "Transaction",
     "TransactionError",

@@ -95,6 +95,16 @@ _ENTRIES = [
         "(for example `limit='10'`), or two spellings of the same parameter (`filter` and `filters`).",
         "Use the parameters listed in the message for that node type, with the documented types.",
     ),
+    ErrorInfo(
+        "DF-106",
+        "SchemaMismatchError",
+        "Table does not match the model",
+        "With `schema_cache_validation=True`, DataFlow compared an existing table with its model and found "
+        "a model field without a column, or a column stored with another type (the table was created by an "
+        "older version of the model, another program, or a migration that did not run).",
+        "Migrate the table to the model (add or change the columns the message names), or in development "
+        "drop it (`await db.drop_tables()`) so DataFlow creates it from the model.",
+    ),
     # 2xx: filters and queries
     ErrorInfo(
         "DF-201",
@@ -213,6 +223,16 @@ _ENTRIES = [
     ),
     ErrorInfo(
         "DF-408",
+        "InvalidConditionError",
+        "Invalid SwitchNode condition",
+        "A SwitchNode `condition` is not an expression DataFlow evaluates: a syntax error, a call to a "
+        "function other than len, bool, int, float, str, abs, min, max, any, all and sum, an attribute, "
+        "a comprehension or lambda, or a name other than `input` and the ids of the nodes connected into it.",
+        "Write the condition over `input` with comparisons, `and`/`or`/`not`, arithmetic, indexing and the "
+        'functions listed (`"len(input) > 0"`); compute anything else in a node before the switch.',
+    ),
+    ErrorInfo(
+        "DF-409",
         "UnknownNodeIdError",
         "Unknown node id",
         "The Inspector (or `dataflow debug --trace-parameter`) was asked about a node id that the "

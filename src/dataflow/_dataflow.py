@@ -17,6 +17,7 @@ from ._executor import ExecutionContext
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, register_owner
 from ._query import Statements
+from ._schema_cache import SchemaCache
 from ._transaction import Transaction
 from ._workflow import WorkflowBuilder
 
@@ -43,6 +44,12 @@ class DataFlow:
         pool_acquire_timeout: Seconds to wait for a free connection before DF-509.
         connect_timeout: Seconds to wait for PostgreSQL to accept a connection.
         sqlite_busy_timeout: Seconds SQLite waits for another connection's write lock before DF-510.
+        schema_cache_enabled: Remember which tables exist, so each model's first-use DDL runs once
+            (default). ``False`` checks the table on every operation.
+        schema_cache_ttl: Seconds a cached table stays trusted (``None``, the default: until cleared).
+        schema_cache_max_size: Tables cached at most (least recently used dropped first).
+        schema_cache_validation: When a table enters the cache, compare its columns with the model
+            and raise DF-106 naming what differs.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -69,11 +76,15 @@ class DataFlow:
         pool_acquire_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         sqlite_busy_timeout: float = 5.0,
+        schema_cache_enabled: bool = True,
+        schema_cache_ttl: float | None = None,
+        schema_cache_max_size: int = 10_000,
+        schema_cache_validation: bool = False,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
         self._backend = backend_for(self._url)
-        self._test_mode, reason = _testmode.resolve(test_mode)
+        self._test_mode, reason, detail = _testmode.resolve(test_mode)
         default_min, default_max = _TEST_POOL if self._test_mode else _PRODUCTION_POOL
         settings = PoolSettings(
             min_size=default_min if pool_min_size is None else pool_min_size,
@@ -83,17 +94,28 @@ class DataFlow:
             sqlite_busy_timeout=sqlite_busy_timeout,
         )
         _check_settings(settings)
+        _check_schema_cache(schema_cache_enabled, schema_cache_ttl, schema_cache_max_size, schema_cache_validation)
         self._models: dict[str, ModelSpec] = {}
         self._nodes: dict[str, type[Node]] = {}
         self._statements: dict[str, Statements] = {}
         self._closed = False
         self._created_at = _creation_site()
+        self._schema = SchemaCache(
+            self._url.redacted,
+            self._model_name,
+            enabled=schema_cache_enabled,
+            ttl=schema_cache_ttl,
+            max_size=schema_cache_max_size,
+            validation=schema_cache_validation,
+        )
         self._context = ExecutionContext(
-            self._url, self._backend, settings, test_mode=self._test_mode, owner=repr(self)
+            self._url, self._backend, settings, self._schema, test_mode=self._test_mode, owner=repr(self)
         )
         register_owner(self)
         if self._test_mode:
-            logger.info("DataFlow: test mode enabled (%s) for %s", reason, self._url.redacted)
+            logger.info(
+                "DataFlow: Test mode enabled (%s) for %s%s", reason, self._url.redacted, f"; {detail}" if detail else ""
+            )
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -111,6 +133,25 @@ class DataFlow:
     def test_mode(self) -> bool:
         """Whether this instance runs in test mode."""
         return self._test_mode
+
+    @property
+    def schema_cache(self) -> SchemaCache:
+        """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
+        ``is_table_ensured()``."""
+        return self._schema
+
+    @property
+    def _schema_cache(self) -> SchemaCache:
+        # The name kailash-dataflow's documentation uses; the same object as ``schema_cache``.
+        return self._schema
+
+    def _model_name(self, model_or_table: Any) -> str | None:
+        if isinstance(model_or_table, type):
+            model_or_table = model_or_table.__name__
+        for spec in self._models.values():
+            if model_or_table in (spec.name, spec.table):
+                return spec.name
+        return None
 
     @property
     def closed(self) -> bool:
@@ -226,7 +267,7 @@ class DataFlow:
         context = self._context
         for spec in self._models.values():
             context.forget_tables([spec.name])
-            await context.ensure_table((spec.name, spec.table), self._statements[spec.name].create_table)
+            await context.create_table(spec.name, self._statements[spec.name].table_ddl)
 
     async def drop_tables(self) -> None:
         """Drop the tables of every registered model (their data is lost)."""
@@ -342,6 +383,19 @@ def _creation_site() -> str:
         return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "unknown"
     finally:
         del frame
+
+
+def _check_schema_cache(enabled: Any, ttl: Any, max_size: Any, validation: Any) -> None:
+    problems = []
+    for name, value in (("schema_cache_enabled", enabled), ("schema_cache_validation", validation)):
+        if not isinstance(value, bool):
+            problems.append(f"{name} must be True or False, got {value!r}")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
+        problems.append(f"schema_cache_ttl must be a positive number of seconds or None, got {ttl!r}")
+    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        problems.append(f"schema_cache_max_size must be an int >= 1, got {max_size!r}")
+    if problems:
+        raise ConfigurationError("Invalid DataFlow settings: " + "; ".join(problems) + ".")
 
 
 def _check_settings(settings: PoolSettings) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "DatabaseNotFoundError",
     "DuplicateNodeIdError",
     "EventLoopClosedError",
+    "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -52,6 +53,7 @@ __all__ = [
     "RecordError",
     "RecordNotFoundError",
     "ResourceLeakError",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "StalePoolWarning",
     "TooManyConnectionsError",
@@ -143,7 +145,7 @@ def _rebuild(
 
 
 class ValidationError(DataFlowError):
-    """A model, node parameter or filter is invalid; raised before any SQL runs."""
+    """A model, node parameter, filter or table definition is invalid (all but DF-106 before any SQL runs)."""
 
 
 class MissingFieldError(ValidationError):
@@ -174,6 +176,12 @@ class InvalidParameterError(ValidationError):
     """DF-105: a node parameter that the node does not accept, or of the wrong type."""
 
     code = "DF-105"
+
+
+class SchemaMismatchError(ValidationError):
+    """DF-106: an existing table lacks a model column or stores one with another type."""
+
+    code = "DF-106"
 
 
 class UnknownOperatorError(ValidationError):
@@ -238,10 +246,16 @@ class AmbiguousNodeTypeError(WorkflowError):
     code = "DF-407"
 
 
-class UnknownNodeIdError(WorkflowError):
-    """DF-408: a node id the workflow does not contain (asked of the Inspector)."""
+class InvalidConditionError(WorkflowError):
+    """DF-408: a SwitchNode condition is not an allowed expression."""
 
     code = "DF-408"
+
+
+class UnknownNodeIdError(WorkflowError):
+    """DF-409: a node id the workflow does not contain (asked of the Inspector)."""
+
+    code = "DF-409"
 
 
 class DuplicateNodeIdError(WorkflowError):

@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TypeVar
 
-from ._dialects import Backend, Connection, Pool, PoolSettings
-from ._errors import TransactionError
+from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
+from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
+from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
 from ._url import DatabaseURL
 
-__all__ = ["ExecutionContext"]
+__all__ = ["ExecutionContext", "check_columns"]
 
 T = TypeVar("T")
 
@@ -72,7 +73,14 @@ class ExecutionContext:
     """
 
     def __init__(
-        self, url: DatabaseURL, backend: Backend, settings: PoolSettings, *, test_mode: bool, owner: str
+        self,
+        url: DatabaseURL,
+        backend: Backend,
+        settings: PoolSettings,
+        schema: SchemaCache,
+        *,
+        test_mode: bool,
+        owner: str,
     ) -> None:
         self.url = url
         self.backend = backend
@@ -85,11 +93,11 @@ class ExecutionContext:
         self.pinned: SharedConnection | None = None
         self._isolation: Transaction | None = None
         #: Models whose tables are known to exist.
-        self.ready: set[str] = set()
+        self.schema = schema
         self._ddl_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self.pools.on_shared_closed.append(self.ready.clear)
+        self.pools.on_shared_closed.append(schema.clear)
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -114,7 +122,7 @@ class ExecutionContext:
 
     def forget_tables(self, names: Iterable[str]) -> None:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
-        self.ready.difference_update(names)
+        self.schema.forget(names)
 
     # --- running statements -----------------------------------------------------------------
 
@@ -123,39 +131,45 @@ class ExecutionContext:
         return Transaction(self)
 
     async def run(
-        self, table: tuple[str, str], ddl: Callable[[], Sequence[str]], operation: Callable[[Connection], Awaitable[T]]
+        self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]
     ) -> T:
-        """Run ``operation`` on the right connection, creating the table first if needed.
+        """Run ``operation`` on the right connection, creating the model's table first if needed.
 
         Args:
-            table: ``(model name, table name)``.
+            model: The model's name.
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
         """
-        if table[0] not in self.ready:
-            await self.ensure_table(table, ddl)
+        if not self.schema.check(model):
+            await self.create_table(model, ddl)
         async with _Lease(self) as connection:
             return await operation(connection)
 
-    async def ensure_table(self, table: tuple[str, str], ddl: Callable[[], Sequence[str]]) -> None:
-        """Create a model's table unless it is known to exist (safe across tasks, threads, processes)."""
-        name, table_name = table
-        if name in self.ready:
-            return
+    async def ensure_table(self, model: str, ddl: Callable[[], TableDDL]) -> None:
+        """Create a model's table unless the schema cache knows it exists."""
+        if not self.schema.check(model):
+            await self.create_table(model, ddl)
+
+    async def create_table(self, model: str, ddl: Callable[[], TableDDL]) -> None:
+        """Run a model's idempotent CREATE statements (safe across tasks, threads, processes)."""
+        name = model
         # One CREATE at a time per loop here; the backend serializes across connections.
         loop = asyncio.get_running_loop()
         lock = self._ddl_locks.get(loop)
         if lock is None:
             lock = self._ddl_locks[loop] = asyncio.Lock()
         async with lock:
-            if name in self.ready:
+            if self.schema.contains(name):
                 return
+            table = ddl()
             async with _Lease(self) as connection:
-                await self.backend.create_table(connection, table_name, ddl())
+                await self.backend.create_table(connection, table)
+                if self.schema.validation:
+                    check_columns(name, table, await self.backend.describe_columns(connection, table.table))
             scope = self.current_transaction() or self._isolation
             if scope is not None:
                 scope.created_tables.add(name)
-            self.ready.add(name)
+            self.schema.mark(name)
 
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[None]:
@@ -175,3 +189,23 @@ class ExecutionContext:
             finally:
                 self.pinned = None
                 self._isolation = None
+
+
+def check_columns(model: str, table: TableDDL, live: dict[str, str]) -> None:
+    """DF-106 when the live table lacks a model column or stores one with another type."""
+    missing = [name for name in table.columns if name not in live]
+    mismatched = [
+        f"{name} ({live[name]} in the table, {expected} in the model)"
+        for name, expected in table.columns.items()
+        if name in live and live[name] != expected
+    ]
+    if missing or mismatched:
+        problems = []
+        if missing:
+            problems.append("missing column(s): " + ", ".join(missing))
+        if mismatched:
+            problems.append("column type(s) differ: " + "; ".join(mismatched))
+        raise SchemaMismatchError(
+            f"Table '{table.table}' of model {model} does not match the model: {'; '.join(problems)}.",
+            context={"model": model, "table": table.table, "missing": missing, "mismatched": mismatched},
+        )

@@ -37,6 +37,9 @@ _MAX_DEPTH = 32
 _MAX_PATTERN_BYTES = 16_000
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class _Compiler:
     def __init__(self, model: ModelSpec, backend: Backend, params: Params, node: str | None) -> None:
         self.model = model
@@ -108,9 +111,12 @@ class _Compiler:
 
     def _operator(self, spec: FieldSpec, op: str, value: Any, depth: int) -> str:
         column = quote_ident(spec.name)
+        if spec.kind is FieldType.JSON and op == "$contains" and spec.python_type is list:
+            return self._list_contains(spec, column, value)
         if spec.kind is FieldType.JSON and op not in ("$null", "$not"):
+            also = " (and $contains on list fields)" if spec.python_type is list else ""
             raise self._bad(
-                f"Field '{spec.name}' holds JSON; filter it with $null only (got {op}).",
+                f"Field '{spec.name}' holds JSON; filter it with $null{also} only (got {op}).",
                 field=spec.name,
                 operator=op,
             )
@@ -195,6 +201,29 @@ class _Compiler:
             f"Unknown operator {op!r:.40} on field '{spec.name}'. Supported: {', '.join(FIELD_OPERATORS)}.",
             context=self._context(field=spec.name, operator=op),
         )
+
+    def _list_contains(self, spec: FieldSpec, column: str, value: Any) -> str:
+        """``$contains`` on a list field: the stored list holds every one of these elements."""
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, _SCALARS) for v in value):
+            raise self._bad(
+                f"$contains on list field '{spec.name}' takes a list of str, int, float, bool or None elements, "
+                f"got {value!r:.60}.",
+                field=spec.name,
+                operator="$contains",
+            )
+        elements = []
+        for element in value:
+            if isinstance(element, bool) or element is None:
+                elements.append(element)
+            elif isinstance(element, str):
+                elements.append(check_value(FieldType.STR, element, field=spec.name, model=self.model.name))
+            elif isinstance(element, int):
+                elements.append(check_value(FieldType.INT, element, field=spec.name, model=self.model.name))
+            else:
+                elements.append(check_value(FieldType.FLOAT, element, field=spec.name, model=self.model.name))
+        if not elements:
+            return f"{column} IS NOT NULL"
+        return self.backend.list_contains(column, elements, self.params)
 
     def _text(self, spec: FieldSpec, op: str, value: Any) -> str:
         if not isinstance(value, str):

@@ -9,6 +9,7 @@ pools; a loop's owner (``LocalRuntime``) closes that loop's pools through ``_loo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import threading
@@ -29,6 +30,8 @@ __all__ = ["PoolManager", "all_managers", "checked_out"]
 logger = logging.getLogger("dataflow")
 
 _managers: weakref.WeakSet[PoolManager] = weakref.WeakSet()
+#: Pool names in log lines: pool-1, pool-2, ... (a counter, not a registry).
+_pool_numbers = itertools.count(1)
 _exit_hook_installed = False
 _exit_hook_lock = threading.Lock()
 
@@ -123,12 +126,23 @@ class PoolManager:
             # Proactive: a loop that closed without shutdown hooks left its pools behind.
             await self.cleanup_stale(implicit=True)
         pool = await self._source.create(loop)
+        pool.name = f"pool-{next(_pool_numbers)}"
         if self.test_mode:
             pool.created_at = _creation_site()
         self._pools[loop] = pool
         self.pools_created += 1
         on_loop_shutdown(self, self._close_loop_pool)
-        logger.debug("DataFlow: created a pool for %s on loop %#x", self.url.redacted, id(loop))
+        if self.test_mode:
+            logger.info(
+                "DataFlow: Created connection pool '%s' (test mode) for %s on loop %#x",
+                pool.name,
+                self.url.redacted,
+                id(loop),
+            )
+        else:
+            logger.debug(
+                "DataFlow: Created connection pool '%s' for %s on loop %#x", pool.name, self.url.redacted, id(loop)
+            )
         self._publish(PoolEventKind.CREATED, loop, pool)
         return pool
 
@@ -152,7 +166,7 @@ class PoolManager:
             self.cleanup_failures += 1
             pool.force_close()
             logger.warning(
-                "DataFlow: could not close the pool of %s at loop shutdown: %s", self.url.redacted, exc
+                "DataFlow: Pool '%s' cleanup failed at loop shutdown (%s): %s", pool.name, self.url.redacted, exc
             )
 
     async def _close_pool(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> bool:
@@ -171,7 +185,7 @@ class PoolManager:
             return True
         except Exception as exc:
             self.cleanup_failures += 1
-            logger.warning("DataFlow: could not clean up a pool of %s: %s", self.url.redacted, exc)
+            logger.warning("DataFlow: Pool '%s' cleanup failed (%s): %s", pool.name, self.url.redacted, exc)
             try:
                 _abandon(loop, pool)
             except Exception:
@@ -209,7 +223,7 @@ class PoolManager:
                 self.stale_pools_cleaned += 1
             except Exception as exc:
                 self.cleanup_failures += 1
-                logger.warning("DataFlow: could not close a stale pool of %s: %s", self.url.redacted, exc)
+                logger.warning("DataFlow: Pool '%s' cleanup failed (stale, %s): %s", pool.name, self.url.redacted, exc)
         if stale:
             where = (
                 "; ".join(p.created_at.splitlines()[-2].strip() for _, p in stale if p.created_at)
@@ -219,7 +233,12 @@ class PoolManager:
                 f"Closed {len(stale)} stale pool(s) of {self.url.redacted} whose event loop was closed without "
                 f"shutting them down (created at: {where})."
             )
-            logger.info("DataFlow: %s", detail)
+            logger.info(
+                "DataFlow: Removed %d stale pool(s) from closed event loop(s): %s (created at: %s)",
+                len(stale),
+                self.url.redacted,
+                where,
+            )
             if implicit:
                 warnings.warn(StalePoolWarning(detail), stacklevel=2)
         return len(stale)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._dialects import Backend, Params, quote_ident
+from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
@@ -62,6 +62,15 @@ class Statements:
         return dict(zip(self.names, values, strict=True))
 
     # --- DDL ------------------------------------------------------------------------------------
+
+    def table_ddl(self) -> TableDDL:
+        """The table's CREATE statements (idempotent) with the names of what they create."""
+        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
+        index_names = tuple(f"ix_{self.model.table}_{'_'.join(group)}" for group in indexed)
+        columns = {
+            spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()
+        }
+        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
 
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent)."""
@@ -243,6 +252,16 @@ class Statements:
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+        )
+
+    def insert_ignoring(self, names: Sequence[str], rows: int, conflict_on: Sequence[str]) -> str:
+        """A multi-row INSERT that skips rows whose conflict key exists; RETURNING one row per insert."""
+        params = self.backend.params()
+        values = ", ".join("(" + ", ".join(params.add(None) for _ in names) + ")" for _ in range(rows))
+        target = ", ".join(quote_ident(n) for n in conflict_on)
+        return (
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES {values} "
+            f"ON CONFLICT ({target}) DO NOTHING RETURNING 1"
         )
 
     def sync_identity(self) -> str | None:

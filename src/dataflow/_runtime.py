@@ -29,10 +29,21 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
         )
     results: Results = {}
+    skipped: set[str] = set()
+    inactive: dict[str, frozenset[str]] = {}
     for entry in workflow.nodes:
+        if skipped or inactive:
+            reason = workflow.skip_reason(entry, skipped, inactive)
+            if reason is not None:
+                skipped.add(entry.node_id)
+                results[entry.node_id] = {"skipped": True, "reason": reason}
+                continue
         params = workflow.resolve_params(entry, results)
         try:
-            results[entry.node_id] = await entry.node_type().run(params)
+            output = results[entry.node_id] = await entry.node_type().run(params)
+            branches = entry.node_type.inactive_outputs(output)
+            if branches:
+                inactive[entry.node_id] = branches
         except DataFlowError as exc:
             if exc.context.get("node") == entry.node_type.type_name:
                 exc.context["node"] = entry.node_id  # validation code records the type; the node is its id

@@ -21,7 +21,11 @@ from ._nodes import Node, NodeOwner, resolve_node_type
 if TYPE_CHECKING:
     from ._executor import ExecutionContext
 
-__all__ = ["Connection", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
+__all__ = ["TRIGGER", "Connection", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
+
+#: A connection into this parameter name only orders and gates the target (it runs after the
+#: source, and not at all when the source's output is a branch not taken); no value is passed.
+TRIGGER = "trigger"
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,22 @@ class Workflow:
     def __init__(self, nodes: list[NodeEntry], connections: list[Connection]) -> None:
         self.nodes = nodes
         self.connections = connections
+        self._types = {entry.node_id: entry.node_type for entry in nodes}
         self._incoming: dict[str, list[Connection]] = {}
         for conn in connections:
             self._incoming.setdefault(conn.target, []).append(conn)
+
+    def skip_reason(
+        self, entry: NodeEntry, skipped: set[str], inactive: Mapping[str, frozenset[str]]
+    ) -> str | None:
+        """Why ``entry`` must not run: a source was skipped, or feeds it from a branch not taken."""
+        for conn in self._incoming.get(entry.node_id, ()):
+            if conn.source in skipped:
+                return f"'{conn.source}' was skipped"
+            branch = _split(conn.source_path)[:1]
+            if branch and branch[0] in inactive.get(conn.source, frozenset()):
+                return f"'{conn.source}.{branch[0]}' is the branch not taken"
+        return None
 
     @property
     def node_ids(self) -> list[str]:
@@ -89,8 +106,9 @@ class Workflow:
         """The execution contexts of the DataFlow instances whose nodes this workflow uses."""
         seen: dict[int, ExecutionContext] = {}
         for entry in self.nodes:
-            context = entry.node_type.execution_context()
-            seen[id(context)] = context
+            if entry.node_type.needs_database:
+                context = entry.node_type.execution_context()
+                seen[id(context)] = context
         return list(seen.values())
 
     def resolve_params(self, entry: NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +118,11 @@ class Workflow:
             return entry.params
         params = copy.deepcopy(entry.params)
         for conn in incoming:
-            value = _get_path(results[conn.source], conn.source_path, conn)
+            if conn.target_path == TRIGGER:
+                continue
+            output = self._types[conn.source].spec.output_name(_split(conn.source_path)[0]) if conn.source_path else ""
+            path = ".".join([output, *_split(conn.source_path)[1:]]) if output else conn.source_path
+            value = _get_path(results[conn.source], path, conn)
             _set_path(params, conn.target_path, value)
         return params
 
@@ -286,11 +308,15 @@ class WorkflowBuilder:
                     )
         order = _topological_order(list(entries), self._connections)
         connected: dict[str, set[str]] = {}
+        sources: dict[str, dict[str, list[str]]] = {}
         for conn in self._connections:
-            connected.setdefault(conn.target, set()).add(conn.target_name)
+            if conn.target_path != TRIGGER:
+                connected.setdefault(conn.target, set()).add(conn.target_name)
+            sources.setdefault(conn.target, {}).setdefault(conn.target_name, []).append(conn.source)
         for entry in entries.values():
             try:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
+                entry.node_type.validate_sources(entry.params, sources.get(entry.node_id, {}))
             except DataFlowError as exc:
                 if exc.context.get("node") == entry.node_type.type_name:
                     exc.context["node"] = entry.node_id  # validation code records the type, not the id

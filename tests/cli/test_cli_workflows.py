@@ -172,7 +172,7 @@ def test_debug_trace_parameter_and_lineage(cli: Cli, project: Path) -> None:
                          ("list", "--trace-parameter 'list': write NODE.PARAM")):
         proc = cli("debug", "broken.py", "--trace-parameter", bad, cwd=project)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-    assert "DF-408" in cli("debug", "broken.py", "--trace-parameter", "lst.x", cwd=project).stderr
+    assert "DF-409" in cli("debug", "broken.py", "--trace-parameter", "lst.x", cwd=project).stderr
     data = json.loads(cli("debug", "broken.py", "--trace-parameter", "list.user_id", "--json", cwd=project).stdout)
     assert data["traces"][0]["sources"][0]["connection"]["source_type"] == "str"
 

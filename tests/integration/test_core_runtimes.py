@@ -260,3 +260,17 @@ async def test_execute_requires_a_built_workflow(db: DataFlow) -> None:
         await AsyncLocalRuntime().execute_workflow_async(WorkflowBuilder())  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError):
         await node("UserListNode", {"filter": "name = 'x'"})
+
+
+def test_local_runtime_closes_the_pools_of_every_instance_on_its_loop(database_url: str) -> None:
+    first, second = DataFlow(database_url), DataFlow(database_url)
+    for db, name in ((first, "Left"), (second, "Right")):
+        db.model(type(name, (), {"__annotations__": {"id": int, "label": str}}))
+    runtime = LocalRuntime()
+    for db, name in ((first, "Left"), (second, "Right")):
+        runtime.execute(db.workflow().add_node(f"{name}CreateNode", "c", {"label": "x"}).build())
+    assert first.get_cleanup_metrics()["active_pools"] == second.get_cleanup_metrics()["active_pools"] == 1
+    runtime.close()
+    for db in (first, second):
+        metrics = db.get_cleanup_metrics()
+        assert metrics["active_pools"] == 0 and metrics["pools_cleaned"] == 1, metrics

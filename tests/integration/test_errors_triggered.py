@@ -207,6 +207,29 @@ async def test_df105_parameter_of_wrong_type(db: DataFlow) -> None:
 # --- 2xx: filters --------------------------------------------------------------------------------
 
 
+@triggers("DF-106")
+async def test_df106_table_does_not_match_the_model(database_url: str) -> None:
+    first = DataFlow(database_url)
+    declare(first)
+    await first.create_tables()
+    await first.close()
+    second = DataFlow(database_url, schema_cache_validation=True)
+
+    @second.model(table="users")
+    class User:
+        id: int
+        name: str
+        nickname: str
+
+    try:
+        with pytest.raises(dataflow.SchemaMismatchError) as info:
+            await run(("UserCountNode", "count", {}), db=second)
+        message = check(info.value, "DF-106")
+        assert "missing column(s): nickname" in message and "'users'" in message
+    finally:
+        await second.close()
+
+
 @triggers("DF-201")
 async def test_df201_unknown_operator(db: DataFlow) -> None:
     with pytest.raises(dataflow.UnknownOperatorError) as info:
@@ -397,7 +420,20 @@ async def test_df407_unbound_name_declared_by_two_instances(database_url: str) -
 
 
 @triggers("DF-408")
-async def test_df408_inspector_asked_about_a_node_the_workflow_lacks(database_url: str) -> None:
+@pytest.mark.parametrize(
+    "condition",
+    ["__import__('os').system('true')", "input.__class__", "[x for x in input]", "len(input) >", "other > 0"],
+)
+def test_df408_unsafe_or_invalid_condition(condition: str) -> None:
+    builder = WorkflowBuilder().add_node("SwitchNode", "switch", {"condition": condition, "input": [1]})
+    with pytest.raises(dataflow.InvalidConditionError) as info:
+        builder.build()
+    check(info.value, "DF-408")
+    assert info.value.context["node"] == "switch"
+
+
+@triggers("DF-409")
+async def test_df409_inspector_asked_about_a_node_the_workflow_lacks(database_url: str) -> None:
     db = DataFlow(database_url)
     declare(db)
     try:
@@ -410,7 +446,7 @@ async def test_df408_inspector_asked_about_a_node_the_workflow_lacks(database_ur
         ):
             with pytest.raises(dataflow.UnknownNodeIdError) as info:
                 ask()
-            message = check(info.value, "DF-408")
+            message = check(info.value, "DF-409")
             assert "Node 'craete' is not in this workflow (did you mean 'create'?). Nodes: create." in message
         trace = inspector.trace_parameter("create", "name").show()
         assert trace == "Parameter Trace: create.name\n└─ static value 'Ada'"

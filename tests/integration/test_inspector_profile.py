@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from dataflow import AsyncLocalRuntime, DataFlow, Inspector, LocalRuntime, RecordNotFoundError, WorkflowBuilder
+from dataflow import (
+    AsyncLocalRuntime,
+    DataFlow,
+    Inspector,
+    LocalRuntime,
+    RecordNotFoundError,
+    WorkflowBuilder,
+)
 
 
 def declare(db: DataFlow) -> None:
@@ -40,7 +47,7 @@ async def test_profile_async_times_every_node_and_returns_the_results(database_u
         assert profile.results["read"]["label"] == "pen"
         assert profile.results["count"] == {"count": 1}
         shown = profile.show().splitlines()
-        assert shown[0] == "Profile (AsyncLocalRuntime, each node timed on its own):"
+        assert shown[0] == "Profile (on the running event loop):"
         assert shown[1].split()[:2] == ["create", "ItemCreateNode"] and shown[1].endswith(" ms")
         assert shown[-1].startswith("  slowest: ")
         assert profile.to_dict()["nodes"][0]["node"] == "create"
@@ -62,15 +69,53 @@ async def test_profile_stops_at_the_failing_node_with_its_error(database_url: st
         await db.close()
 
 
-def test_profile_with_local_runtime(database_url: str) -> None:
+def test_profile_from_sync_code_closes_its_pools(database_url: str) -> None:
     db = DataFlow(database_url)
     declare(db)
     try:
-        with LocalRuntime() as runtime:
-            profile = Inspector(lifecycle(db).build()).profile(runtime)
-        assert profile.runtime == "LocalRuntime"
+        profile = Inspector(lifecycle(db).build()).profile()
+        assert profile.runtime == "an event loop of its own"
         assert profile.results["count"] == {"count": 1}
-        profile = Inspector(lifecycle(db)).profile()  # its own LocalRuntime, closed afterwards
+        metrics = db.get_cleanup_metrics()
+        assert metrics["active_pools"] == 0 and metrics["stale_pools_cleaned"] == 0  # closed by their owner
+        profile = Inspector(lifecycle(db)).profile()  # on a builder too
         assert profile.results["count"] == {"count": 1}
+        with LocalRuntime() as runtime:  # the same results as a run of the workflow
+            results, _ = runtime.execute(lifecycle(db).build())
+        assert results["count"] == {"count": 1}
     finally:
         asyncio.run(db.close())
+
+
+async def test_profile_called_from_async_code_with_the_sync_method(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        profile = Inspector(lifecycle(db)).profile()  # runs in a worker thread on its own loop
+        assert [t.node_id for t in profile.timings] == ["create", "read", "list", "count"]
+    finally:
+        await db.close()
+
+
+async def test_profile_skips_the_branch_not_taken(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        workflow = db.workflow()
+        workflow.add_node("ItemCountNode", "count")
+        workflow.add_node("SwitchNode", "empty", {"condition": "input == 0"})
+        workflow.add_node("ItemCreateNode", "first", {"label": "first"})
+        workflow.add_node("ItemListNode", "all")
+        workflow.add_connection("count", "count", "empty", "input")
+        workflow.add_connection("empty", "true_output", "first", "trigger")
+        workflow.add_connection("empty", "false_output", "all", "trigger")
+        profile = await Inspector(workflow).profile_async()
+        assert [(t.node_id, t.skipped) for t in profile.timings] == [
+            ("count", False), ("empty", False), ("first", False), ("all", True)
+        ]
+        assert profile.results["all"]["skipped"] is True
+        assert profile.show().splitlines()[4].split() == ["all", "ItemListNode", "skipped", "(branch", "not", "taken)"]
+        results, _ = await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+        assert results["first"].get("skipped") is True and results["all"]["count"] == 1
+    finally:
+        await db.close()

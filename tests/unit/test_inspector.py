@@ -256,7 +256,7 @@ def test_unknown_node_ids_raise_df408(db: DataFlow) -> None:
     ):
         with pytest.raises(UnknownNodeIdError, match="Node 'reed' is not in this workflow .did you mean") as info:
             ask()
-        assert info.value.code == "DF-408"
+        assert info.value.code == "DF-409"
 
 
 def test_structure_duplicate_ids_and_unknown_types(db: DataFlow) -> None:
@@ -314,7 +314,9 @@ def test_node_signatures_list_params_and_outputs(db: DataFlow) -> None:
     shown = inspector.show_node("orders")
     assert "  connected: filter.user_id" in shown and "  given: filter={'total': {'$gt': 1}}" in shown
     data = json.loads(json.dumps(inspector.node("create").to_dict()))
-    assert data["outputs"][0] == {"name": "id", "description": data["outputs"][0]["description"], "type": "int"}
+    assert data["outputs"][0] == {
+        "name": "id", "description": data["outputs"][0]["description"], "type": "int", "aliases": []
+    }
 
 
 def test_performance_estimate_and_hints(db: DataFlow) -> None:
@@ -347,3 +349,39 @@ def test_validation_result_is_the_seeds_dict() -> None:
     assert isinstance(result, dict) and result["is_valid"] is True and result.is_valid
     assert result["warnings"][0].severity == "warning"
     assert repr(result["warnings"][0]) == "<warning DF-103: bad>"
+
+
+def test_trigger_connections_and_switch_nodes(db: DataFlow) -> None:
+    workflow = db.workflow()
+    workflow.add_node("UserCountNode", "count")
+    workflow.add_node("SwitchNode", "empty", {"condition": "count == 0"})
+    workflow.add_node("UserCreateNode", "first", {"name": "Ada", "email": "ada@example.com"})
+    workflow.add_connection("count", "count", "empty", "input")
+    workflow.add_connection("empty", "true_output", "first", "trigger")
+    inspector = Inspector(workflow)
+    assert inspector.validate().is_valid, inspector.validate()
+    workflow.build()  # build() agrees
+    assert str(inspector.connections_to("first")) == "Found 1 connection: empty.true_output → first (trigger)"
+    assert "    runs after empty.true_output (trigger)" in inspector.show()
+    assert inspector.parameter_dependencies()["first"] == ["empty"]
+    assert inspector.node("empty").show().splitlines()[0] == "empty (SwitchNode): switch (no model, no SQL)"
+    assert "  empty  SwitchNode (switch)" in str(inspector.nodes())
+    switch = next(n for n in inspector.estimate_performance().nodes if n.node_id == "empty")
+    assert (switch.statements, switch.round_trips) == (0, 0)
+
+    workflow.add_node("SwitchNode", "bad", {"condition": "other > 0", "input": 1})
+    (error,) = inspector.validate()["errors"]
+    assert (error.code, error.node) == ("DF-408", "bad")  # what build() raises for the condition
+    with pytest.raises(dataflow.InvalidConditionError):
+        workflow.build()
+
+
+def test_output_aliases_are_the_outputs_they_stand_for(db: DataFlow) -> None:
+    workflow = db.workflow()
+    workflow.add_node("OrderListNode", "list")
+    workflow.add_node("OrderCountNode", "count")
+    alias = next(a for o in db.nodes["OrderListNode"].spec.outputs for a in o.aliases)
+    workflow.add_connection("list", f"{alias}.0.user_id", "count", "filter.user_id")
+    (connection,) = Inspector(workflow).connections()
+    assert (connection.source_type, connection.target_type) == ("int", "int")
+    assert Inspector(workflow).is_valid()

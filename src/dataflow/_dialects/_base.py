@@ -12,13 +12,13 @@ import asyncio
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._types import FieldType
 from .._url import DatabaseURL
 
-__all__ = ["Backend", "Connection", "Params", "Pool", "PoolSettings", "PoolSource", "ToDB", "FromDB"]
+__all__ = ["Backend", "Connection", "FromDB", "Params", "Pool", "PoolSettings", "PoolSource", "TableDDL", "ToDB"]
 
 ToDB = Callable[[Any], Any]
 FromDB = Callable[[Any], Any]
@@ -113,6 +113,10 @@ class Backend(ABC):
         )
 
     @abstractmethod
+    def list_contains(self, column: str, elements: list[Any], params: Params) -> str:
+        """``column`` (a JSON list) holds every one of ``elements`` (str, int, float, bool, None)."""
+
+    @abstractmethod
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """The LIMIT/OFFSET clause."""
 
@@ -141,10 +145,14 @@ class Backend(ABC):
         probe_rows, rows = await connection.fetch_many([probe, upsert])
         return not probe_rows, rows[0]
 
-    async def create_table(self, connection: Connection, table: str, statements: Sequence[str]) -> None:
+    async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
         """Run a table's idempotent DDL; safe when other connections create the same table at once."""
-        for sql in statements:
+        for sql in ddl.statements:
             await connection.execute(sql)
+
+    @abstractmethod
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        """The live table's columns and their types, in :attr:`column_types` spelling."""
 
     # --- pools and test databases -------------------------------------------------------------
 
@@ -159,6 +167,23 @@ class Backend(ABC):
     def ensure_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         """Create ``url``'s database through ``admin`` unless it exists (blocking; test support)."""
         return None
+
+
+@dataclass(frozen=True)
+class TableDDL:
+    """A model's idempotent CREATE statements and the relations they create.
+
+    Attributes:
+        table: The table name (unquoted).
+        statements: ``CREATE TABLE IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS`` statements.
+        relations: The table's and the indexes' names (unquoted), to check that all exist.
+    """
+
+    table: str
+    statements: tuple[str, ...]
+    relations: tuple[str, ...]
+    #: Each column's type as :meth:`Backend.describe_columns` reports it.
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def ddl_lock_key(table: str) -> int:
@@ -225,6 +250,8 @@ class Pool(ABC):
     """Connections for one (event loop, URL) pair of one DataFlow instance."""
 
     loop: asyncio.AbstractEventLoop
+    #: How log lines name the pool (``pool-3``).
+    name: str = "pool"
     created_at: str = ""
     closed: bool = False
 

@@ -20,7 +20,19 @@ from .._errors import (
 )
 from .._types import FieldType, json_dump
 from .._url import DatabaseURL, parse_server_url, redact
-from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, Statement, ToDB, ddl_lock_key
+from ._base import (
+    Backend,
+    Connection,
+    FromDB,
+    Pool,
+    PoolSettings,
+    PoolSource,
+    Statement,
+    TableDDL,
+    ToDB,
+    ddl_lock_key,
+    quote_ident,
+)
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 
 if TYPE_CHECKING:
@@ -51,6 +63,19 @@ _COLUMN_TYPES = {
     FieldType.DATE: "DATE",
     FieldType.DECIMAL: "NUMERIC",
     FieldType.JSON: "JSONB",
+}
+
+
+#: format_type() names -> the spelling of _COLUMN_TYPES.
+_TYPE_NAMES = {
+    "text": "TEXT",
+    "bigint": "BIGINT",
+    "double precision": "DOUBLE PRECISION",
+    "boolean": "BOOLEAN",
+    "timestamp with time zone": "TIMESTAMPTZ",
+    "date": "DATE",
+    "numeric": "NUMERIC",
+    "jsonb": "JSONB",
 }
 
 
@@ -85,6 +110,10 @@ class PostgresBackend(Backend):
     def literal_pattern(self, text: str, *, prefix: bool, suffix: bool) -> str:
         return ("%" if prefix else "") + _like_escape(text) + ("%" if suffix else "")
 
+    def list_contains(self, column: str, elements: list[Any], params: Any) -> str:
+        # jsonb containment: every element of the right-hand array is an element of the column.
+        return f"{column} @> {params.add(json_dump(elements))}::jsonb"
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         clause = f" LIMIT {limit}" if limit is not None else ""
         return clause + (f" OFFSET {offset}" if offset is not None else "")
@@ -106,16 +135,21 @@ class PostgresBackend(Backend):
             await connection.fetch(sync)
         return bool(rows[0][-1]), rows[0]
 
-    async def create_table(self, connection: Connection, table: str, statements: Sequence[str]) -> None:
+    async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
+        # Most first uses find everything in place: one round trip, no lock.
+        exists_sql = "SELECT " + " AND ".join(f"to_regclass(${i + 1}) IS NOT NULL" for i in range(len(ddl.relations)))
+        rows = await connection.fetch(exists_sql, [quote_ident(r) for r in ddl.relations])
+        if rows[0][0]:
+            return
         # Concurrent CREATE TABLE IF NOT EXISTS of one table from two connections collide in the
         # catalog (a unique violation on pg_type). A transaction-scoped advisory lock per table makes
         # them take turns; the second one then finds the table and does nothing.
-        lock = f"SELECT pg_advisory_xact_lock({ddl_lock_key(table)})"
+        lock = f"SELECT pg_advisory_xact_lock({ddl_lock_key(ddl.table)})"
         if connection.tx_depth == 0:
             await connection.execute("BEGIN")
             try:
                 await connection.execute(lock)
-                for sql in statements:
+                for sql in ddl.statements:
                     await connection.execute(sql)
             except BaseException:
                 if connection.is_usable():
@@ -124,8 +158,16 @@ class PostgresBackend(Backend):
             await connection.execute("COMMIT")
             return
         await connection.execute(lock)  # held until the enclosing transaction ends
-        for sql in statements:
+        for sql in ddl.statements:
             await connection.execute(sql)
+
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        rows = await connection.fetch(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [quote_ident(table)],
+        )
+        return {str(name): _TYPE_NAMES.get(str(kind), str(kind).upper()) for name, kind in rows}
 
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
         return _PostgresPools(url, settings, test_mode)

@@ -31,7 +31,7 @@ from .._errors import (
 )
 from .._types import FieldType, json_dump
 from .._url import MEMORY, DatabaseURL, parse_path_url
-from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, ToDB
+from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, ToDB, quote_ident
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -148,6 +148,22 @@ class SQLiteBackend(Backend):
             return f"INSTR({column}, {params.add(text)}) = 1"
         return f"SUBSTR({column}, -LENGTH({params.add(text)})) = {params.add(text)}"
 
+    def list_contains(self, column: str, elements: list[Any], params: Any) -> str:
+        # One EXISTS per element over json_each, matching JSON types the way jsonb's @> does:
+        # numbers equal across integer/real, true/false/null only themselves, text only text.
+        conditions = []
+        for element in elements:
+            if element is None:
+                match = "type = 'null'"
+            elif isinstance(element, bool):
+                match = f"type = '{'true' if element else 'false'}'"
+            elif isinstance(element, str):
+                match = f"type = 'text' AND value = {params.add(element)}"
+            else:
+                match = f"type IN ('integer', 'real') AND value = {params.add(element)}"
+            conditions.append(f"EXISTS (SELECT 1 FROM json_each({column}) WHERE {match})")
+        return " AND ".join(conditions)
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is None:
             return ""
@@ -155,6 +171,10 @@ class SQLiteBackend(Backend):
 
     def auto_id_column(self) -> str:
         return '"id" INTEGER PRIMARY KEY'
+
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        rows = await connection.fetch(f"PRAGMA table_info({quote_ident(table)})")
+        return {str(row[1]): str(row[2]).upper() for row in rows}
 
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
         return _SQLitePools(url, settings)

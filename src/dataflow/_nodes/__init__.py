@@ -14,9 +14,12 @@ from ._registry import (
     resolve_unbound,
 )
 from ._spec import NodeSpec, OutputSpec, ParamSpec
+from ._switch import SwitchNode
 
 __all__ = [
+    "BUILTIN_NODES",
     "OPERATIONS",
+    "SwitchNode",
     "Node",
     "NodeOwner",
     "NodeSpec",

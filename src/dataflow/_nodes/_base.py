@@ -37,6 +37,8 @@ class Node:
     """
 
     operation: ClassVar[str] = ""
+    #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
+    needs_database: ClassVar[bool] = True
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -107,9 +109,10 @@ class Node:
                 cls._unknown(key)
                 continue
             if seen.setdefault(name, key) != key:
+                first, other = sorted((seen[name], key), key=lambda spelling: spelling != name)
                 raise InvalidParameterError(
-                    f"{cls.type_name} got both {seen[name]!r} and {key!r}; they are the same parameter, pass one.",
-                    context=cls.error_context(parameter=key),
+                    f"{cls.type_name} got both {first!r} and {other!r}; they are the same parameter, pass one.",
+                    context=cls.error_context(parameter=other),
                 )
             if key in params and key not in connected:
                 check = spec.by_name[name].check
@@ -149,19 +152,27 @@ class Node:
         if "order_by" in values:
             cls.statements.order_by(values["order_by"], cls.type_name)
 
+    @classmethod
+    def validate_sources(cls, params: Mapping[str, Any], sources: Mapping[str, list[str]]) -> None:
+        """Build-time checks that need to know which nodes feed which parameter (``sources``)."""
+        return None
+
+    @classmethod
+    def inactive_outputs(cls, output: Mapping[str, Any]) -> frozenset[str]:
+        """Output keys of a branch not taken: nodes connected to them are skipped."""
+        return frozenset()
+
     # --- running ------------------------------------------------------------------------------
 
     @classmethod
     async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        model = cls.model
-        return await cls.execution_context().run((model.name, model.table), cls.statements.create_table, operation)
+        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
 
     @classmethod
     async def ensure_table(cls) -> None:
         """Create the model's table unless it is known to exist."""
-        model = cls.model
-        await cls.execution_context().ensure_table((model.name, model.table), cls.statements.create_table)
+        await cls.execution_context().ensure_table(cls.model.name, cls.statements.table_ddl)
 
     async def run(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``params`` (fully resolved) and execute the node."""

@@ -81,7 +81,7 @@ class BulkUpdateNode(Node):
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
         outputs = (OutputSpec("updated", FieldType.INT, "How many records were changed (0 included)."),)
-        return NodeSpec((filter_param(required=True), fields_param(required=True)), outputs)
+        return NodeSpec((filter_param(required=True), fields_param(required=True, aliases=("updates",))), outputs)
 
     @classmethod
     def missing(cls, name: str) -> None:

@@ -27,7 +27,7 @@ class ListNode(Node):
             ParamSpec("offset", "Skip this many records first (an int >= 0).", check=check_non_negative_int("offset")),
         )
         outputs = (
-            OutputSpec("records", None, f"The matching {model.name} records (a list of dicts)."),
+            OutputSpec("records", None, f"The matching {model.name} records (a list of dicts).", ("results",)),
             OutputSpec("count", FieldType.INT, "How many records were returned."),
         )
         return NodeSpec(params, outputs)

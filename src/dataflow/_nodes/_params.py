@@ -142,14 +142,18 @@ def filter_param(*, required: bool = False, what: str = "Which records") -> Para
     )
 
 
-def fields_param(*, required: bool) -> ParamSpec:
-    """``fields``: the values to set."""
-    return ParamSpec("fields", "The field values to set (a dict; never 'id').", required, check=check_fields)
+def fields_param(*, required: bool, aliases: tuple[str, ...] = ()) -> ParamSpec:
+    """``fields``: the values to set (BulkUpdate also takes ``updates``, the seeds' spelling)."""
+    return ParamSpec(
+        "fields", "The field values to set (a dict; never 'id').", required, aliases=aliases, check=check_fields
+    )
 
 
 def records_param() -> ParamSpec:
-    """``records``: the rows of a bulk node."""
-    return ParamSpec("records", "The records: a list of dicts of field values.", True, check=check_records)
+    """``records`` (also spelled ``data``): the rows of a bulk node."""
+    return ParamSpec(
+        "records", "The records: a list of dicts of field values.", True, aliases=("data",), check=check_records
+    )
 
 
 def record_outputs(model: ModelSpec) -> tuple[OutputSpec, ...]:

@@ -19,13 +19,14 @@ from ._base import Node
 from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
 from ._listing import CountNode, ListNode
 from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
+from ._switch import SwitchNode
 from ._upsert import BulkUpsertNode, UpsertNode
 
 if TYPE_CHECKING:
     from .._executor import ExecutionContext
     from .._query import Statements
 
-__all__ = ["OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
+__all__ = ["BUILTIN_NODES", "OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
 
 #: The eleven operations: the suffix of the node name -> its base class.
 OPERATIONS: dict[str, type[Node]] = {
@@ -41,6 +42,9 @@ OPERATIONS: dict[str, type[Node]] = {
     "BulkDelete": BulkDeleteNode,
     "BulkUpsert": BulkUpsertNode,
 }
+
+#: Node types that belong to no model and no instance.
+BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
 
 #: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
 NODES_MODULE = "dataflow.nodes"
@@ -110,6 +114,9 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         UnknownNodeTypeError: DF-401, no (live, or bound) instance declares it.
         AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
     """
+    builtin = BUILTIN_NODES.get(name)
+    if builtin is not None:
+        return builtin
     if owner is not None:
         found = owner.node_type(name)
         if found is not None:

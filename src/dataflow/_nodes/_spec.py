@@ -53,6 +53,8 @@ class OutputSpec:
     name: str
     field_type: FieldType | None
     description: str
+    #: Other names a connection may read it by (``results`` for a List node's ``records``).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class NodeSpec:
     #: Every accepted spelling -> its canonical name.
     canonical: dict[str, str] = field(init=False, repr=False, compare=False)
     by_name: dict[str, ParamSpec] = field(init=False, repr=False, compare=False)
+
+    def output_name(self, name: str) -> str:
+        """The output key that ``name`` (a key or an alias of one) stands for."""
+        for output in self.outputs:
+            if name in output.aliases:
+                return output.name
+        return name
 
     def __post_init__(self) -> None:
         canonical = {}

@@ -16,10 +16,24 @@ from .._types import FieldType
 from ._base import Node
 from ._bulk import needs_records
 from ._params import check_field_names, check_fields, conflict_target, records_param
-from ._rows import checked_rows
+from ._rows import checked_rows, db_values, group_by_columns
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
 __all__ = ["BulkUpsertNode", "UpsertNode"]
+
+_PARAMETERS_PER_STATEMENT = 900
+_ON_CONFLICT = ("update", "ignore")
+
+
+def _check_on_conflict(cls: type[Node], value: Any) -> str:
+    if value is None:
+        return "update"
+    if value not in _ON_CONFLICT:
+        raise InvalidParameterError(
+            f"{cls.type_name} parameter 'on_conflict' must be 'update' or 'ignore', got {value!r:.40}.",
+            context=cls.error_context(parameter="on_conflict"),
+        )
+    return str(value)
 
 
 def _check_dict(key: str) -> Any:
@@ -131,8 +145,16 @@ class BulkUpsertNode(Node):
                 "The fields to change on a conflict (default: the ones each record gives).",
                 check=check_field_names,
             ),
+            ParamSpec(
+                "on_conflict",
+                "'update' (default): change existing records; 'ignore': insert only the new ones.",
+                check=_check_on_conflict,
+            ),
         )
-        outputs = (OutputSpec("upserted", FieldType.INT, "How many records were inserted or updated."),)
+        outputs = (
+            OutputSpec("upserted", FieldType.INT, "How many records were inserted or updated."),
+            OutputSpec("skipped", FieldType.INT, "With on_conflict='ignore': records left alone (they existed)."),
+        )
         return NodeSpec(params, outputs)
 
     @classmethod
@@ -163,6 +185,15 @@ class BulkUpsertNode(Node):
                     )
         st = cls.statements
         context = cls.execution_context()
+        if values.get("on_conflict") == "ignore":
+            if update_fields is not None:
+                raise InvalidParameterError(
+                    f"{cls.type_name}: 'update_fields' has no effect with on_conflict='ignore' (nothing is updated); "
+                    "pass one of them.",
+                    context=cls.error_context(parameter="update_fields"),
+                )
+            inserted = await self._insert_new(rows, conflict_on)
+            return {"upserted": inserted, "skipped": len(rows) - inserted}
         async with context.transaction():
             await cls.ensure_table()
             # On conflict, only the fields the caller passed are updated (never the defaults).
@@ -178,3 +209,23 @@ class BulkUpsertNode(Node):
                 if cls.model.auto_id and (sync := st.sync_identity()):
                     await c.fetch(sync)
         return {"upserted": len(rows)}
+
+    async def _insert_new(self, rows: list[dict[str, Any]], conflict_on: list[str]) -> int:
+        """Insert the rows whose conflict key does not exist yet; return how many were inserted."""
+        cls = type(self)
+        st = cls.statements
+        context = cls.execution_context()
+        inserted = 0
+        async with context.transaction():
+            await cls.ensure_table()
+            async with context.connection() as c:
+                for names, group in group_by_columns(rows).items():
+                    # Bound parameters per statement stay well under both backends' limits.
+                    size = max(1, _PARAMETERS_PER_STATEMENT // len(names))
+                    for start in range(0, len(group), size):
+                        chunk = group[start : start + size]
+                        args = [v for row in db_values(st, names, chunk) for v in row]
+                        inserted += len(await c.fetch(st.insert_ignoring(names, len(chunk), conflict_on), args))
+                if cls.model.auto_id and (sync := st.sync_identity()):
+                    await c.fetch(sync)
+        return inserted

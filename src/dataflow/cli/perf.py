@@ -7,8 +7,8 @@ $ DATABASE_URL=sqlite:///perf_test.db dataflow perf workflow.py --profile
 
 Without ``--profile`` nothing runs: it counts each node's SQL statements and round trips and
 points out per-row work a bulk node does in one transaction. With ``--profile`` it runs the
-workflow for real (writes included) with ``LocalRuntime``, node by node, and reports each node's
-time; run it against a test database.
+workflow for real (writes included), node by node as ``LocalRuntime`` does, and reports each
+node's time; run it against a test database.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["NAME", "register"]
 NAME = "perf"
 
 _DESCRIPTION = """Estimate a workflow's statements and round trips from its shape, with hints; with --profile,
-run it for real (LocalRuntime, node by node) and report each node's time.
+run it for real (node by node, as LocalRuntime does) and report each node's time.
 
 Exit status: 0 done, 1 the profiled run failed (its DF- error is printed), 2 bad usage."""
 

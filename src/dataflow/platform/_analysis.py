@@ -56,7 +56,7 @@ def short(value: Any) -> str:
 
 
 def find_node(view: WorkflowView, node_id: str) -> NodeView:
-    """The node with id ``node_id``; DF-408 (with the closest id) when the workflow has none."""
+    """The node with id ``node_id``; DF-409 (with the closest id) when the workflow has none."""
     node = view.node(node_id)
     if node is None:
         hint = get_close_matches(str(node_id), view.ids, n=1)
@@ -167,6 +167,8 @@ def link_issues(view: WorkflowView, link: Link, *, include_types: bool = True) -
                 connection=str(link),
             )
         )
+    if link.trigger:
+        return issues  # passes no value: only the source's output path matters
     target_type = view.param_type(target, link.target_param)
     if include_types and source_type is not None and target_type is not None:
         mismatch = _type_issue(link, source_type, target_type)
@@ -292,16 +294,18 @@ def node_info(view: WorkflowView | None, node: NodeView | None, cls: type[Node] 
     if cls is None:
         assert node is not None
         issues = (Issue.from_error(node.error, node=node.node_id),) if node.error else ()
-        return NodeInfo(node.type_name, None, None, node_id=node.node_id, static=dict(node.params), issues=issues)
+        return NodeInfo(
+            node.type_name, None, None, node_id=node.node_id, static=dict(node.params), issues=issues, resolved=False
+        )
     spec = cls.spec
     params = tuple(ParameterInfo(p.name, p.description, p.required, p.aliases, p.field_type) for p in spec.params)
-    outputs = tuple(OutputInfo(o.name, o.description, o.field_type) for o in spec.outputs)
+    outputs = tuple(OutputInfo(o.name, o.description, o.field_type, o.aliases) for o in spec.outputs)
     connected: tuple[str, ...] = ()
     if view is not None and node is not None:
         connected = tuple(".".join(split_path(link.target_param)) for link in view.incoming(node.node_id))
     return NodeInfo(
         cls.type_name,
-        cls.model.name,
+        cls.model.name if cls.needs_database else None,
         cls.operation,
         params,
         outputs,

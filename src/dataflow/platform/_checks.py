@@ -67,8 +67,12 @@ def signature_issues(view: WorkflowView) -> ValidationResult:
             else:
                 issues.append(issue)
         connected = {link.target_name for link in view.incoming(node_id)}
+        sources: dict[str, list[str]] = {}
+        for link in view.incoming(node_id, triggers=True):
+            sources.setdefault(link.target_name, []).append(link.source)
         try:
             cls.validate(known, {name for name in connected if node.canonical(name) is not None})
+            cls.validate_sources(known, sources)
         except DataFlowError as exc:
             issues.append(Issue.from_error(exc, node=node_id))
     return ValidationResult(issues)
@@ -80,7 +84,7 @@ def dependencies(view: WorkflowView) -> DependencyMap:
     result = DependencyMap()
     for node_id in [*order, *stuck]:
         deps: list[str] = []
-        for link in view.incoming(node_id):
+        for link in view.incoming(node_id, triggers=True):
             if link.source in view.ids and link.source not in deps:
                 deps.append(link.source)
         result[node_id] = deps
@@ -97,8 +101,11 @@ def workflow_text(view: WorkflowView) -> Text:
         assert node is not None
         lines.append(node.label + ("  [in a cycle: DF-403]" if node_id in stuck else ""))
         lines += [f"    {name} = {short(value)}" for name, value in node.params.items()]
-        for link in view.incoming(node_id):
-            lines.append(f"    {'.'.join(split_path(link.target_param))} ← {link.source_label}")
+        for link in view.incoming(node_id, triggers=True):
+            if link.trigger:
+                lines.append(f"    runs after {link.source_label} (trigger)")
+            else:
+                lines.append(f"    {'.'.join(split_path(link.target_param))} ← {link.source_label}")
     return Text("\n".join(lines))
 
 
@@ -122,7 +129,10 @@ def parameter_flow_text(view: WorkflowView) -> Text:
     order, stuck = view.order()
     lines = ["Parameter flow:"]
     for node_id in [*order, *stuck]:
-        for link in view.incoming(node_id):
+        for link in view.incoming(node_id, triggers=True):
+            if link.trigger:
+                lines.append(f"{link}")
+                continue
             info = connection_info(view, link)
             left = link.source_label + (f" ({type_word(info.source_type)})" if info.source_type else "")
             right = link.target_label + (f" ({type_word(info.target_type)})" if info.target_type else "")

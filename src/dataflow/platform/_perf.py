@@ -2,27 +2,34 @@
 
 The estimate counts, per node, the SQL statements and the round trips to the database that the
 node's operation takes (see the library tour for what each node does), and reports per-row work
-that a bulk node does in one statement. The profile runs the workflow node by node through a
-runtime and times each node.
+that a bulk node does in one statement. The profile runs the workflow the way the runtimes do,
+node after node (branches not taken are skipped), and times each node.
 """
 
 from __future__ import annotations
 
-import copy
+import asyncio
+import concurrent.futures
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._errors import ConnectionPathError
-from .._workflow import Workflow, WorkflowBuilder
+from .._errors import DataFlowError, NodeExecutionError
+from .._loops import close_loop_resources
+from .._workflow import Workflow
 from ._results import Text
 from ._view import NodeView, WorkflowView, split_path
 
-if TYPE_CHECKING:
-    from .._runtime import AsyncLocalRuntime, LocalRuntime
-
-__all__ = ["NodeEstimate", "NodeTiming", "PerformanceReport", "Profile", "estimate", "profile_async", "profile_sync"]
+__all__ = [
+    "NodeEstimate",
+    "NodeTiming",
+    "PerformanceReport",
+    "Profile",
+    "estimate",
+    "profile_async",
+    "profile_sync",
+]
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ def _column_sets(records: Any) -> int | None:
 
 def _estimate_node(node: NodeView, view: WorkflowView) -> NodeEstimate:
     operation = node.node_cls.operation if node.node_cls else None
+    if node.node_cls is not None and not node.node_cls.needs_database:
+        return NodeEstimate(node.node_id, node.type_name, 0, 0, "no SQL: evaluated in Python")
     records = node.params.get("records")
     count = len(records) if isinstance(records, (list, tuple)) else None
     if operation in ("update", "delete") and _by_filter(node, view):
@@ -209,15 +218,18 @@ class NodeTiming:
         node_id: The node id.
         type_name: The node type.
         seconds: Wall-clock time of the node's run.
+        skipped: True for a node on a branch not taken (it did not run).
     """
 
     node_id: str
     type_name: str
     seconds: float
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The timing as JSON-ready data (milliseconds)."""
-        return {"node": self.node_id, "type": self.type_name, "ms": round(self.seconds * 1000, 3)}
+        ms = round(self.seconds * 1000, 3)
+        return {"node": self.node_id, "type": self.type_name, "ms": ms, "skipped": self.skipped}
 
 
 @dataclass(frozen=True)
@@ -227,7 +239,7 @@ class Profile:
     Attributes:
         timings: One per node, in execution order.
         results: The outputs, as the runtime returns them (``results[node_id]``).
-        runtime: The runtime's class name.
+        runtime: Where it ran: ``the running event loop`` or ``an event loop of its own``.
     """
 
     timings: tuple[NodeTiming, ...]
@@ -248,9 +260,10 @@ class Profile:
         """The timings as a table, with the total and the slowest node's share."""
         width_id = max([len("total"), *(len(t.node_id) for t in self.timings)])
         width_type = max([0, *(len(t.type_name) for t in self.timings)])
-        lines = [f"Profile ({self.runtime}, each node timed on its own):"]
+        lines = [f"Profile (on {self.runtime}):"]
         for t in self.timings:
-            lines.append(f"  {t.node_id:<{width_id}}  {t.type_name:<{width_type}}  {t.seconds * 1000:9.2f} ms")
+            took = "  skipped (branch not taken)" if t.skipped else f"{t.seconds * 1000:9.2f} ms"
+            lines.append(f"  {t.node_id:<{width_id}}  {t.type_name:<{width_type}}  {took}")
         lines.append(f"  {'total':<{width_id}}  {'':<{width_type}}  {self.total * 1000:9.2f} ms")
         slowest = self.slowest
         if slowest is not None and self.total > 0:
@@ -269,83 +282,66 @@ class Profile:
         }
 
 
-def _get(output: Any, path: str, source: str, target: str) -> Any:
-    value = output
-    for part in split_path(path):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
-            value = value[int(part)]
-        else:
-            found = list(value) if isinstance(value, Mapping) else f"a {type(value).__name__}"
-            raise ConnectionPathError(
-                f"Connection {source}.{path} -> {target}: '{part}' is not in the output of '{source}' "
-                f"(found: {found}).",
-                context={"node": target, "source": source, "path": path},
-            )
-    return value
-
-
-def _set(params: dict[str, Any], path: str, value: Any) -> None:
-    parts = split_path(path)
-    target = params
-    for part in parts[:-1]:
-        nxt = target.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            target[part] = nxt
-        target = nxt
-    target[parts[-1]] = value
-
-
-def _steps(workflow: Workflow) -> list[tuple[str, Any, str, list[Any]]]:
-    steps = []
+async def _timed_run(workflow: Workflow) -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
+    """Run ``workflow`` as the runtimes do (skipped branches included), timing each node's ``run``."""
+    results: dict[str, dict[str, Any]] = {}
+    timings: list[NodeTiming] = []
+    skipped: set[str] = set()
+    inactive: dict[str, frozenset[str]] = {}
     for entry in workflow.nodes:
-        incoming = [c for c in workflow.connections if c.target == entry.node_id]
-        steps.append((entry.node_id, entry.node_type, entry.node_type.type_name, incoming))
-    return steps
-
-
-def _single(workflow: Workflow, node_id: str, node_type: Any, incoming: list[Any], results: dict[str, Any]) -> Workflow:
-    """A one-node workflow with the node's connected parameters filled in from earlier results."""
-    params = next(copy.deepcopy(dict(e.params)) for e in workflow.nodes if e.node_id == node_id)
-    for conn in incoming:
-        _set(params, conn.target_param, _get(results[conn.source], conn.source_output, conn.source, node_id))
-    return WorkflowBuilder().add_node(node_type, node_id, params).build()
-
-
-def profile_sync(workflow: Workflow, runtime: LocalRuntime | None) -> Profile:
-    """Run ``workflow`` node by node on ``runtime`` (a new LocalRuntime when None) and time each node."""
-    from .._runtime import LocalRuntime
-
-    owned = runtime is None
-    rt = runtime if runtime is not None else LocalRuntime()
-    results: dict[str, Any] = {}
-    timings = []
-    try:
-        for node_id, node_type, type_name, incoming in _steps(workflow):
-            single = _single(workflow, node_id, node_type, incoming, results)
-            start = time.perf_counter()
-            out, _run_id = rt.execute(single)
-            timings.append(NodeTiming(node_id, type_name, time.perf_counter() - start))
-            results[node_id] = out[node_id]
-    finally:
-        if owned:
-            rt.close()
-    return Profile(tuple(timings), results, "LocalRuntime")
-
-
-async def profile_async(workflow: Workflow, runtime: AsyncLocalRuntime | None) -> Profile:
-    """Run ``workflow`` node by node on the running loop and time each node."""
-    from .._runtime import AsyncLocalRuntime
-
-    rt = runtime if runtime is not None else AsyncLocalRuntime()
-    results: dict[str, Any] = {}
-    timings = []
-    for node_id, node_type, type_name, incoming in _steps(workflow):
-        single = _single(workflow, node_id, node_type, incoming, results)
+        node_type = entry.node_type
+        reason = workflow.skip_reason(entry, skipped, inactive) if skipped or inactive else None
+        if reason is not None:
+            skipped.add(entry.node_id)
+            results[entry.node_id] = {"skipped": True, "reason": reason}
+            timings.append(NodeTiming(entry.node_id, node_type.type_name, 0.0, skipped=True))
+            continue
+        params = workflow.resolve_params(entry, results)
         start = time.perf_counter()
-        out, _run_id = await rt.execute_workflow_async(single)
-        timings.append(NodeTiming(node_id, type_name, time.perf_counter() - start))
-        results[node_id] = out[node_id]
-    return Profile(tuple(timings), results, "AsyncLocalRuntime")
+        try:
+            output = await node_type().run(params)
+        except DataFlowError as exc:
+            if exc.context.get("node") == node_type.type_name:
+                exc.context["node"] = entry.node_id
+            exc.add_context(node=entry.node_id, node_type=node_type.type_name)
+            raise
+        except Exception as exc:
+            raise NodeExecutionError(
+                f"Node '{entry.node_id}' ({node_type.type_name}) failed: {type(exc).__name__}: {exc}",
+                context={"node": entry.node_id, "node_type": node_type.type_name},
+            ) from exc
+        timings.append(NodeTiming(entry.node_id, node_type.type_name, time.perf_counter() - start))
+        results[entry.node_id] = output
+        branches = node_type.inactive_outputs(output)
+        if branches:
+            inactive[entry.node_id] = branches
+    return timings, results
+
+
+async def profile_async(workflow: Workflow) -> Profile:
+    """Run ``workflow`` on the running event loop, as ``AsyncLocalRuntime`` does, timing each node."""
+    timings, results = await _timed_run(workflow)
+    return Profile(tuple(timings), results, "the running event loop")
+
+
+def profile_sync(workflow: Workflow) -> Profile:
+    """Run ``workflow`` on an event loop of its own, as ``LocalRuntime`` does, timing each node.
+
+    The pools the run opened on that loop are closed before the loop is (nothing is left to
+    DataFlow's safety net). Called from async code, the loop runs in a worker thread.
+    """
+
+    async def main() -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
+        try:
+            return await _timed_run(workflow)
+        finally:
+            await close_loop_resources()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        timings, results = asyncio.run(main())
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-profile") as pool:
+            timings, results = pool.submit(asyncio.run, main()).result()
+    return Profile(tuple(timings), results, "an event loop of its own")

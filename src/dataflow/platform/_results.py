@@ -13,6 +13,7 @@ from typing import Any, Literal
 from .._catalog import CATALOG, error_url
 from .._errors import DataFlowError
 from .._types import FieldType
+from .._workflow import TRIGGER
 from ._view import Link
 
 __all__ = [
@@ -150,7 +151,9 @@ class ConnectionInfo:
 
     @property
     def target_label(self) -> str:
-        """``list.user_id``."""
+        """``list.user_id`` (``create (trigger)`` for a connection that passes no value)."""
+        if self.target_param == TRIGGER:
+            return f"{self.target} ({TRIGGER})"
         return f"{self.target}.{self.target_param}"
 
     def __str__(self) -> str:

@@ -39,11 +39,12 @@ class OutputInfo:
     name: str
     description: str
     field_type: FieldType | None
+    aliases: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The output as JSON-ready data."""
         kind = self.field_type.value if self.field_type else None
-        return {"name": self.name, "description": self.description, "type": kind}
+        return {"name": self.name, "description": self.description, "type": kind, "aliases": list(self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,16 @@ class NodeInfo:
     static: dict[str, Any] = field(default_factory=dict)
     connected: tuple[str, ...] = ()
     issues: tuple[Issue, ...] = ()
+    resolved: bool = True
 
     def show(self) -> Text:
         """The signature as a table: parameters with type, required and description, then outputs."""
         head = f"{self.node_id} ({self.type_name})" if self.node_id else self.type_name
-        if self.model is None:
+        if not self.resolved:
             reason = self.issues[0].message if self.issues else "unknown node type"
             return Text(f"{head}: {reason}")
-        lines = [f"{head}: {self.operation} on model {self.model}", "  parameters:"]
+        what = f"{self.operation} on model {self.model}" if self.model else f"{self.operation} (no model, no SQL)"
+        lines = [f"{head}: {what}", "  parameters:"]
         for p in self.params:
             kind = type_label(p.field_type) if p.field_type else "-"
             also = f" (also: {', '.join(p.aliases)})" if p.aliases else ""
@@ -87,7 +90,8 @@ class NodeInfo:
         lines.append("  outputs:")
         for o in self.outputs:
             kind = type_label(o.field_type) if o.field_type else "-"
-            lines.append(f"    {o.name:<14} {kind:<9} {o.description}")
+            also = f" (also: {', '.join(o.aliases)})" if o.aliases else ""
+            lines.append(f"    {o.name:<14} {kind:<9} {o.description}{also}")
         return Text("\n".join(lines))
 
     def __str__(self) -> str:
@@ -105,6 +109,7 @@ class NodeInfo:
             "static": {k: repr(v) for k, v in self.static.items()},
             "connected": list(self.connected),
             "issues": [i.to_dict() for i in self.issues],
+            "resolved": self.resolved,
         }
 
 
@@ -117,7 +122,10 @@ class NodeList(list[NodeInfo]):
         width = max(len(n.node_id or "") for n in self)
         lines = [f"{len(self)} node{'s' * (len(self) != 1)}:"]
         for n in self:
-            what = f"{n.operation} on {n.model}" if n.model else (n.issues[0].code if n.issues else "unknown")
+            if not n.resolved:
+                what = n.issues[0].code if n.issues else "unknown"
+            else:
+                what = f"{n.operation} on {n.model}" if n.model else str(n.operation)
             lines.append(f"  {n.node_id:<{width}}  {n.type_name} ({what})")
         return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from .._errors import DataFlowError
 from .._model import ModelSpec
 from .._nodes import Node, NodeSpec
 from .._types import FieldType
-from .._workflow import Workflow, WorkflowBuilder
+from .._workflow import TRIGGER, Workflow, WorkflowBuilder
 
 __all__ = ["FIELD_VALUE_PARAMS", "Link", "NodeView", "WorkflowView", "split_path"]
 
@@ -59,8 +59,10 @@ class NodeView:
 
     @property
     def model(self) -> ModelSpec | None:
-        """The model the node works on (None when unresolved)."""
-        return self.node_cls.model if self.node_cls is not None else None
+        """The model the node works on (None when unresolved, or for a node of no model: SwitchNode)."""
+        if self.node_cls is None or not self.node_cls.needs_database:
+            return None
+        return self.node_cls.model
 
     @property
     def label(self) -> str:
@@ -89,6 +91,11 @@ class Link:
         return split_path(self.target_param)[0]
 
     @property
+    def trigger(self) -> bool:
+        """True for a ``trigger`` connection: it passes no value, only orders the two nodes."""
+        return self.target_param == TRIGGER
+
+    @property
     def source_label(self) -> str:
         """``read.id`` (just ``read`` when the whole output is passed)."""
         path = ".".join(split_path(self.source_output))
@@ -96,7 +103,9 @@ class Link:
 
     @property
     def target_label(self) -> str:
-        """``list.user_id``."""
+        """``list.user_id`` (``list (trigger)`` for a trigger connection)."""
+        if self.trigger:
+            return f"{self.target} ({TRIGGER})"
         return f"{self.target}.{'.'.join(split_path(self.target_param))}"
 
     def __str__(self) -> str:
@@ -147,9 +156,9 @@ class WorkflowView:
         """The node with this id (the first one when the id is used twice), or None."""
         return self._by_id.get(node_id)
 
-    def incoming(self, node_id: str) -> list[Link]:
-        """The connections into ``node_id``, in the order they were added."""
-        return [link for link in self.links if link.target == node_id]
+    def incoming(self, node_id: str, *, triggers: bool = False) -> list[Link]:
+        """The connections into ``node_id`` that pass a value (with ``triggers``: all of them)."""
+        return [link for link in self.links if link.target == node_id and (triggers or not link.trigger)]
 
     def outgoing(self, node_id: str) -> list[Link]:
         """The connections out of ``node_id``, in the order they were added."""
@@ -218,10 +227,10 @@ class WorkflowView:
         """
         spec, model = node.spec, node.model
         parts = split_path(path)
-        if spec is None or model is None or not parts:
+        if spec is None or not parts:
             return None, None
         outputs = {o.name: o for o in spec.outputs}
-        first, rest = parts[0], parts[1:]
+        first, rest = spec.output_name(parts[0]), parts[1:]
         if first not in outputs:
             return None, f"{node.type_name} has no output '{first}'; its outputs: {', '.join(outputs)}"
         output = outputs[first]
@@ -233,13 +242,13 @@ class WorkflowView:
             rest = rest[1:]
             if not rest:
                 return None, None
-        if first in ("record", "records"):
+        if first in ("record", "records") and model is not None:
             field = model.fields.get(rest[0])
             if field is None:
                 return None, f"model {model.name} has no field '{rest[0]}'; its fields: {', '.join(model.fields)}"
             return (field.kind, None) if len(rest) == 1 else (None, None)
-        if output.field_type is FieldType.JSON:
-            return None, None  # inside a JSON value: anything may be there
+        if output.field_type is FieldType.JSON or output.field_type is None:
+            return None, None  # inside a JSON value, or a value of any shape: anything may be there
         return None, f"{node.type_name} output '{first}' is a single value; it has no '{'.'.join(rest)}'"
 
     def param_type(self, node: NodeView, path: str) -> FieldType | None:
@@ -250,7 +259,7 @@ class WorkflowView:
         """
         spec, model = node.spec, node.model
         parts = split_path(path)
-        if spec is None or model is None or not parts:
+        if spec is None or model is None or not parts or path == TRIGGER:
             return None
         name = spec.canonical.get(parts[0])
         rest = parts[1:]

@@ -11,14 +11,14 @@ validation = inspector.validate_connections()
 
 The Inspector never raises for a mistake in the workflow: it reports it, with the DF- code that
 ``build()`` or the runtime would raise and its link. It raises only when asked about a node id the
-workflow does not have (``UnknownNodeIdError``, DF-408). On a builder it reads the nodes and
+workflow does not have (``UnknownNodeIdError``, DF-409). On a builder it reads the nodes and
 connections each time a method is called, so it sees what was added since.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._nodes import Node
 from .._workflow import Workflow, WorkflowBuilder
@@ -37,9 +37,6 @@ from ._results import ChainList, ConnectionList, CycleList, DependencyMap, Issue
 from ._signature import NodeInfo, NodeList
 from ._traces import ParameterLineage, ParameterTrace, ValidationResult
 from ._view import WorkflowView, split_path
-
-if TYPE_CHECKING:
-    from .._runtime import AsyncLocalRuntime, LocalRuntime
 
 __all__ = ["Inspector"]
 
@@ -89,7 +86,7 @@ class Inspector:
         """The connections into ``node_id``."""
         view = self._view()
         find_node(view, node_id)
-        return ConnectionList(connection_info(view, link) for link in view.incoming(node_id))
+        return ConnectionList(connection_info(view, link) for link in view.incoming(node_id, triggers=True))
 
     def connections_from(self, node_id: str) -> ConnectionList:
         """The connections out of ``node_id``."""
@@ -251,17 +248,19 @@ class Inspector:
         transaction, a List node used only to count, a filter where an id would do."""
         return list(self.estimate_performance().hints)
 
-    def profile(self, runtime: LocalRuntime | None = None) -> Profile:
-        """Run the workflow for real, node by node, with ``runtime`` and time each node.
+    def profile(self) -> Profile:
+        """Run the workflow for real and time each node, from synchronous code.
 
-        Without a runtime, a new :class:`~dataflow.LocalRuntime` is used and closed afterwards.
-        The workflow must build, and it writes what it writes in any other run.
+        The nodes run one after the other, as ``LocalRuntime`` runs them, on an event loop of their
+        own whose pools are closed afterwards. The workflow must build, and it writes what it writes
+        in any other run. ``profile.results`` holds the outputs, as a runtime returns them.
         """
-        return profile_sync(self._built(), runtime)
+        return profile_sync(self._built())
 
-    async def profile_async(self, runtime: AsyncLocalRuntime | None = None) -> Profile:
-        """:meth:`profile` in async code, on the running event loop (``AsyncLocalRuntime``)."""
-        return await profile_async(self._built(), runtime)
+    async def profile_async(self) -> Profile:
+        """:meth:`profile` in async code: the nodes run on the running event loop, as
+        ``AsyncLocalRuntime`` runs them (inside ``db.transaction()`` they use its connection)."""
+        return await profile_async(self._built())
 
     def _built(self) -> Workflow:
         return self.workflow if isinstance(self.workflow, Workflow) else self.workflow.build()
