@@ -20,6 +20,7 @@ The drivers (aiosqlite, asyncpg) are imported on first use, so importing this pa
 
 from ._catalog import CATALOG, ErrorInfo
 from ._dataflow import DataFlow
+from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import (
     AmbiguousNodeTypeError,
     AuthenticationError,
@@ -93,6 +94,8 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseNotFoundError",
     "DuplicateNodeIdError",
+    "ErrorEnhancer",
+    "ErrorEnhancerConfig",
     "ErrorInfo",
     "EventLoopClosedError",
     "Field",
@@ -113,6 +116,7 @@ __all__ = [
     "NodeSpec",
     "OutputSpec",
     "ParamSpec",
+    "PerformanceMode",
     "PoolClosedError",
     "PoolTimeoutError",
     "RecordError",

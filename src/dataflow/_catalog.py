@@ -33,6 +33,19 @@ class ErrorInfo:
     fix: str
     page: str = ERRORS_PAGE
     retired: bool = False
+    #: Further causes and solutions beyond ``cause`` and ``fix`` (numbered after them in FULL messages).
+    more_causes: tuple[str, ...] = ()
+    more_solutions: tuple[str, ...] = ()
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """Every cause, the usual one first."""
+        return (self.cause, *self.more_causes)
+
+    @property
+    def solutions(self) -> tuple[str, ...]:
+        """Every solution, the usual fix first."""
+        return (self.fix, *self.more_solutions)
 
     @property
     def anchor(self) -> str:
@@ -61,6 +74,11 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
+        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_solutions=(
+            "Give the node every required field, for example:\n\n"
+            '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
+        ),
     ),
     ErrorInfo(
         "DF-102",

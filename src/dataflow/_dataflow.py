@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -12,12 +11,20 @@ from typing import Any, TypeVar, overload
 
 from . import _testmode
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
-from ._errors import ConfigurationError, InvalidModelError
+from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
+from ._errors import InvalidModelError
 from ._executor import ExecutionContext
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, register_owner
 from ._query import Statements
 from ._schema_cache import SchemaCache
+from ._settings import (
+    caller_namespace,
+    check_schema_cache,
+    check_settings,
+    creation_site,
+    resolve_error_enhancer,
+)
 from ._transaction import Transaction
 from ._workflow import WorkflowBuilder
 
@@ -50,6 +57,9 @@ class DataFlow:
         schema_cache_max_size: Tables cached at most (least recently used dropped first).
         schema_cache_validation: When a table enters the cache, compare its columns with the model
             and raise DF-106 naming what differs.
+        error_enhancer: How this instance's errors are written: an :class:`ErrorEnhancer`, an
+            :class:`ErrorEnhancerConfig`, or a mode (``"full"``, ``"minimal"``, ``"disabled"``).
+            Default: ``DATAFLOW_ERROR_MODE``, else full.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -80,6 +90,7 @@ class DataFlow:
         schema_cache_ttl: float | None = None,
         schema_cache_max_size: int = 10_000,
         schema_cache_validation: bool = False,
+        error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -93,13 +104,13 @@ class DataFlow:
             connect_timeout=connect_timeout,
             sqlite_busy_timeout=sqlite_busy_timeout,
         )
-        _check_settings(settings)
-        _check_schema_cache(schema_cache_enabled, schema_cache_ttl, schema_cache_max_size, schema_cache_validation)
+        check_settings(settings)
+        check_schema_cache(schema_cache_enabled, schema_cache_ttl, schema_cache_max_size, schema_cache_validation)
         self._models: dict[str, ModelSpec] = {}
         self._nodes: dict[str, type[Node]] = {}
         self._statements: dict[str, Statements] = {}
         self._closed = False
-        self._created_at = _creation_site()
+        self._created_at = creation_site()
         self._schema = SchemaCache(
             self._url.redacted,
             self._model_name,
@@ -108,8 +119,15 @@ class DataFlow:
             max_size=schema_cache_max_size,
             validation=schema_cache_validation,
         )
+        self._enhancer = resolve_error_enhancer(error_enhancer)
         self._context = ExecutionContext(
-            self._url, self._backend, settings, self._schema, test_mode=self._test_mode, owner=repr(self)
+            self._url,
+            self._backend,
+            settings,
+            self._schema,
+            test_mode=self._test_mode,
+            owner=repr(self),
+            enhancer=self._enhancer,
         )
         register_owner(self)
         if self._test_mode:
@@ -139,6 +157,11 @@ class DataFlow:
         """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
         ``is_table_ensured()``."""
         return self._schema
+
+    @property
+    def error_enhancer(self) -> ErrorEnhancer:
+        """Writes the messages of the errors this instance's nodes raise."""
+        return self._enhancer
 
     @property
     def _schema_cache(self) -> SchemaCache:
@@ -218,7 +241,7 @@ class DataFlow:
 
         def register(target: C, namespace: dict[str, Any] | None = None) -> C:
             if namespace is None:
-                namespace = _caller_namespace(1)
+                namespace = caller_namespace(1)
             spec = build_model_spec(target, table=table, unique=unique, indexes=indexes, namespace=namespace)
             if spec.name in self._models:
                 raise InvalidModelError(
@@ -232,7 +255,7 @@ class DataFlow:
             return target
 
         if cls is not None:
-            return register(cls, _caller_namespace(1))
+            return register(cls, caller_namespace(1))
         return register
 
     @property
@@ -358,62 +381,3 @@ class DataFlow:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-
-def _caller_namespace(depth: int) -> dict[str, Any]:
-    """The names visible where the model class was defined, to resolve string annotations.
-
-    ``from __future__ import annotations`` turns every annotation into a string; code run with
-    ``exec`` or classes defined inside functions are not resolvable from the class's module alone.
-    """
-    frame = sys._getframe(depth + 1)
-    try:
-        return {**frame.f_globals, **frame.f_locals}
-    finally:
-        del frame
-
-
-def _creation_site() -> str:
-    """``file:line`` of the first caller outside DataFlow."""
-    frame = sys._getframe(2)
-    package = os.path.dirname(__file__)
-    try:
-        while frame is not None and frame.f_code.co_filename.startswith(package):
-            frame = frame.f_back  # type: ignore[assignment]
-        return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "unknown"
-    finally:
-        del frame
-
-
-def _check_schema_cache(enabled: Any, ttl: Any, max_size: Any, validation: Any) -> None:
-    problems = []
-    for name, value in (("schema_cache_enabled", enabled), ("schema_cache_validation", validation)):
-        if not isinstance(value, bool):
-            problems.append(f"{name} must be True or False, got {value!r}")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
-        problems.append(f"schema_cache_ttl must be a positive number of seconds or None, got {ttl!r}")
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-        problems.append(f"schema_cache_max_size must be an int >= 1, got {max_size!r}")
-    if problems:
-        raise ConfigurationError("Invalid DataFlow settings: " + "; ".join(problems) + ".")
-
-
-def _check_settings(settings: PoolSettings) -> None:
-    problems = []
-    if not isinstance(settings.min_size, int) or settings.min_size < 0:
-        problems.append(f"pool_min_size must be an int >= 0, got {settings.min_size!r}")
-    if not isinstance(settings.max_size, int) or settings.max_size < 1:
-        problems.append(f"pool_max_size must be an int >= 1, got {settings.max_size!r}")
-    elif isinstance(settings.min_size, int) and settings.min_size > settings.max_size:
-        problems.append(
-            f"pool_min_size ({settings.min_size}) is larger than pool_max_size ({settings.max_size})"
-        )
-    for name in ("acquire_timeout", "connect_timeout", "sqlite_busy_timeout"):
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            label = (
-                name if name.startswith("sqlite") else ("pool_" + name if name == "acquire_timeout" else name)
-            )
-            problems.append(f"{label} must be a positive number of seconds, got {value!r}")
-    if problems:
-        raise ConfigurationError("Invalid DataFlow settings: " + "; ".join(problems) + ".")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ._catalog import CATALOG, error_url
+from ._enhancer import ErrorEnhancer, default_enhancer
 
 __all__ = [
     "AmbiguousNodeTypeError",
@@ -74,12 +75,16 @@ __all__ = [
 _CODES_IN_USE: dict[str, str] = {}
 
 
-def format_message(code: str, detail: str, *, fix: str | None = None) -> str:
-    """Build the plain-text message for ``code``: what happened, cause, fix and link."""
-    info = CATALOG[code]
-    return (
-        f"{code}: {info.title}\n{detail}\nCause: {info.cause}\nFix: {fix or info.fix}\nSee: {error_url(code)}"
-    )
+def format_message(
+    code: str,
+    detail: str,
+    *,
+    fix: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    enhancer: ErrorEnhancer | None = None,
+) -> str:
+    """The plain-text message for ``code`` in the enhancer's mode (default: the process's)."""
+    return (enhancer or default_enhancer()).render(code, detail, context, fix)
 
 
 class DataFlowError(Exception):
@@ -115,7 +120,13 @@ class DataFlowError(Exception):
         self.detail = detail
         self.context: dict[str, Any] = dict(context or {})
         self._fix = fix
-        super().__init__(format_message(self.code, detail, fix=fix))
+        #: Writes the message; the runtime sets the instance's (``DataFlow(error_enhancer=...)``).
+        self.enhancer: ErrorEnhancer | None = None
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        # Rendered when shown, not when raised: a handled error costs no formatting.
+        return format_message(self.code, self.detail, fix=self._fix, context=self.context, enhancer=self.enhancer)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps errors picklable (xdist, multiprocessing) with their context.
@@ -130,6 +141,12 @@ class DataFlowError(Exception):
     def url(self) -> str:
         """The troubleshooting link for this error's code."""
         return error_url(self.code)
+
+    def with_enhancer(self, enhancer: ErrorEnhancer) -> DataFlowError:
+        """Write this error's message with ``enhancer`` unless one was chosen already; return ``self``."""
+        if self.enhancer is None:
+            self.enhancer = enhancer
+        return self
 
     def add_context(self, **context: Any) -> DataFlowError:
         """Record where the error happened (keys already set are kept) and return ``self``."""
@@ -389,7 +406,10 @@ class DataFlowWarning(UserWarning):
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
-        super().__init__(format_message(self.code, detail))
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        return format_message(self.code, self.detail)
 
 
 class StalePoolWarning(DataFlowWarning):

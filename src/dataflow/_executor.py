@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
+from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
 from ._schema_cache import SchemaCache
@@ -81,9 +82,12 @@ class ExecutionContext:
         *,
         test_mode: bool,
         owner: str,
+        enhancer: ErrorEnhancer | None = None,
     ) -> None:
         self.url = url
         self.backend = backend
+        #: Writes the messages of errors raised by this instance's nodes.
+        self.enhancer = enhancer or default_enhancer()
         self.settings = settings
         self.pools = PoolManager(url, backend, settings, test_mode=test_mode, owner=owner)
         self.tx_var: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(

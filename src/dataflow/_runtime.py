@@ -45,6 +45,8 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
             if branches:
                 inactive[entry.node_id] = branches
         except DataFlowError as exc:
+            if entry.node_type.needs_database:
+                exc.with_enhancer(entry.node_type.execution_context().enhancer)
             if exc.context.get("node") == entry.node_type.type_name:
                 exc.context["node"] = entry.node_id  # validation code records the type; the node is its id
             exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)

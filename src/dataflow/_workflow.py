@@ -318,6 +318,8 @@ class WorkflowBuilder:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
                 entry.node_type.validate_sources(entry.params, sources.get(entry.node_id, {}))
             except DataFlowError as exc:
+                if entry.node_type.needs_database:
+                    exc.with_enhancer(entry.node_type.execution_context().enhancer)
                 if exc.context.get("node") == entry.node_type.type_name:
                     exc.context["node"] = entry.node_id  # validation code records the type, not the id
                 exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)

@@ -61,7 +61,7 @@ def check(error: BaseException, code: str) -> str:
     assert error.code == code  # type: ignore[attr-defined]
     message = str(error)
     assert message.startswith(f"{code}: {info.title}\n"), message
-    assert f"\nSee: {expected_link(code)}" in message, message
+    assert f"\nDocumentation: {expected_link(code)}" in message, message
     assert message.endswith(expected_link(code)), message
     assert error.url == expected_link(code)  # type: ignore[attr-defined]
     assert "\x1b[" not in message

@@ -237,3 +237,41 @@ async def test_log_lines_as_the_adr_quotes_them(database_url: str, caplog: pytes
     created = [m for m in messages if m.startswith("DataFlow: Created connection pool 'pool-")]
     assert created and "(test mode)" in created[0], messages
     assert all("secret" not in m for m in messages)
+
+
+# --- error enhancement modes -----------------------------------------------------------------------
+
+
+async def test_modes_per_instance_and_from_the_environment(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataflow import ConfigurationError, MissingFieldError, PerformanceMode
+    from dataflow.core.config import ErrorEnhancerConfig
+
+    full = DataFlow(database_url)
+    minimal = DataFlow(database_url, error_enhancer=ErrorEnhancerConfig(mode=PerformanceMode.MINIMAL, cache_size=200))
+    monkeypatch.setenv("DATAFLOW_ERROR_MODE", "disabled")
+    disabled = DataFlow(database_url)
+    messages = {}
+    try:
+        for name, db in (("full", full), ("minimal", minimal), ("disabled", disabled)):
+            declare(db)
+            with pytest.raises(MissingFieldError) as info:  # the same class in every mode
+                await run(db, ("ProductCreateNode", "create", {"price": 1.0}))
+            assert info.value.code == "DF-101" and info.value.context["node"] == "create"
+            messages[name] = str(info.value)
+    finally:
+        for db in (full, minimal, disabled):
+            await db.close()
+    assert "\nContext:\n- Node: create\n" in messages["full"] and "\nCauses:\n1. " in messages["full"]
+    assert "\nSolutions:\n1. " in messages["full"]
+    assert messages["minimal"].count("\n") == 2 and messages["minimal"].endswith("#df-101")
+    assert messages["disabled"].startswith("DF-101: ProductCreateNode is missing") and "\n" not in messages["disabled"]
+    monkeypatch.setenv("DATAFLOW_ERROR_MODE", "loud")
+    with pytest.raises(ConfigurationError, match="DATAFLOW_ERROR_MODE='loud'"):
+        DataFlow(database_url)
+    monkeypatch.delenv("DATAFLOW_ERROR_MODE")
+    with pytest.raises(ConfigurationError, match="error_enhancer='verbose'"):
+        DataFlow(database_url, error_enhancer="verbose")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ErrorEnhancerConfig(mode="verbose")  # type: ignore[arg-type]
