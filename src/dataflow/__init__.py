@@ -59,6 +59,7 @@ from ._errors import (
     TypeMismatchError,
     UniqueViolationError,
     UnknownFieldError,
+    UnknownNodeIdError,
     UnknownNodeTypeError,
     UnknownOperatorError,
     ValidationError,
@@ -73,6 +74,7 @@ from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
+from .platform import Inspector
 
 __all__ = [
     "CATALOG",
@@ -98,6 +100,7 @@ __all__ = [
     "EventLoopClosedError",
     "Field",
     "FieldSpec",
+    "Inspector",
     "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
@@ -131,6 +134,7 @@ __all__ = [
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",
+    "UnknownNodeIdError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
     "ValidationError",

@@ -249,6 +249,14 @@ _ENTRIES = [
         "Write the condition over `input` with comparisons, `and`/`or`/`not`, arithmetic, indexing and the "
         'functions listed (`"len(input) > 0"`); compute anything else in a node before the switch.',
     ),
+    ErrorInfo(
+        "DF-409",
+        "UnknownNodeIdError",
+        "Unknown node id",
+        "The Inspector (or `dataflow debug --trace-parameter`) was asked about a node id that the "
+        "workflow does not contain: a typo, or a node of another workflow.",
+        "Use one of the node ids the message lists; `Inspector(workflow).nodes()` shows them all.",
+    ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
         "DF-501",

@@ -62,6 +62,7 @@ __all__ = [
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",
+    "UnknownNodeIdError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
     "ValidationError",
@@ -266,6 +267,12 @@ class InvalidConditionError(WorkflowError):
     """DF-408: a SwitchNode condition is not an allowed expression."""
 
     code = "DF-408"
+
+
+class UnknownNodeIdError(WorkflowError):
+    """DF-409: a node id the workflow does not contain (asked of the Inspector)."""
+
+    code = "DF-409"
 
 
 class DuplicateNodeIdError(WorkflowError):

@@ -30,6 +30,8 @@ def run_harness(page: str, admin_url: str, *extra: str) -> subprocess.CompletedP
 CASES = [
     pytest.param("bad_output.md", ["docs/bad_output.md:4: printed output differs from the #> comments",
                                    "-#> 5", "+#> 4"], id="changed-output"),
+    pytest.param("bad_cli_output.md", ["docs/bad_cli_output.md:8: terminal output differs from a real run",
+                                       "-No problems found.", "+1 problem found."], id="changed-cli-output"),
     pytest.param("bad_placeholder.md", ["docs/bad_placeholder.md:3: forbidden placeholder phrase 'coming soon'"],
                  id="forbidden-phrase"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",

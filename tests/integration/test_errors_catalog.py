@@ -49,6 +49,7 @@ PUBLISHED: dict[str, str] = {
     "DF-406": "NodeExecutionError",
     "DF-407": "AmbiguousNodeTypeError",
     "DF-408": "InvalidConditionError",
+    "DF-409": "UnknownNodeIdError",
     "DF-501": "ServerUnavailableError",
     "DF-502": "AuthenticationError",
     "DF-503": "DatabaseNotFoundError",

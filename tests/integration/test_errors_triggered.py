@@ -432,6 +432,28 @@ def test_df408_unsafe_or_invalid_condition(condition: str) -> None:
     assert info.value.context["node"] == "switch"
 
 
+@triggers("DF-409")
+async def test_df409_inspector_asked_about_a_node_the_workflow_lacks(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        builder = db.workflow().add_node("UserCreateNode", "create", {"name": "Ada", "email": "ada@example.com"})
+        inspector = dataflow.Inspector(builder)
+        for ask in (
+            lambda: inspector.trace_parameter("craete", "name"),
+            lambda: inspector.parameter_lineage("craete"),
+            lambda: inspector.node("craete"),
+        ):
+            with pytest.raises(dataflow.UnknownNodeIdError) as info:
+                ask()
+            message = check(info.value, "DF-409")
+            assert "Node 'craete' is not in this workflow (did you mean 'create'?). Nodes: create." in message
+        trace = inspector.trace_parameter("create", "name").show()
+        assert trace == "Parameter Trace: create.name\n└─ static value 'Ada'"
+    finally:
+        await db.close()
+
+
 @triggers("DF-501")
 async def test_df501_connection_refused_names_host_and_port() -> None:
     """PostgreSQL only by nature (SQLite has no server); needs no server at all: a free local port."""

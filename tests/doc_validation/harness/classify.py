@@ -30,6 +30,11 @@ KNOWN_KEYS = SHORTHAND_KEYS | {
 }
 #: Titles of non-Python files that belong to a page's pytest project.
 PROJECT_CONFIG_FILES = {"pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"}
+#: output="name" blocks: the command run in the page project (the block's args= follow it).
+OUTPUT_COMMANDS = {
+    "pytest": ("-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"),
+    "dataflow": ("-m", "dataflow"),
+}
 ATTR = re.compile(r"""([A-Za-z_][\w-]*)=(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|(\S+))""")
 
 
@@ -197,12 +202,13 @@ def classify(block: Block) -> Classified:
             f'unknown language "{lang}": use one of python, sql, bash, console, toml, ini, yaml, json, text '
             'or skip="reason"'
         )
-    if "output" in attrs and attrs["output"] != "pytest":
+    if "output" in attrs and attrs["output"] not in OUTPUT_COMMANDS:
         problems.append(
-            f'output="{attrs["output"]}": the only terminal output the harness can reproduce is output="pytest"'
+            f'output="{attrs["output"]}": the terminal output the harness can reproduce is '
+            + " or ".join(f'output="{name}"' for name in OUTPUT_COMMANDS)
         )
     if "args" in attrs and action is not Action.OUTPUT:
-        problems.append('args= only applies to output="pytest" blocks')
+        problems.append('args= only applies to output="pytest" and output="dataflow" blocks')
     if "args" in attrs:
         try:
             shlex.split(attrs["args"])

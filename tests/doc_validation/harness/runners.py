@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .classify import Action, Classified, is_test_file
+from .classify import OUTPUT_COMMANDS, Action, Classified, is_test_file
 from .extract import Block, SiteConfig, load_yaml
 
 HARNESS_DIR = Path(__file__).resolve().parent
@@ -327,13 +327,11 @@ def run_output(c: Classified, files: list[Classified], backend: str, database_ur
     """Run the page project as the reader would and compare with the documented terminal output."""
     block = c.block
     if not files:
-        return [f"{block.label}: output=\"pytest\" but the page has no project {c.project!r}"], None
+        return [f"{block.label}: output=\"{block.attrs['output']}\" but the page has no project {c.project!r}"], None
     project_dir = workdir / "output-project"
     written = write_project(files, project_dir)
-    cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-        *shlex.split(block.attrs.get("args", "")),
-    ]
+    tool = block.attrs["output"]
+    cmd = [sys.executable, *OUTPUT_COMMANDS[tool], *shlex.split(block.attrs.get("args", ""))]
     proc = _run(cmd, project_dir, subprocess_env(site, database_url))
     raw = (proc.stdout + proc.stderr).replace(str(project_dir) + os.sep, "").replace(str(project_dir), ".")
     got = normalise_terminal(raw)
@@ -341,7 +339,7 @@ def run_output(c: Classified, files: list[Classified], backend: str, database_ur
     if got == expected:
         return [], None
     diff = "\n".join(difflib.unified_diff(expected, got, fromfile=f"{block.label} (documented, normalised)",
-                                          tofile=f"pytest {block.attrs.get('args', '')} on {backend}", lineterm=""))
+                                          tofile=f"{tool} {block.attrs.get('args', '')} on {backend}", lineterm=""))
     del written
     return [f"{block.label}: terminal output differs from a real run\n{diff}"], raw.rstrip("\n") + "\n"
 
