@@ -32,6 +32,9 @@ CASES = [
                                    "-#> 5", "+#> 4"], id="changed-output"),
     pytest.param("bad_placeholder.md", ["docs/bad_placeholder.md:3: forbidden placeholder phrase 'coming soon'"],
                  id="forbidden-phrase"),
+    pytest.param("bad_toplevel_await.md", ["docs/bad_toplevel_await.md:3: unclassified block (python)",
+                                           "top-level await: pasted into a .py file this is a SyntaxError"],
+                 id="top-level-await"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
                                          'unknown language "rust"'], id="unclassified-block"),
     pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '

@@ -1,14 +1,11 @@
 """Run one standalone doc example in this (fresh) interpreter: ``python _run_example.py BLOCK.py RESULT.json``.
 
-Records every ``print`` made from the block's own file with the line of the call, runs top-level
-``await`` code under ``asyncio.run``, and writes the outcome (prints, exception type chain, message,
+Records every ``print`` made from the block's own file with the line of the call, and writes the outcome (prints, exception type chain, message,
 traceback) to RESULT.json. Exit status 1 when the block raised.
 """
 
 from __future__ import annotations
 
-import ast
-import asyncio
 import builtins
 import io
 import json
@@ -41,11 +38,7 @@ def main() -> int:
     outcome: dict[str, Any] = {"prints": prints, "exception": None}
     status = 0
     try:
-        code = compile(source, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-        if code.co_flags & 0x80:  # CO_COROUTINE: the block uses top-level await
-            asyncio.run(eval(code, namespace))
-        else:
-            exec(code, namespace)
+        exec(compile(source, path, "exec", dont_inherit=True), namespace)
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the harness
         status = 1
         outcome["exception"] = {
