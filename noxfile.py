@@ -27,6 +27,7 @@ PYTHON = "3.11"
 ALL_EXTRAS = ".[test,docs,browser]"
 CHROMIUM = Path("/usr/bin/chromium")
 SITE_DIR = ROOT / "site"
+SITE_LOG = ROOT / ".nox" / "site-build.log"
 PYTEST_PARALLEL = ("-n", "2")
 PYTEST_TIMEOUT = "--timeout=300"
 SOAK_RUNS = 20
@@ -85,8 +86,18 @@ def _install(session: nox.Session, extras: str = ALL_EXTRAS) -> None:
     session.install("-e", extras)
 
 
-def _build_docs(session: nox.Session) -> None:
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(SITE_DIR), env=DOCS_ENV)
+def _build_docs(session: nox.Session) -> dict[str, str]:
+    """``mkdocs build --strict`` into site/, once; returns the environment that hands it to the tests.
+
+    The tests read this build (tests/_site.py) instead of building again: ``DATAFLOW_SITE_DIR`` is
+    the site and ``DATAFLOW_SITE_LOG`` the build's output.
+    """
+    output = session.run("mkdocs", "build", "--strict", "--clean", "--site-dir", str(SITE_DIR), env=DOCS_ENV,
+                         silent=True)
+    SITE_LOG.parent.mkdir(exist_ok=True)
+    SITE_LOG.write_text(str(output or ""), encoding="utf-8")
+    session.log(f"docs: built {SITE_DIR} (log: {SITE_LOG})")
+    return {"DATAFLOW_SITE_DIR": str(SITE_DIR), "DATAFLOW_SITE_LOG": str(SITE_LOG)}
 
 
 def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
@@ -113,8 +124,8 @@ def tests(session: nox.Session) -> None:
     _ensure_postgresql(session)
     _ensure_chromium(session)
     _install(session)
-    _build_docs(session)
-    _pytest(session, "tests", *session.posargs, env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)})
+    site_env = _build_docs(session)
+    _pytest(session, "tests", *session.posargs, env=site_env)
 
 
 @nox.session(python=PYTHON)
@@ -176,7 +187,7 @@ def soak(session: nox.Session) -> None:
     _ensure_postgresql(session)
     _ensure_chromium(session)
     _install(session)
-    _build_docs(session)
+    site_env = _build_docs(session)
     passed = 0
     for run in range(1, SOAK_RUNS + 1):
         seed = random.randrange(1, 2**31)
@@ -189,7 +200,7 @@ def soak(session: nox.Session) -> None:
                 "randomly",
                 f"--randomly-seed={seed}",
                 *session.posargs,
-                env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)},
+                env=site_env,
             )
         except nox.command.CommandFailed:
             session.error(

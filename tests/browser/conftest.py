@@ -1,8 +1,7 @@
 """Fixtures for the browser tests: a strict build of the docs site, a local server, Chromium.
 
-The site is built once per session with ``mkdocs build --strict`` (so a broken link or anchor fails
-here as it does in CI) and served from a thread on 127.0.0.1 with a free port. Set
-``DATAFLOW_BROWSER_SITE`` to an already built site directory to skip the build.
+The site is the run's one ``mkdocs build --strict`` (the ``docs_site`` fixture, see tests/_site.py),
+served from a thread on 127.0.0.1 with a free port.
 
 Chromium comes from the distribution (``apt-get install -y chromium``); Playwright never downloads
 a browser here. Without ``/usr/bin/chromium`` the tests skip, except under ``CI=true``, where they
@@ -14,7 +13,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -47,28 +45,12 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built site: ``mkdocs build --strict`` into a temporary directory."""
-    prebuilt = os.environ.get("DATAFLOW_BROWSER_SITE")
-    if prebuilt:
-        path = Path(prebuilt)
-        assert (path / "index.html").is_file(), f"DATAFLOW_BROWSER_SITE={prebuilt} holds no built site"
-        return path
-    out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"mkdocs build --strict failed (rc={proc.returncode}):\n{proc.stderr}{proc.stdout}", pytrace=False
-        )
-    return out
+def site_dir(docs_site) -> Path:  # type: ignore[no-untyped-def]
+    """The built site of this run (``docs_site``, from tests/_site.py); a failed strict build fails here."""
+    if docs_site.returncode != 0:
+        message = f"mkdocs build --strict failed (rc={docs_site.returncode}):\n{docs_site.log[-4000:]}"
+        pytest.fail(message, pytrace=False)
+    return docs_site.directory
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

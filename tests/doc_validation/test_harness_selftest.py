@@ -6,12 +6,12 @@ tests/doc_validation/fixtures/site, reusing this session's PostgreSQL server.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _subprocess import child_env
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -19,9 +19,8 @@ FIXTURE_CONFIG = HERE / "fixtures" / "site" / "mkdocs.yml"
 
 
 def run_harness(page: str, admin_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
-    env["DATAFLOW_TEST_POSTGRES_URL"] = admin_url
-    env["CI"] = "true"  # a missing PostgreSQL must fail the inner run, not skip it
+    # CI=true: a missing PostgreSQL must fail the inner run, not skip it.
+    env = child_env(DATAFLOW_TEST_POSTGRES_URL=admin_url, CI="true")
     cmd = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
            "-p", "no:cacheprovider", "--docs-config", str(FIXTURE_CONFIG), "--docs-page", page, "-rA", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -80,8 +79,7 @@ def test_update_mode_rewrites_output(tmp_path: Path, postgres_server: object) ->
     (site / "mkdocs.yml").write_text(FIXTURE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
     page = site / "docs" / "page.md"
     page.write_text("# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 5\n    ```\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
-    env["DATAFLOW_TEST_POSTGRES_URL"] = postgres_server.admin_url  # type: ignore[attr-defined]
+    env = child_env(DATAFLOW_TEST_POSTGRES_URL=postgres_server.admin_url)  # type: ignore[attr-defined]
     base = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
             "-p", "no:cacheprovider", "--docs-config", str(site / "mkdocs.yml"), "-k", "test_block_runs"]
     first = subprocess.run([*base, "--update-docs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)

@@ -10,8 +10,6 @@ every code ever released with its class, and a code may be retired but never rem
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -268,6 +266,57 @@ def test_every_code_has_its_section(code: str) -> None:
     )
 
 
+def _paragraph(body: str, lead: str) -> str | None:
+    """The paragraph that starts with ``lead`` (e.g. ``**Fix.**``), without it, lines joined by spaces."""
+    m = re.search(r"^" + re.escape(lead) + r" (.+?)(?:\n\s*\n|\Z)", body, re.M | re.S)
+    return " ".join(m.group(1).split()) if m else None
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_section_cause_and_fix_are_the_catalogs(code: str) -> None:
+    """The catalog is the one source of the cause and the fix: the page repeats them word for word
+    (a section may explain more after them), so changing one without the other fails here."""
+    info = CATALOG[code]
+    body = sections(page_path(code))[code]
+    for lead, text in (("**Why it happens.**", info.cause), ("**Fix.**", info.fix)):
+        shown = _paragraph(body, lead)
+        assert shown is not None, f"{code}: no {lead} paragraph"
+        assert shown.startswith(text), (
+            f"{code}: the {lead} paragraph must start with the catalog's text "
+            f"(dataflow._catalog, {code}).\n  catalog: {text}\n  page:    {shown}"
+        )
+
+
+def test_index_table_is_the_catalog() -> None:
+    """The table at the top of the errors page lists every code, with its title and class, in order."""
+    text = (DOCS / "troubleshooting" / "errors.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \[(DF-\d{3})\]\(#(df-\d{3})\) \| (.+?) \| `(\w+)` \|$", text, re.M)
+    expected = [(c, i.anchor, i.title, i.exception) for c, i in CATALOG.items() if i.page == ERRORS_PAGE]
+    assert rows == expected
+
+
+#: What a catalog text may name, and the guide page its section must then link to.
+GUIDE_MENTIONS = {
+    r"event-loop guide|loop_scope": "event-loops.md",
+    r"rollback fixture|dataflow_isolated": "guide/transaction-patterns.md",
+    r"`dataflow_db` fixture": "guide/fixture-patterns.md",
+    r"`dataflow_url` fixture": "setup.md",
+    r"never hard-code port": "index.md#connection-refused",
+}
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_sections_link_the_guide_pages_they_name(code: str) -> None:
+    info = CATALOG[code]
+    body = sections(page_path(code))[code]
+    links = re.findall(r"\]\(([^)\s]+)\)", body)
+    for pattern, target in GUIDE_MENTIONS.items():
+        if re.search(pattern, f"{info.cause} {info.fix}"):
+            page, _, anchor = target.partition("#")
+            linked = any(link.split("#")[0].endswith(page) and anchor in link for link in links)
+            assert linked, f"{code} names a guide page ({pattern}) but its section has no link to {target}"
+
+
 def test_page_sections_follow_the_catalog() -> None:
     pages = {page_path(code) for code in CODES}
     documented = [code for page in sorted(pages) for code in sections(page)]
@@ -293,15 +342,11 @@ class _Ids(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"), "-d", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
-    problems = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("WARNING", "ERROR"))]
-    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(problems or [proc.stderr[-3000:]])
-    return out
+def built_site(docs_site) -> Path:  # type: ignore[no-untyped-def]
+    """The run's one strict build of the site (``docs_site``, tests/_site.py)."""
+    problems = docs_site.warnings or [docs_site.log[-3000:]]
+    assert docs_site.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(problems)
+    return docs_site.directory
 
 
 def test_built_html_has_every_anchor(built_site: Path) -> None:

@@ -1,7 +1,7 @@
 """Run one standalone doc example in this (fresh) interpreter: ``python _run_example.py BLOCK.py RESULT.json``.
 
-Records every ``print`` made from the block's own file with the line of the call, and writes the outcome (prints, exception type chain, message,
-traceback) to RESULT.json. Exit status 1 when the block raised.
+Records every ``print`` made from the block's own file with the line of the call, and writes the
+outcome (prints, exception type chain, message, traceback) to RESULT.json. Exit status 1 when the block raised.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _subprocess import child_env
+
 from .classify import Action, Classified, is_test_file
 from .extract import Block, SiteConfig, load_yaml
 
@@ -41,20 +43,17 @@ class Updates:
 
 def subprocess_env(site: SiteConfig, database_url: str | None) -> dict[str, str]:
     """The environment of a doc run: the outer pytest run does not leak in; DATABASE_URL is set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DATABASE_URL", "COV_"))}
-    paths = [str(site.root / "src"), str(HARNESS_DIR), env.get("PYTHONPATH", "")]
-    env.update(
+    paths = [str(site.root / "src"), str(HARNESS_DIR), os.environ.get("PYTHONPATH", "")]
+    return child_env(
         PYTHONPATH=os.pathsep.join(p for p in paths if p),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONHASHSEED="0",
         COLUMNS="80",
         PY_COLORS="0",
         NO_COLOR="1",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        DATABASE_URL=database_url,
     )
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
