@@ -143,3 +143,16 @@ def test_search_for_an_error_text_opens_its_section_first(  # type: ignore[no-un
     assert best_page == site_url + path, f"search {text!r}: first result is {best_page}, not {site_url + path}"
     sections = [link.partition("#")[2] for link in links[1:]]
     assert sections and sections[0] == anchor, f"search {text!r}: first section is {sections[:3]}, not #{anchor}"
+
+
+@pytest.mark.parametrize("query", ["sessionmaker", "MissingGreenlet", "join_transaction_mode", "NullPool"])
+def test_search_finds_the_sqlalchemy_page(page, site_url: str, query: str) -> None:  # type: ignore[no-untyped-def]
+    """A reader coming from SQLAlchemy searches for its words and lands on the page written for them."""
+    _open(page, site_url)
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.type(query, delay=10)
+    first = page.locator("li.md-search-result__item a.md-search-result__link").first
+    first.wait_for(state="visible", timeout=10_000)
+    href = (first.get_attribute("href") or "").split("?")[0].split("#")[0]
+    assert href == f"{site_url}troubleshooting/sqlalchemy/", f"search {query!r}: first result is {href}"
