@@ -37,7 +37,7 @@ from _postgres import (
 )
 from _site import BuiltSite, build, prebuilt
 
-pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.harness.pytest_plugin"]
+pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.docval.plugin"]
 
 BACKENDS = ("sqlite", "postgresql")
 _ONLY_MARKERS = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}

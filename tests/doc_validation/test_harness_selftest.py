@@ -34,6 +34,10 @@ CASES = [
     pytest.param("bad_toplevel_await.md", ["docs/bad_toplevel_await.md:3: unclassified block (python)",
                                            "top-level await: pasted into a .py file this is a SyntaxError"],
                  id="top-level-await"),
+    pytest.param("bad_lint.md", ["docs/bad_lint.md:3: ruff rejects the block",
+                                 "docs/bad_lint.md:4:8: F401 [*] `json` imported but unused"], id="ruff-lint"),
+    pytest.param("bad_format.md", ["docs/bad_format.md:3: black rejects the block", "+total = sum([1, 2])"],
+                 id="format-check"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
                                          'unknown language "rust"'], id="unclassified-block"),
     pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .classify import Action
 from .extract import Block
+from .grammar import Action
 from .inventory import Inventory
 
 

@@ -1,6 +1,8 @@
-"""Resolve every block to exactly one action from its language and brace attributes.
+"""The grammar of fence attributes: parse a block's info string and resolve the block to exactly one
+action from its language and attributes.
 
-The grammar is documented for writers in ``docs/contributing/doc-blocks.md``; keep the two in step.
+This is the only module that knows the attribute names and what they mean. The grammar is
+documented for writers in ``docs/contributing/doc-blocks.md``; keep the two in step.
 """
 
 from __future__ import annotations

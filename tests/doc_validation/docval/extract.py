@@ -241,7 +241,7 @@ def page_text_without_front_matter(text: str) -> tuple[str, int]:
 
 def extract_blocks(page: Path, site: SiteConfig) -> list[Block]:
     """Every code block of ``page`` (fenced or indented), with attributes parsed."""
-    from .classify import parse_info  # local import: classify depends on Block
+    from .grammar import parse_info  # local import: the grammar depends on Block
 
     text = page.read_text(encoding="utf-8")
     body, first_line = page_text_without_front_matter(text)
