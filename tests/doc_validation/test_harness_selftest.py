@@ -38,6 +38,8 @@ CASES = [
                                  "docs/bad_lint.md:4:8: F401 [*] `json` imported but unused"], id="ruff-lint"),
     pytest.param("bad_format.md", ["docs/bad_format.md:3: black rejects the block", "+total = sum([1, 2])"],
                  id="format-check"),
+    pytest.param("bad_workflow.md", ["docs/bad_workflow.md:3 [.github/workflows/tests.yml]: actionlint rejects",
+                                     "docs/bad_workflow.md:7:"], id="workflow-block"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
                                          'unknown language "rust"'], id="unclassified-block"),
     pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '

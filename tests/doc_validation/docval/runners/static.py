@@ -6,11 +6,13 @@ import ast
 import configparser
 import difflib
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -158,6 +160,32 @@ def check_source(block: Block, site: SiteConfig) -> list[str]:
             f"(include it with --8<-- \"{source}\" instead of copying)\n{diff}"]
 
 
+#: A YAML block titled like this is a GitHub Actions workflow: actionlint checks it.
+WORKFLOW_TITLE = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
+
+
+def check_workflow(c: Classified) -> list[str]:
+    """actionlint on a workflow block (``title=".github/workflows/x.yml"``); lines mapped to the page."""
+    block = c.block
+    if not WORKFLOW_TITLE.match(block.title):
+        return []
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    program = shutil.which("actionlint", path=search)
+    if program is None:
+        return [f"{block.label}: actionlint is not installed (it comes with the test extras), so this workflow "
+                "cannot be checked"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(block.title).name
+        path.write_text(block.content, encoding="utf-8")
+        proc = subprocess.run([program, "-no-color", "-oneline", str(path)], capture_output=True, text=True,
+                              timeout=60)
+    if proc.returncode == 0:
+        return []
+    findings = [re.sub(r"^[^:]+:(\d+):(\d+):", lambda m: f"{block.rel}:{block.page_line(int(m.group(1)))}:"
+                       f"{m.group(2)}:", line) for line in (proc.stdout + proc.stderr).strip().splitlines()]
+    return [f"{block.label}: actionlint rejects this workflow\n" + "\n".join(findings)]
+
+
 def static_problems(c: Classified, site: SiteConfig) -> list[str]:
     """Checks that need no database: shell programs, parsing, source drift, ruff on Python blocks."""
     problems = check_source(c.block, site) + ruff_problems(c)
@@ -165,5 +193,7 @@ def static_problems(c: Classified, site: SiteConfig) -> list[str]:
         problems += check_shell(c, site)
     if c.action is Action.PARSED or (c.action is Action.PROJECT and c.block.lang in ("toml", "ini", "cfg")):
         problems += check_parsed(c)
+    if c.action is Action.PARSED and c.block.lang in ("yaml", "yml") and not problems:
+        problems += check_workflow(c)
     return problems
 
