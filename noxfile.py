@@ -87,15 +87,15 @@ def _install(session: nox.Session, extras: str = ALL_EXTRAS) -> None:
 
 
 def _build_docs(session: nox.Session) -> dict[str, str]:
-    """``mkdocs build --strict`` into site/, once; returns the environment that hands it to the tests.
+    """The versioned site in site/, built once; returns the environment that hands it to the tests.
 
-    The tests read this build (tests/_site.py) instead of building again: ``DATAFLOW_SITE_DIR`` is
-    the site and ``DATAFLOW_SITE_LOG`` the build's output.
+    ``scripts/versioned_docs.py`` runs ``mkdocs build --strict`` inside mike's deploy to a throwaway
+    git repository and exports the published tree (``site/<major.minor>/``, ``site/latest/``,
+    ``site/versions.json``). The tests read this build (tests/_site.py) instead of building again:
+    ``DATAFLOW_SITE_DIR`` is the site and ``DATAFLOW_SITE_LOG`` the build's output.
     """
-    output = session.run("mkdocs", "build", "--strict", "--clean", "--site-dir", str(SITE_DIR), env=DOCS_ENV,
-                         silent=True)
-    SITE_LOG.parent.mkdir(exist_ok=True)
-    SITE_LOG.write_text(str(output or ""), encoding="utf-8")
+    session.run("python", "scripts/versioned_docs.py", "--out", str(SITE_DIR), "--log", str(SITE_LOG),
+                env=DOCS_ENV, silent=True)
     session.log(f"docs: built {SITE_DIR} (log: {SITE_LOG})")
     return {"DATAFLOW_SITE_DIR": str(SITE_DIR), "DATAFLOW_SITE_LOG": str(SITE_LOG)}
 
@@ -141,7 +141,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs_build(session: nox.Session) -> None:
-    """Build the docs site into site/ with mkdocs build --strict (warnings are errors)."""
+    """Build the versioned docs site into site/ (mkdocs build --strict, published as a version by mike)."""
     _install(session, ".[docs]")
     _build_docs(session)
 

@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: a strict build of the docs site, a local server, Chromium.
 
-The site is the run's one ``mkdocs build --strict`` (the ``docs_site`` fixture, see tests/_site.py),
-served from a thread on 127.0.0.1 with a free port.
+The site is the run's one ``mkdocs build --strict``, published as a version with mike (the
+``docs_site`` fixture, see tests/_site.py) and served from a thread on 127.0.0.1 with a free port:
+``site_root_url`` is the versioned site, ``site_url`` this release's docs in it.
 
 Chromium comes from the distribution (``apt-get install -y chromium``); Playwright never downloads
 a browser here. Without ``/usr/bin/chromium`` the tests skip, except under ``CI=true``, where they
@@ -45,12 +46,12 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def site_dir(docs_site) -> Path:  # type: ignore[no-untyped-def]
-    """The built site of this run (``docs_site``, from tests/_site.py); a failed strict build fails here."""
+def built_site(docs_site):  # type: ignore[no-untyped-def]
+    """The versioned build of this run (``docs_site``, from tests/_site.py); a failed build fails here."""
     if docs_site.returncode != 0:
         message = f"mkdocs build --strict failed (rc={docs_site.returncode}):\n{docs_site.log[-4000:]}"
         pytest.fail(message, pytrace=False)
-    return docs_site.directory
+    return docs_site
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -66,9 +67,9 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
 
 @pytest.fixture(scope="session")
-def site_url(site_dir: Path) -> Iterator[str]:
-    """Base URL (ending in ``/``) of the site served on 127.0.0.1 with a free port."""
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+def site_root_url(built_site) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """URL (ending in ``/``) of the whole versioned site, served on 127.0.0.1 with a free port."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site.root))
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="docs-server", daemon=True)
     thread.start()
@@ -78,6 +79,12 @@ def site_url(site_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def site_url(site_root_url: str, built_site) -> str:  # type: ignore[no-untyped-def]
+    """URL (ending in ``/``) of this release's docs: ``<root>/<major.minor>/``."""
+    return f"{site_root_url}{built_site.version}/"
 
 
 # Module scope: Playwright's sync API keeps its event loop marked as running in this thread, which

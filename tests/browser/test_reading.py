@@ -66,6 +66,7 @@ def test_no_code_block_overflows_its_box(page, site_url: str, path: str) -> None
                            line: code.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '')}))"""
     )
     assert overflowing == [], f"{path or 'home'}: code blocks wider than their box at 1280 px: {overflowing}"
+    assert page.console_errors == [], f"{path or 'home'}: the page logged errors: {page.console_errors}"
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")

@@ -19,7 +19,7 @@ import yaml
 
 import dataflow
 from dataflow import _errors
-from dataflow._catalog import CATALOG, DOCS_BASE_URL, ERRORS_PAGE, docs_base_url, error_url
+from dataflow._catalog import CATALOG, DOCS_BASE_URL, ERRORS_PAGE, docs_base_url, docs_version, error_url
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -164,23 +164,43 @@ def test_message_shape(code: str) -> None:
         "The detail.",
         f"Cause: {info.cause}",
         f"Fix: {info.fix}",
-        f"See: {DOCS_BASE_URL}{ERRORS_PAGE}#{code.lower()}",
+        f"See: {DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#{code.lower()}",
     ]
     assert error.code == code  # type: ignore[attr-defined]
     if isinstance(error, dataflow.DataFlowError):
         assert error.title == info.title
-        assert error.url == f"{DOCS_BASE_URL}troubleshooting/errors/#{code.lower()}"
+        assert error.url == f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#{code.lower()}"
 
 
 @pytest.mark.parametrize("code", CODES)
 def test_docs_url_override(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAFLOW_DOCS_URL", "http://127.0.0.1:8000")
     assert docs_base_url() == "http://127.0.0.1:8000/"
-    link = f"http://127.0.0.1:8000/troubleshooting/errors/#{code.lower()}"
+    link = f"http://127.0.0.1:8000/{docs_version()}/troubleshooting/errors/#{code.lower()}"
     assert error_url(code) == link
     assert str(make(code)).endswith(f"See: {link}")
-    monkeypatch.setenv("DATAFLOW_DOCS_URL", "https://docs.example.com/dataflow/1.2/")
-    assert str(make(code)).endswith(f"See: https://docs.example.com/dataflow/1.2/troubleshooting/errors/#{code.lower()}")
+    monkeypatch.setenv("DATAFLOW_DOCS_URL", "https://docs.example.com/dataflow/")
+    expected = f"See: https://docs.example.com/dataflow/{docs_version()}/troubleshooting/errors/#{code.lower()}"
+    assert str(make(code)).endswith(expected)
+
+
+def test_links_carry_the_minor_version() -> None:
+    """Like pydantic's and SQLAlchemy's: the link names the release's docs, so an old message opens the
+    page that matches it (the site keeps one version per minor release, scripts/versioned_docs.py)."""
+    assert docs_version() == ".".join(dataflow.__version__.split(".")[:2])
+    assert error_url("DF-101") == f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#df-101"
+
+
+def test_links_shown_in_the_docs_name_this_version() -> None:
+    """A message quoted on a page links to the version the page belongs to."""
+    pattern = re.escape(DOCS_BASE_URL) + r"(?!\d+\.\d+/)"
+    for page in DOCS.rglob("*.md"):
+        for number, line in enumerate(page.read_text(encoding="utf-8").split("\n"), start=1):
+            for m in re.finditer(re.escape(DOCS_BASE_URL) + r"(\d+\.\d+)/", line):
+                assert m.group(1) == docs_version(), f"{page.relative_to(REPO)}:{number} links to {m.group(1)}"
+            assert not re.search(pattern + r"troubleshooting/", line), (
+                f"{page.relative_to(REPO)}:{number}: an error link without the version"
+            )
 
 
 def test_docs_base_url_is_the_site_url() -> None:
@@ -222,7 +242,7 @@ def test_warning_has_code_and_link() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.warn(dataflow.StalePoolWarning("Closed 1 stale pool(s)."), stacklevel=1)
-    assert caught and str(caught[0].message).endswith(f"{DOCS_BASE_URL}troubleshooting/errors/#df-507")
+    assert caught and str(caught[0].message).endswith(f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#df-507")
 
 
 # --- the docs page ----------------------------------------------------------------------------------------
