@@ -40,6 +40,11 @@ CASES = [
                  id="format-check"),
     pytest.param("bad_workflow.md", ["docs/bad_workflow.md:3 [.github/workflows/tests.yml]: actionlint rejects",
                                      "docs/bad_workflow.md:7:"], id="workflow-block"),
+    pytest.param("bad_raises.md", ["docs/bad_raises.md:3: the example raised",
+                                   'File "docs/bad_raises.md", line 5 [example]', "KeyError: 'b'"],
+                 id="unexpected-exception"),
+    pytest.param("bad_crash.md", ["docs/bad_crash.md:6: the example did not finish (pytest exit 3"],
+                 id="runner-crash"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
                                          'unknown language "rust"'], id="unclassified-block"),
     pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '

@@ -36,11 +36,16 @@ _run_code.create_example_traceback = lambda *args, **kwargs: None  # keep the or
 LINE_LENGTH = 110
 
 
-def _exception(exc: BaseException) -> dict[str, Any]:
+def _exception(exc: BaseException, module_file: str) -> dict[str, Any]:
+    """The exception's type chain, message and traceback, starting at the block's own first frame
+    (the frames of pytest and pytest-examples that ran it are left out)."""
+    tb = exc.__traceback__
+    while tb is not None and Path(tb.tb_frame.f_code.co_filename).name != module_file:
+        tb = tb.tb_next
     return {
         "types": [f"{t.__module__}.{t.__qualname__}" for t in type(exc).__mro__],
         "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)),
     }
 
 
@@ -54,7 +59,7 @@ def test_example(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     try:
         evaluator.run_print_update(example, rewrite_assertions=False)
     except BaseException as exc:  # noqa: BLE001 - the block's own exception is the report
-        outcome["exception"] = _exception(exc)
+        outcome["exception"] = _exception(exc, f"{example.module_name}.py")
     else:
         if example.source != source:
             outcome["updated"] = example.source
