@@ -1,6 +1,6 @@
 """Standalone python examples, run by pytest-examples in a fresh pytest process per backend.
 
-The block runs as ``__main__`` with ``DATABASE_URL`` set (``_example_test.py`` is the child side).
+The block runs as ``__main__`` with ``DATABASE_URL`` set (``_example_child.py`` is the child side).
 pytest-examples rewrites the block's ``#>`` comments from what it printed; a rewrite that differs
 from the page is drift, and in update mode it is written back to the page. An expected failure
 (``expect="fail"``) must raise as documented; any other exception fails the block. A child that ends
@@ -55,8 +55,8 @@ def run_python(c: Classified, backend: str, database_url: str, workdir: Path, si
     source = block.content.rstrip("\n") + "\n"
     script.write_text(source, encoding="utf-8")
     result_file = workdir / "result.json"
-    runner = workdir / "_example_test.py"
-    shutil.copyfile(HARNESS_DIR / "_example_test.py", runner)
+    runner = workdir / "_example_child.py"
+    shutil.copyfile(HARNESS_DIR / "_example_child.py", runner)
     (workdir / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
     env = subprocess_env(site, database_url)
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", DOCVAL_EXAMPLE=str(script), DOCVAL_RESULT=str(result_file))

@@ -3,7 +3,7 @@
 The harness (runners/python.py) writes the block and a copy of this file to a fresh directory and
 starts, with plugin autoloading off::
 
-    python -m pytest _example_test.py -p pytest_examples --update-examples
+    python -m pytest _example_child.py -p pytest_examples --update-examples
 
 with ``DOCVAL_EXAMPLE`` (the block's file) and ``DOCVAL_RESULT`` (where the outcome goes) set, and
 ``DATABASE_URL`` pointing at a fresh database. pytest-examples runs the block as ``__main__`` and
