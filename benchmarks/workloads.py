@@ -204,7 +204,7 @@ class Suite:
         self.setup()
         try:
             for item in (self.single_create_async, self.single_create_sync, self.reads, self.memory,
-                         self.bulk, self.upsert, self.workflow5, self.cleanup_pools):
+                         self.bulk, self.upsert, self.workflow5, self.cleanup_pools, self.error_modes):
                 item()
                 gc.collect()
         finally:
@@ -509,6 +509,48 @@ class Suite:
         self.pair("workflow_5_nodes", f"5-node workflow (create, read, update, count, list) x{n}", n,
                   self._timed_async(df), self._timed_async(raw_side), "the same 5 statements in sequence",
                   f"<= {SINGLE}x raw", SINGLE)
+
+    def error_modes(self) -> None:
+        """What one DF error costs, raised by a node's validation and turned into text, per mode."""
+        if self.t.backend != "sqlite-memory":
+            return  # no database work: measured once
+        from dataflow import DataFlow, DataFlowError, PerformanceMode
+
+        n = self.sizes.creates
+        limits = {PerformanceMode.FULL: 5.0, PerformanceMode.MINIMAL: 1.0, PerformanceMode.DISABLED: 0.1}
+        for mode, limit in limits.items():
+            db = DataFlow("sqlite:///:memory:", test_mode=False, error_enhancer=mode)
+
+            @db.model
+            class Person:
+                id: int
+                name: str
+                email: str
+
+            node = db.nodes["PersonCreateNode"]
+            enhancer = db.error_enhancer
+
+            def df(node: Any = node, enhancer: Any = enhancer) -> float:
+                start = time.perf_counter()
+                for i in range(n):
+                    try:
+                        node.validate({"name": f"user {i}"})
+                    except DataFlowError as exc:
+                        str(enhancer.enhance(exc))
+                return (time.perf_counter() - start) / n
+
+            def raw() -> float:
+                start = time.perf_counter()
+                for i in range(n):
+                    try:
+                        raise ValueError(f"missing field 'email' for user {i}")
+                    except ValueError as exc:
+                        str(exc)
+                return (time.perf_counter() - start) / n
+
+            self.pair(f"error_{mode.value}", f"one DF-101 raised by validation and printed, mode {mode.value}", n,
+                      df, raw, "raise + str() of a ValueError", f"<= {limit:g} ms per error", limit,
+                      unit="ms/error", absolute=True)
 
     def cleanup_pools(self) -> None:
         from dataflow import DataFlow

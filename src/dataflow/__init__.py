@@ -20,7 +20,9 @@ The drivers (aiosqlite, asyncpg) are imported on first use, so importing this pa
 
 from ._catalog import CATALOG, ErrorInfo
 from ._dataflow import DataFlow
+from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import (
+    AmbiguousNodeTypeError,
     AuthenticationError,
     ConfigurationError,
     ConnectionLostError,
@@ -35,6 +37,7 @@ from ._errors import (
     DataFlowWarning,
     DuplicateNodeIdError,
     EventLoopClosedError,
+    InvalidConditionError,
     InvalidConflictTargetError,
     InvalidFilterError,
     InvalidModelError,
@@ -48,6 +51,7 @@ from ._errors import (
     RecordError,
     RecordNotFoundError,
     ResourceLeakError,
+    SchemaMismatchError,
     ServerUnavailableError,
     StalePoolWarning,
     TooManyConnectionsError,
@@ -63,14 +67,16 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._model import Field, FieldSpec, ModelSpec
-from ._nodes import Node
+from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
-from ._transaction import Transaction
+from ._schema_cache import SchemaCache
+from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
 
 __all__ = [
     "CATALOG",
+    "AmbiguousNodeTypeError",
     "AsyncLocalRuntime",
     "AuthenticationError",
     "ConfigurationError",
@@ -86,10 +92,13 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseNotFoundError",
     "DuplicateNodeIdError",
+    "ErrorEnhancer",
+    "ErrorEnhancerConfig",
     "ErrorInfo",
     "EventLoopClosedError",
     "Field",
     "FieldSpec",
+    "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -101,16 +110,24 @@ __all__ = [
     "MultipleRecordsError",
     "Node",
     "NodeExecutionError",
+    "NodeSpec",
+    "OutputSpec",
+    "ParamSpec",
+    "PerformanceMode",
     "PoolClosedError",
     "PoolTimeoutError",
     "RecordError",
     "RecordNotFoundError",
     "ResourceLeakError",
+    "SchemaCache",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "StalePoolWarning",
+    "SwitchNode",
     "TooManyConnectionsError",
     "Transaction",
     "TransactionError",
+    "TransactionState",
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",

@@ -36,6 +36,19 @@ class ErrorInfo:
     fix: str
     page: str = ERRORS_PAGE
     retired: bool = False
+    #: Further causes and solutions beyond ``cause`` and ``fix`` (numbered after them in FULL messages).
+    more_causes: tuple[str, ...] = ()
+    more_solutions: tuple[str, ...] = ()
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """Every cause, the usual one first."""
+        return (self.cause, *self.more_causes)
+
+    @property
+    def solutions(self) -> tuple[str, ...]:
+        """Every solution, the usual fix first."""
+        return (self.fix, *self.more_solutions)
 
     @property
     def anchor(self) -> str:
@@ -74,6 +87,11 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
+        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_solutions=(
+            "Give the node every required field, for example:\n\n"
+            '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
+        ),
     ),
     ErrorInfo(
         "DF-102",
@@ -107,6 +125,16 @@ _ENTRIES = [
         "A node received a parameter it does not accept, a parameter of the wrong type "
         "(for example `limit='10'`), or two spellings of the same parameter (`filter` and `filters`).",
         "Use the parameters listed in the message for that node type, with the documented types.",
+    ),
+    ErrorInfo(
+        "DF-106",
+        "SchemaMismatchError",
+        "Table does not match the model",
+        "With `schema_cache_validation=True`, DataFlow compared an existing table with its model and found "
+        "a model field without a column, or a column stored with another type (the table was created by an "
+        "older version of the model, another program, or a migration that did not run).",
+        "Migrate the table to the model (add or change the columns the message names), or in development "
+        "drop it (`await db.drop_tables()`) so DataFlow creates it from the model.",
     ),
     # 2xx: filters and queries
     ErrorInfo(
@@ -214,6 +242,25 @@ _ENTRIES = [
         "`default_factory`. The original exception is chained as `__cause__`.",
         "Read the chained traceback and fix the code it points to; if it points into DataFlow itself, report "
         "it with the message.",
+    ),
+    ErrorInfo(
+        "DF-407",
+        "AmbiguousNodeTypeError",
+        "Node type declared by several instances",
+        "An unbound `WorkflowBuilder()` names a node type (`UserCreateNode`) that more than one live "
+        "DataFlow instance declares, so it cannot tell which database the node should use.",
+        "Bind the builder to one instance with `db.workflow()` or `WorkflowBuilder(db)`, pass the node "
+        "class (`db.nodes['UserCreateNode']`), or close the instance you no longer use (`await db.close()`).",
+    ),
+    ErrorInfo(
+        "DF-408",
+        "InvalidConditionError",
+        "Invalid SwitchNode condition",
+        "A SwitchNode `condition` is not an expression DataFlow evaluates: a syntax error, a call to a "
+        "function other than len, bool, int, float, str, abs, min, max, any, all and sum, an attribute, "
+        "a comprehension or lambda, or a name other than `input` and the ids of the nodes connected into it.",
+        "Write the condition over `input` with comparisons, `and`/`or`/`not`, arithmetic, indexing and the "
+        'functions listed (`"len(input) > 0"`); compute anything else in a node before the switch.',
     ),
     # 5xx: connections, pools and event loops
     ErrorInfo(

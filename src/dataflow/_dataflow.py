@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import os
-import sys
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _testmode
-from ._dialects import Connection, SQLDialect, dialect_for
-from ._errors import ConfigurationError, InvalidModelError, TransactionError
+from ._dialects import Connection, PoolSettings, backend_for, parse_url
+from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
+from ._errors import InvalidModelError
+from ._executor import ExecutionContext
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, register_nodes, unregister_nodes
-from ._pool import PoolManager, PoolSettings
+from ._nodes import Node, generate_nodes, register_owner
 from ._query import Statements
-from ._transaction import Pinned, Transaction
-from ._url import DatabaseURL
+from ._schema_cache import SchemaCache
+from ._settings import (
+    caller_namespace,
+    check_schema_cache,
+    check_settings,
+    creation_site,
+    resolve_error_enhancer,
+)
+from ._transaction import Transaction
+from ._workflow import WorkflowBuilder
 
 __all__ = ["DataFlow"]
 
 logger = logging.getLogger("dataflow")
-T = TypeVar("T")
 C = TypeVar("C", bound=type)
 
 _TEST_POOL = (1, 4)
@@ -47,6 +51,15 @@ class DataFlow:
         pool_acquire_timeout: Seconds to wait for a free connection before DF-509.
         connect_timeout: Seconds to wait for PostgreSQL to accept a connection.
         sqlite_busy_timeout: Seconds SQLite waits for another connection's write lock before DF-510.
+        schema_cache_enabled: Remember which tables exist, so each model's first-use DDL runs once
+            (default). ``False`` checks the table on every operation.
+        schema_cache_ttl: Seconds a cached table stays trusted (``None``, the default: until cleared).
+        schema_cache_max_size: Tables cached at most (least recently used dropped first).
+        schema_cache_validation: When a table enters the cache, compare its columns with the model
+            and raise DF-106 naming what differs.
+        error_enhancer: How this instance's errors are written: an :class:`ErrorEnhancer`, an
+            :class:`ErrorEnhancerConfig`, or a mode (``"full"``, ``"minimal"``, ``"disabled"``).
+            Default: ``DATAFLOW_ERROR_MODE``, else full.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -73,11 +86,16 @@ class DataFlow:
         pool_acquire_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         sqlite_busy_timeout: float = 5.0,
+        schema_cache_enabled: bool = True,
+        schema_cache_ttl: float | None = None,
+        schema_cache_max_size: int = 10_000,
+        schema_cache_validation: bool = False,
+        error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
-        self._url = DatabaseURL.parse(raw_url)
-        self._dialect: SQLDialect = dialect_for(self._url.dialect)
-        self._test_mode, reason = _testmode.resolve(test_mode)
+        self._url = parse_url(raw_url)
+        self._backend = backend_for(self._url)
+        self._test_mode, reason, detail = _testmode.resolve(test_mode)
         default_min, default_max = _TEST_POOL if self._test_mode else _PRODUCTION_POOL
         settings = PoolSettings(
             min_size=default_min if pool_min_size is None else pool_min_size,
@@ -86,25 +104,36 @@ class DataFlow:
             connect_timeout=connect_timeout,
             sqlite_busy_timeout=sqlite_busy_timeout,
         )
-        _check_settings(settings)
-        self._settings = settings
+        check_settings(settings)
+        check_schema_cache(schema_cache_enabled, schema_cache_ttl, schema_cache_max_size, schema_cache_validation)
         self._models: dict[str, ModelSpec] = {}
         self._nodes: dict[str, type[Node]] = {}
-        self._statement_cache: dict[str, Statements] = {}
-        self._ready: set[str] = set()
-        self._ddl_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._statements: dict[str, Statements] = {}
         self._closed = False
-        self._pinned: Pinned | None = None
-        self._pinned_tables: set[str] = set()
-        self._tx_var: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
-            f"dataflow_tx_{id(self):x}", default=None
+        self._created_at = creation_site()
+        self._schema = SchemaCache(
+            self._url.redacted,
+            self._model_name,
+            enabled=schema_cache_enabled,
+            ttl=schema_cache_ttl,
+            max_size=schema_cache_max_size,
+            validation=schema_cache_validation,
         )
-        self._pools = PoolManager(self._url, settings, test_mode=self._test_mode, owner=repr(self))
-        self._pools.on_memory_closed.append(self._ready.clear)
+        self._enhancer = resolve_error_enhancer(error_enhancer)
+        self._context = ExecutionContext(
+            self._url,
+            self._backend,
+            settings,
+            self._schema,
+            test_mode=self._test_mode,
+            owner=repr(self),
+            enhancer=self._enhancer,
+        )
+        register_owner(self)
         if self._test_mode:
-            logger.info("DataFlow: test mode enabled (%s) for %s", reason, self._url.redacted)
+            logger.info(
+                "DataFlow: Test mode enabled (%s) for %s%s", reason, self._url.redacted, f"; {detail}" if detail else ""
+            )
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -122,6 +151,40 @@ class DataFlow:
     def test_mode(self) -> bool:
         """Whether this instance runs in test mode."""
         return self._test_mode
+
+    @property
+    def schema_cache(self) -> SchemaCache:
+        """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
+        ``is_table_ensured()``."""
+        return self._schema
+
+    @property
+    def error_enhancer(self) -> ErrorEnhancer:
+        """Writes the messages of the errors this instance's nodes raise."""
+        return self._enhancer
+
+    @property
+    def _schema_cache(self) -> SchemaCache:
+        # The name kailash-dataflow's documentation uses; the same object as ``schema_cache``.
+        return self._schema
+
+    def _model_name(self, model_or_table: Any) -> str | None:
+        if isinstance(model_or_table, type):
+            model_or_table = model_or_table.__name__
+        for spec in self._models.values():
+            if model_or_table in (spec.name, spec.table):
+                return spec.name
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def created_at(self) -> str:
+        """``file:line`` of the code that created this instance (named in DF-407)."""
+        return self._created_at
 
     @classmethod
     def enable_test_mode(cls) -> None:
@@ -178,19 +241,21 @@ class DataFlow:
 
         def register(target: C, namespace: dict[str, Any] | None = None) -> C:
             if namespace is None:
-                namespace = _caller_namespace(1)
+                namespace = caller_namespace(1)
             spec = build_model_spec(target, table=table, unique=unique, indexes=indexes, namespace=namespace)
             if spec.name in self._models:
                 raise InvalidModelError(
                     f"A model named {spec.name} is already registered on this DataFlow instance.",
                     context={"model": spec.name},
                 )
+            statements = Statements(spec, self._backend)
             self._models[spec.name] = spec
-            self._nodes.update(register_nodes(self, spec))
+            self._statements[spec.name] = statements
+            self._nodes.update(generate_nodes(spec, statements, self._context))
             return target
 
         if cls is not None:
-            return register(cls, _caller_namespace(1))
+            return register(cls, caller_namespace(1))
         return register
 
     @property
@@ -203,87 +268,49 @@ class DataFlow:
         """This instance's generated node types by name."""
         return dict(self._nodes)
 
-    def _statements(self, model: ModelSpec) -> Statements:
-        statements = self._statement_cache.get(model.name)
-        if statements is None:
-            statements = self._statement_cache[model.name] = Statements(model, self._dialect)
-        return statements
+    def node_type(self, name: str) -> type[Node] | None:
+        """The generated node type called ``name`` (``"UserCreateNode"``), or ``None``."""
+        return self._nodes.get(name)
+
+    def workflow(self) -> WorkflowBuilder:
+        """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.
+
+        Example:
+            ```python
+            workflow = db.workflow()
+            workflow.add_node("UserCreateNode", "create", {"name": "Alice"})
+            ```
+        """
+        return WorkflowBuilder(self)
 
     # --- schema -------------------------------------------------------------------------------
 
     async def create_tables(self) -> None:
         """Create the tables (and indexes) of every registered model that does not exist yet."""
+        context = self._context
         for spec in self._models.values():
-            self._ready.discard(spec.name)
-            await self._ensure_table(spec)
+            context.forget_tables([spec.name])
+            await context.create_table(spec.name, self._statements[spec.name].table_ddl)
 
     async def drop_tables(self) -> None:
         """Drop the tables of every registered model (their data is lost)."""
+        context = self._context
         for spec in self._models.values():
-            sql = self._statements(spec).drop_table()
-            await self._on_connection(lambda c, sql=sql: c.execute(sql))  # type: ignore[misc]
-            self._ready.discard(spec.name)
+            async with context.connection() as connection:
+                await connection.execute(self._statements[spec.name].drop_table())
+            context.forget_tables([spec.name])
 
-    async def _ensure_table(self, model: ModelSpec) -> None:
-        if model.name in self._ready:
-            return
-        # One CREATE at a time per loop: concurrent CREATE TABLE IF NOT EXISTS of the same table
-        # collide on PostgreSQL's catalog (a unique violation on pg_type) when tasks race.
-        loop = asyncio.get_running_loop()
-        lock = self._ddl_locks.get(loop)
-        if lock is None:
-            lock = self._ddl_locks[loop] = asyncio.Lock()
-        async with lock:
-            if model.name in self._ready:
-                return
-            statements = self._statements(model).create_table()
+    # --- connections and transactions ------------------------------------------------------
 
-            async def create(c: Connection) -> None:
-                for sql in statements:
-                    await c.execute(sql)
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        """``async with db.connection() as connection:`` — the connection DataFlow would use now.
 
-            await self._on_connection(create)
-            tx = self._current_transaction()
-            if tx is not None:
-                tx.created_tables.add(model.name)
-            elif self._pinned is not None:
-                self._pinned_tables.add(model.name)
-            self._ready.add(model.name)
-
-    def _forget_tables(self, names: Iterable[str]) -> None:
-        self._ready.difference_update(names)
-
-    # --- running statements ----------------------------------------------------------------
-
-    def _current_transaction(self) -> Transaction | None:
-        tx = self._tx_var.get()
-        return tx if tx is not None and tx._state == "active" else None
-
-    async def _run(self, model: ModelSpec, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``operation`` for ``model`` on the right connection (creating its table first)."""
-        if model.name not in self._ready:
-            await self._ensure_table(model)
-        return await self._on_connection(operation)
-
-    async def _on_connection(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        tx = self._current_transaction()
-        if tx is not None:
-            return await tx.run(operation)
-        pinned = self._pinned
-        if pinned is not None:
-            await pinned.acquire(self._settings.acquire_timeout)
-            try:
-                return await operation(pinned.connection)
-            finally:
-                pinned.lock.release()
-        pool = await self._pools.get()
-        connection = await pool.acquire()
-        try:
-            return await operation(connection)
-        finally:
-            await pool.release(connection)
-
-    # --- transactions ---------------------------------------------------------------------
+        Inside ``db.transaction()`` it is the transaction's connection, inside ``db.isolated()`` the
+        isolated one, else one from the running loop's pool, given back when the block ends. Use it
+        for SQL of your own (``await connection.fetch("SELECT 1")``); statements are not translated
+        between backends.
+        """
+        return self._context.connection()
 
     def transaction(self) -> Transaction:
         """``async with db.transaction():`` — commit on success, roll back on an exception.
@@ -297,7 +324,7 @@ class DataFlow:
                 await runtime.execute_workflow_async(workflow.build())
             ```
         """
-        return Transaction(self)
+        return self._context.transaction()
 
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[DataFlow]:
@@ -310,35 +337,8 @@ class DataFlow:
         Raises:
             TransactionError: DF-601, when already isolated or inside a transaction.
         """
-        if self._pinned is not None or self._current_transaction() is not None:
-            raise TransactionError(
-                "db.isolated() cannot be nested or used inside db.transaction(); it must be the outermost block."
-            )
-        loop = asyncio.get_running_loop()
-        pool = await self._pools.get()
-        connection = await pool.acquire()
-        begun = False
-        try:
-            await connection.execute("BEGIN")
-            begun = True
-            connection.tx_depth += 1
-
-            async def release() -> None:
-                return None
-
-            self._pinned = Pinned(connection, loop, release)
+        async with self._context.isolated():
             yield self
-        finally:
-            self._pinned = None
-            try:
-                if begun:
-                    connection.tx_depth -= 1
-                    if connection.is_usable():
-                        await connection.execute("ROLLBACK")
-            finally:
-                self._forget_tables(self._pinned_tables)
-                self._pinned_tables.clear()
-                await pool.release(connection)
 
     # --- cleanup ------------------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class DataFlow:
         Returns:
             The number of pools closed. Failures are logged and counted, never raised.
         """
-        return await self._pools.cleanup_all()
+        return await self._context.pools.cleanup_all()
 
     async def cleanup_stale_pools(self) -> int:
         """Close pools whose event loop is closed.
@@ -359,21 +359,20 @@ class DataFlow:
         Returns:
             The number of stale pools closed. Never raises.
         """
-        return await self._pools.cleanup_stale()
+        return await self._context.pools.cleanup_stale()
 
     def get_cleanup_metrics(self) -> dict[str, Any]:
         """Counters for pool lifecycle: ``pools_created``, ``pools_cleaned``, ``stale_pools_cleaned``,
         ``cleanup_failures``, ``active_pools`` and more. Contains no passwords."""
-        return self._pools.metrics()
+        return self._context.pools.metrics()
 
     async def close(self) -> None:
         """Close every pool and retire this instance: later operations raise DF-504."""
         if self._closed:
             return
-        await self._pools.cleanup_all()
-        self._pools.closed = True
+        await self._context.pools.cleanup_all()
+        self._context.pools.closed = True
         self._closed = True
-        unregister_nodes(self._nodes)
 
     async def __aenter__(self) -> DataFlow:
         return self
@@ -382,37 +381,3 @@ class DataFlow:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-
-def _caller_namespace(depth: int) -> dict[str, Any]:
-    """The names visible where the model class was defined, to resolve string annotations.
-
-    ``from __future__ import annotations`` turns every annotation into a string; code run with
-    ``exec`` or classes defined inside functions are not resolvable from the class's module alone.
-    """
-    frame = sys._getframe(depth + 1)
-    try:
-        return {**frame.f_globals, **frame.f_locals}
-    finally:
-        del frame
-
-
-def _check_settings(settings: PoolSettings) -> None:
-    problems = []
-    if not isinstance(settings.min_size, int) or settings.min_size < 0:
-        problems.append(f"pool_min_size must be an int >= 0, got {settings.min_size!r}")
-    if not isinstance(settings.max_size, int) or settings.max_size < 1:
-        problems.append(f"pool_max_size must be an int >= 1, got {settings.max_size!r}")
-    elif isinstance(settings.min_size, int) and settings.min_size > settings.max_size:
-        problems.append(
-            f"pool_min_size ({settings.min_size}) is larger than pool_max_size ({settings.max_size})"
-        )
-    for name in ("acquire_timeout", "connect_timeout", "sqlite_busy_timeout"):
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            label = (
-                name if name.startswith("sqlite") else ("pool_" + name if name == "acquire_timeout" else name)
-            )
-            problems.append(f"{label} must be a positive number of seconds, got {value!r}")
-    if problems:
-        raise ConfigurationError("Invalid DataFlow settings: " + "; ".join(problems) + ".")

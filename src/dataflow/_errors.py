@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ._catalog import CATALOG, error_url
+from ._enhancer import ErrorEnhancer, default_enhancer
 
 __all__ = [
+    "AmbiguousNodeTypeError",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionLostError",
@@ -38,6 +40,7 @@ __all__ = [
     "DatabaseNotFoundError",
     "DuplicateNodeIdError",
     "EventLoopClosedError",
+    "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
     "InvalidModelError",
@@ -51,6 +54,7 @@ __all__ = [
     "RecordError",
     "RecordNotFoundError",
     "ResourceLeakError",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "StalePoolWarning",
     "TooManyConnectionsError",
@@ -70,12 +74,16 @@ __all__ = [
 _CODES_IN_USE: dict[str, str] = {}
 
 
-def format_message(code: str, detail: str, *, fix: str | None = None) -> str:
-    """Build the plain-text message for ``code``: what happened, cause, fix and link."""
-    info = CATALOG[code]
-    return (
-        f"{code}: {info.title}\n{detail}\nCause: {info.cause}\nFix: {fix or info.fix}\nSee: {error_url(code)}"
-    )
+def format_message(
+    code: str,
+    detail: str,
+    *,
+    fix: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    enhancer: ErrorEnhancer | None = None,
+) -> str:
+    """The plain-text message for ``code`` in the enhancer's mode (default: the process's)."""
+    return (enhancer or default_enhancer()).render(code, detail, context, fix)
 
 
 class DataFlowError(Exception):
@@ -111,7 +119,13 @@ class DataFlowError(Exception):
         self.detail = detail
         self.context: dict[str, Any] = dict(context or {})
         self._fix = fix
-        super().__init__(format_message(self.code, detail, fix=fix))
+        #: Writes the message; the runtime sets the instance's (``DataFlow(error_enhancer=...)``).
+        self.enhancer: ErrorEnhancer | None = None
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        # Rendered when shown, not when raised: a handled error costs no formatting.
+        return format_message(self.code, self.detail, fix=self._fix, context=self.context, enhancer=self.enhancer)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps errors picklable (xdist, multiprocessing) with their context.
@@ -127,6 +141,12 @@ class DataFlowError(Exception):
         """The troubleshooting link for this error's code."""
         return error_url(self.code)
 
+    def with_enhancer(self, enhancer: ErrorEnhancer) -> DataFlowError:
+        """Write this error's message with ``enhancer`` unless one was chosen already; return ``self``."""
+        if self.enhancer is None:
+            self.enhancer = enhancer
+        return self
+
     def add_context(self, **context: Any) -> DataFlowError:
         """Record where the error happened (keys already set are kept) and return ``self``."""
         for key, value in context.items():
@@ -141,7 +161,7 @@ def _rebuild(
 
 
 class ValidationError(DataFlowError):
-    """A model, node parameter or filter is invalid; raised before any SQL runs."""
+    """A model, node parameter, filter or table definition is invalid (all but DF-106 before any SQL runs)."""
 
 
 class MissingFieldError(ValidationError):
@@ -172,6 +192,12 @@ class InvalidParameterError(ValidationError):
     """DF-105: a node parameter that the node does not accept, or of the wrong type."""
 
     code = "DF-105"
+
+
+class SchemaMismatchError(ValidationError):
+    """DF-106: an existing table lacks a model column or stores one with another type."""
+
+    code = "DF-106"
 
 
 class UnknownOperatorError(ValidationError):
@@ -228,6 +254,18 @@ class UnknownNodeTypeError(WorkflowError):
     """DF-401: ``add_node`` names an unknown node type."""
 
     code = "DF-401"
+
+
+class AmbiguousNodeTypeError(WorkflowError):
+    """DF-407: an unbound builder names a node type that several live instances declare."""
+
+    code = "DF-407"
+
+
+class InvalidConditionError(WorkflowError):
+    """DF-408: a SwitchNode condition is not an allowed expression."""
+
+    code = "DF-408"
 
 
 class DuplicateNodeIdError(WorkflowError):
@@ -361,7 +399,10 @@ class DataFlowWarning(UserWarning):
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
-        super().__init__(format_message(self.code, detail))
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        return format_message(self.code, self.detail)
 
 
 class StalePoolWarning(DataFlowWarning):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._dialects import Params, SQLDialect, quote_ident
+from ._dialects import Backend, Params, quote_ident
 from ._errors import InvalidFilterError, UnknownOperatorError
 from ._model import FieldSpec, ModelSpec
 from ._types import FieldType, check_value
@@ -37,10 +37,13 @@ _MAX_DEPTH = 32
 _MAX_PATTERN_BYTES = 16_000
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class _Compiler:
-    def __init__(self, model: ModelSpec, dialect: SQLDialect, params: Params, node: str | None) -> None:
+    def __init__(self, model: ModelSpec, backend: Backend, params: Params, node: str | None) -> None:
         self.model = model
-        self.dialect = dialect
+        self.backend = backend
         self.params = params
         self.node = node
 
@@ -87,11 +90,11 @@ class _Compiler:
 
     def _value(self, spec: FieldSpec, value: Any) -> Any:
         value = check_value(spec.kind, value, field=spec.name, model=self.model.name)
-        convert = self.dialect.to_db.get(spec.kind)
+        convert = self.backend.to_db.get(spec.kind)
         return convert(value) if convert else value
 
     def _bind(self, spec: FieldSpec, value: Any) -> str:
-        return self.dialect.placeholder_value(spec.kind, self.params.add(self._value(spec, value)))
+        return self.backend.placeholder_value(spec.kind, self.params.add(self._value(spec, value)))
 
     def _field(self, spec: FieldSpec, clause: Any, depth: int) -> str:
         if isinstance(clause, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in clause):
@@ -108,9 +111,12 @@ class _Compiler:
 
     def _operator(self, spec: FieldSpec, op: str, value: Any, depth: int) -> str:
         column = quote_ident(spec.name)
+        if spec.kind is FieldType.JSON and op == "$contains" and spec.python_type is list:
+            return self._list_contains(spec, column, value)
         if spec.kind is FieldType.JSON and op not in ("$null", "$not"):
+            also = " (and $contains on list fields)" if spec.python_type is list else ""
             raise self._bad(
-                f"Field '{spec.name}' holds JSON; filter it with $null only (got {op}).",
+                f"Field '{spec.name}' holds JSON; filter it with $null{also} only (got {op}).",
                 field=spec.name,
                 operator=op,
             )
@@ -118,7 +124,7 @@ class _Compiler:
             raise self._bad(
                 f"{op} works on str fields; '{spec.name}' is {spec.kind.value}.", field=spec.name, operator=op
             )
-        comparable = self.dialect.comparable(column, spec.kind)
+        comparable = self.backend.comparable(column, spec.kind)
         if op == "$eq":
             if value is None:
                 return f"{column} IS NULL"
@@ -163,13 +169,13 @@ class _Compiler:
                     operator=op,
                 )
             case_sensitive = op == "$like"
-            bound = self.params.add(self.dialect.like_param(pattern, case_sensitive=case_sensitive))
-            return self.dialect.like(column, bound, case_sensitive=case_sensitive)
+            bound = self.params.add(self.backend.like_param(pattern, case_sensitive=case_sensitive))
+            return self.backend.like(column, bound, case_sensitive=case_sensitive)
         if op in ("$contains", "$startswith", "$endswith"):
             text = self._text(spec, op, value)
             if not text:
                 return f"{column} IS NOT NULL"
-            return self.dialect.literal_condition(
+            return self.backend.literal_condition(
                 column,
                 text,
                 prefix=op in ("$contains", "$endswith"),
@@ -196,6 +202,29 @@ class _Compiler:
             context=self._context(field=spec.name, operator=op),
         )
 
+    def _list_contains(self, spec: FieldSpec, column: str, value: Any) -> str:
+        """``$contains`` on a list field: the stored list holds every one of these elements."""
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, _SCALARS) for v in value):
+            raise self._bad(
+                f"$contains on list field '{spec.name}' takes a list of str, int, float, bool or None elements, "
+                f"got {value!r:.60}.",
+                field=spec.name,
+                operator="$contains",
+            )
+        elements = []
+        for element in value:
+            if isinstance(element, bool) or element is None:
+                elements.append(element)
+            elif isinstance(element, str):
+                elements.append(check_value(FieldType.STR, element, field=spec.name, model=self.model.name))
+            elif isinstance(element, int):
+                elements.append(check_value(FieldType.INT, element, field=spec.name, model=self.model.name))
+            else:
+                elements.append(check_value(FieldType.FLOAT, element, field=spec.name, model=self.model.name))
+        if not elements:
+            return f"{column} IS NOT NULL"
+        return self.backend.list_contains(column, elements, self.params)
+
     def _text(self, spec: FieldSpec, op: str, value: Any) -> str:
         if not isinstance(value, str):
             raise self._bad(
@@ -208,7 +237,7 @@ class _Compiler:
 def compile_filter(
     flt: Mapping[str, Any] | None,
     model: ModelSpec,
-    dialect: SQLDialect,
+    backend: Backend,
     params: Params,
     *,
     node: str | None = None,
@@ -223,4 +252,4 @@ def compile_filter(
     """
     if flt is None:
         return "TRUE"
-    return _Compiler(model, dialect, params, node).filter(flt)
+    return _Compiler(model, backend, params, node).filter(flt)

@@ -15,12 +15,14 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["on_loop_shutdown", "run_on_loop", "run_on_loop_sync"]
+__all__ = ["close_loop_resources", "forget_loop_shutdown", "on_loop_shutdown", "run_on_loop", "run_on_loop_sync"]
 
 logger = logging.getLogger("dataflow")
 T = TypeVar("T")
 
-ShutdownCallback = Callable[[asyncio.AbstractEventLoop], Awaitable[None]]
+#: ``callback(loop, by_owner)``: ``by_owner`` is True when the loop's owner closes it on purpose
+#: (``close_loop_resources``), False when the loop shuts down with the resources still open.
+ShutdownCallback = Callable[[asyncio.AbstractEventLoop, bool], Awaitable[None]]
 
 
 class _LoopHook:
@@ -50,11 +52,29 @@ async def _sentinel(hook: _LoopHook) -> AsyncGenerator[None, None]:
             if _hooks.get(loop) is hook:
                 del _hooks[loop]
             _sentinels.pop(id(loop), None)
-        for callback in list(hook.callbacks.values()):
-            try:
-                await callback(loop)
-            except Exception as exc:  # shutdown must go on for the other owners
-                logger.warning("DataFlow: closing pools at event-loop shutdown failed: %s", exc)
+        await _run_callbacks(hook, loop, by_owner=False)
+
+
+async def _run_callbacks(hook: _LoopHook, loop: asyncio.AbstractEventLoop, *, by_owner: bool) -> None:
+    callbacks = list(hook.callbacks.values())
+    hook.callbacks.clear()
+    for callback in callbacks:
+        try:
+            await callback(loop, by_owner)
+        except Exception as exc:  # shutdown must go on for the other owners
+            logger.warning("DataFlow: closing pools at event-loop shutdown failed: %s", exc)
+
+
+async def close_loop_resources() -> None:
+    """Close what every owner holds on the running loop, on purpose (its owner is about to close it).
+
+    ``LocalRuntime`` calls this before closing its own loop: the loop's pools are closed by the
+    registry of that loop, not by visiting every DataFlow instance in the process.
+    """
+    loop = asyncio.get_running_loop()
+    hook = _hooks.get(loop)
+    if hook is not None:
+        await _run_callbacks(hook, loop, by_owner=True)
 
 
 def on_loop_shutdown(owner: object, callback: ShutdownCallback) -> None:

@@ -1,39 +1,37 @@
 """Pools keyed by event loop: creation, stale detection, cleanup and metrics.
 
 A pool is only ever used from the loop that created it. Every DataFlow instance has one
-``PoolManager``; a process-wide weak registry of managers lets the test plugin's leak check, the
-LocalRuntime and the exit hook find every open pool.
+``PoolManager``; its backend's ``PoolSource`` creates the pools. Lifecycle changes are published as
+``_events.PoolEvent``s. A weak registry of managers lets the exit hook and the leak check find open
+pools; a loop's owner (``LocalRuntime``) closes that loop's pools through ``_loops``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import threading
 import traceback
 import warnings
 import weakref
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from ._dialects import Backend, Pool, PoolSettings
 from ._errors import PoolClosedError, StalePoolWarning
+from ._events import ClosedBy, PoolEvent, PoolEventKind, publish
 from ._loops import forget_loop_shutdown, on_loop_shutdown, run_on_loop, run_on_loop_sync
 from ._url import DatabaseURL
 
-if TYPE_CHECKING:
-    from ._dialects import Pool
-    from ._dialects.sqlite import SQLiteConnection
-
-__all__ = ["PoolManager", "PoolSettings", "all_managers"]
+__all__ = ["PoolManager", "all_managers", "checked_out"]
 
 logger = logging.getLogger("dataflow")
 
 _managers: weakref.WeakSet[PoolManager] = weakref.WeakSet()
-
-#: Pools that nobody closed: the loop-shutdown safety net (or the stale-pool sweep) had to close
-#: them. The test plugin's leak check reads this list; it only ever grows by one entry per pool.
-safety_net_log: list[dict[str, str]] = []
+#: Pool names in log lines: pool-1, pool-2, ... (a counter, not a registry).
+_pool_numbers = itertools.count(1)
 _exit_hook_installed = False
 _exit_hook_lock = threading.Lock()
 
@@ -43,16 +41,14 @@ def all_managers() -> list[PoolManager]:
     return list(_managers)
 
 
-@dataclass(frozen=True)
-class PoolSettings:
-    """Sizing and timeouts for the pools of one DataFlow instance."""
-
-    min_size: int
-    max_size: int
-    acquire_timeout: float
-    connect_timeout: float
-    sqlite_busy_timeout: float
-    close_timeout: float = 10.0
+def checked_out() -> list[tuple[str, int]]:
+    """``(redacted URL, connections in use)`` for every open pool that has connections checked out."""
+    return [
+        (manager.url.redacted, pool.in_use)
+        for manager in all_managers()
+        for _loop, pool in manager.open_pools()
+        if pool.in_use
+    ]
 
 
 # Frames that are never "where the pool was created" from the user's point of view: DataFlow
@@ -76,20 +72,23 @@ def _creation_site() -> str:
 class PoolManager:
     """The pools of one DataFlow instance, one per event loop."""
 
-    def __init__(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool, owner: str) -> None:
+    def __init__(
+        self, url: DatabaseURL, backend: Backend, settings: PoolSettings, *, test_mode: bool, owner: str
+    ) -> None:
         self.url = url
         self.settings = settings
         self.test_mode = test_mode
         self.owner = owner
+        self._source = backend.pool_source(url, settings, test_mode=test_mode)
         self._pools: dict[asyncio.AbstractEventLoop, Pool] = {}
         self._creating: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
-        self._memory: SQLiteConnection | None = None
         self.closed = False
         self.pools_created = 0
         self.pools_cleaned = 0
         self.stale_pools_cleaned = 0
         self.cleanup_failures = 0
-        self.on_memory_closed: list[Any] = []
+        #: Called when the shared database (``:memory:``) closed and its tables are gone.
+        self.on_shared_closed: list[Callable[[], None]] = []
         _managers.add(self)
         _install_exit_hook()
 
@@ -126,53 +125,40 @@ class PoolManager:
         if self.test_mode:
             # Proactive: a loop that closed without shutdown hooks left its pools behind.
             await self.cleanup_stale(implicit=True)
-        if self.url.dialect == "sqlite":
-            pool = await self._create_sqlite(loop)
-        else:
-            from ._dialects.postgresql import create_pool
-
-            pool = await create_pool(
-                self.url,
-                loop,
-                min_size=self.settings.min_size,
-                max_size=self.settings.max_size,
-                connect_timeout=self.settings.connect_timeout,
-                acquire_timeout=self.settings.acquire_timeout,
-                test_mode=self.test_mode,
-            )
+        pool = await self._source.create(loop)
+        pool.name = f"pool-{next(_pool_numbers)}"
         if self.test_mode:
             pool.created_at = _creation_site()
         self._pools[loop] = pool
         self.pools_created += 1
         on_loop_shutdown(self, self._close_loop_pool)
-        logger.debug("DataFlow: created a pool for %s on loop %#x", self.url.redacted, id(loop))
+        if self.test_mode:
+            logger.info(
+                "DataFlow: Created connection pool '%s' (test mode) for %s on loop %#x",
+                pool.name,
+                self.url.redacted,
+                id(loop),
+            )
+        else:
+            logger.debug(
+                "DataFlow: Created connection pool '%s' for %s on loop %#x", pool.name, self.url.redacted, id(loop)
+            )
+        self._publish(PoolEventKind.CREATED, loop, pool)
         return pool
 
-    async def _create_sqlite(self, loop: asyncio.AbstractEventLoop) -> Pool:
-        from ._dialects.sqlite import SQLitePool, connect
-
-        timeout = self.settings.sqlite_busy_timeout
-        if self.url.is_memory:
-            if self._memory is None or not self._memory.is_usable():
-                self._memory = await connect(":memory:", busy_timeout=timeout)
-            return SQLitePool(
-                self._memory, loop, owns_connection=False, acquire_timeout=self.settings.acquire_timeout
-            )
-        connection = await connect(self.url.database, busy_timeout=timeout)
-        return SQLitePool(
-            connection, loop, owns_connection=True, acquire_timeout=self.settings.acquire_timeout
-        )
+    def _publish(
+        self, kind: PoolEventKind, loop: asyncio.AbstractEventLoop, pool: Pool, closed_by: ClosedBy | None = None
+    ) -> None:
+        publish(PoolEvent(kind, self.url.redacted, self.owner, id(loop), pool.created_at, closed_by))
 
     # --- closing ------------------------------------------------------------------------------
 
-    async def _close_loop_pool(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Shutdown hook: the loop is about to close; close the pool it owns."""
+    async def _close_loop_pool(self, loop: asyncio.AbstractEventLoop, by_owner: bool) -> None:
+        """Loop hook: the loop is shutting down (or its owner closes it); close the pool it holds."""
         pool = self._pools.pop(loop, None)
         if pool is None or pool.closed:
             return
-        safety_net_log.append(
-            {"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "loop shutdown"}
-        )
+        self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.OWNER if by_owner else ClosedBy.LOOP_SHUTDOWN)
         try:
             await asyncio.wait_for(pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
             self.pools_cleaned += 1
@@ -180,7 +166,7 @@ class PoolManager:
             self.cleanup_failures += 1
             pool.force_close()
             logger.warning(
-                "DataFlow: could not close the pool of %s at loop shutdown: %s", self.url.redacted, exc
+                "DataFlow: Pool '%s' cleanup failed at loop shutdown (%s): %s", pool.name, self.url.redacted, exc
             )
 
     async def _close_pool(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> bool:
@@ -195,10 +181,11 @@ class PoolManager:
             )
             forget_loop_shutdown(self, loop)
             self.pools_cleaned += 1
+            self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.OWNER)
             return True
         except Exception as exc:
             self.cleanup_failures += 1
-            logger.warning("DataFlow: could not clean up a pool of %s: %s", self.url.redacted, exc)
+            logger.warning("DataFlow: Pool '%s' cleanup failed (%s): %s", pool.name, self.url.redacted, exc)
             try:
                 _abandon(loop, pool)
             except Exception:
@@ -214,14 +201,14 @@ class PoolManager:
                 continue
             await self._close_pool(loop, pool)
             count += 1
-        if self._memory is not None:
-            memory, self._memory = self._memory, None
-            try:
-                await memory.close()
-            except Exception as exc:
-                self.cleanup_failures += 1
-                logger.warning("DataFlow: could not close the in-memory SQLite database: %s", exc)
-            for callback in self.on_memory_closed:
+        try:
+            closed_shared = await self._source.close_shared()
+        except Exception as exc:
+            closed_shared = True
+            self.cleanup_failures += 1
+            logger.warning("DataFlow: could not close the in-memory database of %s: %s", self.url.redacted, exc)
+        if closed_shared:
+            for callback in self.on_shared_closed:
                 callback()
         return count
 
@@ -230,15 +217,13 @@ class PoolManager:
         stale = [(loop, pool) for loop, pool in self._pools.items() if loop.is_closed()]
         for loop, pool in stale:
             self._pools.pop(loop, None)
-            safety_net_log.append(
-                {"url": self.url.redacted, "created_at": pool.created_at, "closed_by": "stale sweep"}
-            )
+            self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.STALE_SWEEP)
             try:
                 pool.force_close()
                 self.stale_pools_cleaned += 1
             except Exception as exc:
                 self.cleanup_failures += 1
-                logger.warning("DataFlow: could not close a stale pool of %s: %s", self.url.redacted, exc)
+                logger.warning("DataFlow: Pool '%s' cleanup failed (stale, %s): %s", pool.name, self.url.redacted, exc)
         if stale:
             where = (
                 "; ".join(p.created_at.splitlines()[-2].strip() for _, p in stale if p.created_at)
@@ -248,7 +233,12 @@ class PoolManager:
                 f"Closed {len(stale)} stale pool(s) of {self.url.redacted} whose event loop was closed without "
                 f"shutting them down (created at: {where})."
             )
-            logger.info("DataFlow: %s", detail)
+            logger.info(
+                "DataFlow: Removed %d stale pool(s) from closed event loop(s): %s (created at: %s)",
+                len(stale),
+                self.url.redacted,
+                where,
+            )
             if implicit:
                 warnings.warn(StalePoolWarning(detail), stacklevel=2)
         return len(stale)
@@ -259,6 +249,7 @@ class PoolManager:
             self._pools.pop(loop, None)
             if pool.closed:
                 continue
+            self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.EXIT)
             try:
                 if loop.is_closed():
                     pool.force_close()
@@ -277,15 +268,10 @@ class PoolManager:
                     pool.force_close()
                 except Exception:
                     pass
-        if self._memory is not None:
-            self._memory.force_close()
-            self._memory = None
-
-    async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Close this instance's pool on ``loop`` (used by LocalRuntime before it closes its loop)."""
-        pool = self._pools.pop(loop, None)
-        if pool is not None and not pool.closed:
-            await self._close_pool(loop, pool)
+        try:
+            self._source.force_close_shared()
+        except Exception:  # noqa: BLE001 - never fail interpreter shutdown
+            logger.debug("DataFlow: closing the in-memory database at exit failed", exc_info=True)
 
     # --- reporting ------------------------------------------------------------------------------
 
@@ -304,7 +290,7 @@ class PoolManager:
             "active_pools": len(pools),
             "stale_pools": sum(1 for loop, _ in pools if loop.is_closed()),
             "connections_in_use": sum(p.in_use for _, p in pools),
-            "memory_database_open": self._memory is not None,
+            "memory_database_open": self._source.shared_open,
             "test_mode": self.test_mode,
             "url": self.url.redacted,
         }

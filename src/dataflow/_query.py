@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._dialects import Params, SQLDialect, quote_ident
+from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
@@ -20,24 +20,24 @@ Statement = tuple[str, list[Any]]
 
 
 class Statements:
-    """The SQL for one model on one dialect (built once per DataFlow instance and model)."""
+    """The SQL for one model on one backend (built once per DataFlow instance and model)."""
 
-    def __init__(self, model: ModelSpec, dialect: SQLDialect) -> None:
+    def __init__(self, model: ModelSpec, backend: Backend) -> None:
         self.model = model
-        self.dialect = dialect
+        self.backend = backend
         self.table = quote_ident(model.table)
         self.names = list(model.fields)
         self.columns = ", ".join(quote_ident(n) for n in self.names)
         self._insert_sql: dict[tuple[str, ...], str] = {}
         self._to_db = {
-            name: dialect.to_db[spec.kind]
+            name: backend.to_db[spec.kind]
             for name, spec in model.fields.items()
-            if spec.kind in dialect.to_db
+            if spec.kind in backend.to_db
         }
         self._from_db: list[tuple[int, Callable[[Any], Any]]] = [
-            (i, dialect.from_db[spec.kind])
+            (i, backend.from_db[spec.kind])
             for i, spec in enumerate(model.fields.values())
-            if spec.kind in dialect.from_db
+            if spec.kind in backend.from_db
         ]
 
     # --- values -------------------------------------------------------------------------------
@@ -49,6 +49,10 @@ class Statements:
         convert = self._to_db.get(name)
         return convert(value) if convert else value
 
+    def converter(self, name: str) -> Callable[[Any], Any] | None:
+        """The function that converts field ``name``'s values for the driver (None: stored as is)."""
+        return self._to_db.get(name)
+
     def record(self, row: Sequence[Any]) -> dict[str, Any]:
         """Turn a result row (columns in field order) into a record dict."""
         values = list(row[: len(self.names)])
@@ -59,18 +63,27 @@ class Statements:
 
     # --- DDL ------------------------------------------------------------------------------------
 
+    def table_ddl(self) -> TableDDL:
+        """The table's CREATE statements (idempotent) with the names of what they create."""
+        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
+        index_names = tuple(f"ix_{self.model.table}_{'_'.join(group)}" for group in indexed)
+        columns = {
+            spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()
+        }
+        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
+
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent)."""
         columns = []
         for spec in self.model.fields.values():
             if spec.primary_key:
                 columns.append(
-                    self.dialect.auto_id_column()
+                    self.backend.auto_id_column()
                     if spec.kind is FieldType.INT
-                    else f"{quote_ident('id')} {self.dialect.column_types[spec.kind]} PRIMARY KEY"
+                    else f"{quote_ident('id')} {self.backend.column_types[spec.kind]} PRIMARY KEY"
                 )
                 continue
-            column = f"{quote_ident(spec.name)} {self.dialect.column_types[spec.kind]}"
+            column = f"{quote_ident(spec.name)} {self.backend.column_types[spec.kind]}"
             if not spec.nullable:
                 column += " NOT NULL"
             if spec.unique:
@@ -101,7 +114,7 @@ class Statements:
         args = [self.to_db(n, row[n]) for n in names]
         sql = self._insert_sql.get(names)
         if sql is None:
-            params = self.dialect.params()
+            params = self.backend.params()
             placeholders = ", ".join(params.add(None) for _ in names)
             cols = ", ".join(quote_ident(n) for n in names)
             values = f"({cols}) VALUES ({placeholders})" if names else "DEFAULT VALUES"
@@ -110,7 +123,7 @@ class Statements:
 
     def insert_many(self, names: Sequence[str]) -> str:
         """INSERT for executemany, without RETURNING."""
-        params = self.dialect.params()
+        params = self.backend.params()
         placeholders = ", ".join(params.add(None) for _ in names)
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders})"
@@ -120,9 +133,13 @@ class Statements:
         """`` WHERE ...`` for a filter (empty for no filter)."""
         if not flt:
             if flt is not None and not isinstance(flt, Mapping):
-                compile_filter(flt, self.model, self.dialect, params, node=node)  # raises DF-202
+                compile_filter(flt, self.model, self.backend, params, node=node)  # raises DF-202
             return ""
-        return f" WHERE ({compile_filter(flt, self.model, self.dialect, params, node=node)})"
+        return f" WHERE ({compile_filter(flt, self.model, self.backend, params, node=node)})"
+
+    def check_filter(self, flt: Mapping[str, Any], node: str | None) -> None:
+        """Compile ``flt`` only to validate it (DF-102, DF-103, DF-201, DF-202)."""
+        self.where(flt, self.backend.params(), node)
 
     def order_by(self, order: Any, node: str | None) -> str:
         """`` ORDER BY ...``; always ends with the primary key, so results are identical on both backends."""
@@ -144,11 +161,11 @@ class Statements:
             name = item[1:] if descending or item.startswith("+") else item
             spec = self.model.get_field(name, node=node, where="order_by")
             seen.add(name)
-            column = self.dialect.comparable(quote_ident(name), spec.kind)
+            column = self.backend.comparable(quote_ident(name), spec.kind)
             # NULLs sort as the smallest value on both backends.
             clauses.append(f"{column} {'DESC NULLS LAST' if descending else 'ASC NULLS FIRST'}")
         if "id" not in seen:
-            clauses.append(f"{self.dialect.comparable(quote_ident('id'), self.model.primary_key.kind)} ASC")
+            clauses.append(f"{self.backend.comparable(quote_ident('id'), self.model.primary_key.kind)} ASC")
         return " ORDER BY " + ", ".join(clauses)
 
     def select(
@@ -161,23 +178,23 @@ class Statements:
         node: str | None = None,
     ) -> Statement:
         """SELECT records matching a filter."""
-        params = self.dialect.params()
+        params = self.backend.params()
         where = self.where(flt, params, node)
         order_sql = self.order_by(order, node)
         limit_ph = params.add(limit) if limit is not None else None
         offset_ph = params.add(offset) if offset else None
-        tail = self.dialect.limit_offset(limit_ph, offset_ph)
+        tail = self.backend.limit_offset(limit_ph, offset_ph)
         return f"SELECT {self.columns} FROM {self.table}{where}{order_sql}{tail}", params.values
 
     def select_ids(self, flt: Mapping[str, Any] | None, limit: int, node: str | None) -> Statement:
         """SELECT the ids of up to ``limit`` matching records."""
-        params = self.dialect.params()
+        params = self.backend.params()
         where = self.where(flt, params, node)
         return f'SELECT "id" FROM {self.table}{where} LIMIT {params.add(limit)}', params.values
 
     def count(self, flt: Mapping[str, Any] | None, node: str | None = None) -> Statement:
         """SELECT COUNT(*)."""
-        params = self.dialect.params()
+        params = self.backend.params()
         where = self.where(flt, params, node)
         return f"SELECT COUNT(*) FROM {self.table}{where}", params.values
 
@@ -188,7 +205,7 @@ class Statements:
         self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
     ) -> Statement:
         """UPDATE matching records."""
-        params = self.dialect.params()
+        params = self.backend.params()
         assignments = self._set(fields, params)
         where = self.where(flt, params, node)
         tail = f" RETURNING {self.columns}" if returning else ""
@@ -196,7 +213,7 @@ class Statements:
 
     def delete(self, flt: Mapping[str, Any] | None, *, node: str | None, returning: bool) -> Statement:
         """DELETE matching records."""
-        params = self.dialect.params()
+        params = self.backend.params()
         where = self.where(flt, params, node)
         tail = f" RETURNING {self.columns}" if returning else ""
         return f"DELETE FROM {self.table}{where}{tail}", params.values
@@ -205,7 +222,7 @@ class Statements:
         self, row: Mapping[str, Any], conflict_on: Sequence[str], update: Mapping[str, Any]
     ) -> Statement:
         """INSERT ... ON CONFLICT (...) DO UPDATE, returning the row (and, on PostgreSQL, whether it was new)."""
-        params = self.dialect.params()
+        params = self.backend.params()
         names = list(row)
         placeholders = ", ".join(params.add(self.to_db(n, row[n])) for n in names)
         target = ", ".join(quote_ident(n) for n in conflict_on)
@@ -215,8 +232,8 @@ class Statements:
             first = quote_ident(conflict_on[0])
             assignments = f"{first} = EXCLUDED.{first}"
         returning = self.columns
-        if self.dialect.upsert_inserted_column:
-            returning += ", " + self.dialect.upsert_inserted_column
+        if self.backend.upsert_inserted_column:
+            returning += ", " + self.backend.upsert_inserted_column
         sql = (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
@@ -227,7 +244,7 @@ class Statements:
         self, names: Sequence[str], conflict_on: Sequence[str], update_fields: Sequence[str]
     ) -> str:
         """INSERT ... ON CONFLICT DO UPDATE SET col = EXCLUDED.col, for executemany."""
-        params = self.dialect.params()
+        params = self.backend.params()
         placeholders = ", ".join(params.add(None) for _ in names)
         target = ", ".join(quote_ident(n) for n in conflict_on)
         fields = list(update_fields) or [conflict_on[0]]
@@ -237,11 +254,16 @@ class Statements:
             f"ON CONFLICT ({target}) DO UPDATE SET {assignments}"
         )
 
-    def sync_identity(self) -> str | None:
-        """PostgreSQL: move the id sequence past explicitly inserted ids (SQLite needs nothing)."""
-        if self.dialect.name != "postgresql" or not self.model.auto_id:
-            return None
+    def insert_ignoring(self, names: Sequence[str], rows: int, conflict_on: Sequence[str]) -> str:
+        """A multi-row INSERT that skips rows whose conflict key exists; RETURNING one row per insert."""
+        params = self.backend.params()
+        values = ", ".join("(" + ", ".join(params.add(None) for _ in names) + ")" for _ in range(rows))
+        target = ", ".join(quote_ident(n) for n in conflict_on)
         return (
-            f"SELECT setval(pg_get_serial_sequence('{self.table}', 'id'), "
-            f'GREATEST((SELECT MAX("id") FROM {self.table}), 1))'
+            f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES {values} "
+            f"ON CONFLICT ({target}) DO NOTHING RETURNING 1"
         )
+
+    def sync_identity(self) -> str | None:
+        """The statement that moves the id sequence past explicitly inserted ids, if the backend needs one."""
+        return self.backend.sync_identity(self.table) if self.model.auto_id else None

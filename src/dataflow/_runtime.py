@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
-from ._pool import all_managers
+from ._loops import close_loop_resources
 from ._workflow import Workflow
 
 __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
@@ -23,17 +23,30 @@ __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
 Results = dict[str, dict[str, Any]]
 
 
-async def _execute(workflow: Workflow) -> tuple[Results, str]:
+async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
     if not isinstance(workflow, Workflow):
         raise TypeError(
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
         )
     results: Results = {}
+    skipped: set[str] = set()
+    inactive: dict[str, frozenset[str]] = {}
     for entry in workflow.nodes:
+        if skipped or inactive:
+            reason = workflow.skip_reason(entry, skipped, inactive)
+            if reason is not None:
+                skipped.add(entry.node_id)
+                results[entry.node_id] = {"skipped": True, "reason": reason}
+                continue
         params = workflow.resolve_params(entry, results)
         try:
-            results[entry.node_id] = await entry.node_type().run(params)
+            output = results[entry.node_id] = await entry.node_type().run(params)
+            branches = entry.node_type.inactive_outputs(output)
+            if branches:
+                inactive[entry.node_id] = branches
         except DataFlowError as exc:
+            if entry.node_type.needs_database:
+                exc.with_enhancer(entry.node_type.execution_context().enhancer)
             if exc.context.get("node") == entry.node_type.type_name:
                 exc.context["node"] = entry.node_id  # validation code records the type; the node is its id
             exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
@@ -82,7 +95,7 @@ class AsyncLocalRuntime:
             raise TypeError(
                 "AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params"
             )
-        return await _execute(workflow)
+        return await _run_workflow(workflow)
 
     async def __aenter__(self) -> AsyncLocalRuntime:
         return self
@@ -92,13 +105,15 @@ class AsyncLocalRuntime:
 
 
 def _close_runtime_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the runtime loop's pools (every DataFlow instance), then the loop. Never raises."""
+    """Close the pools that live on the runtime's loop (whichever instance opened them), then the loop.
+
+    Never raises.
+    """
     if loop.is_closed() or loop.is_running():
         return
 
     async def close_pools() -> None:
-        for manager in all_managers():
-            await manager.close_loop(loop)
+        await close_loop_resources()
         await loop.shutdown_asyncgens()
 
     def work() -> None:
@@ -162,8 +177,8 @@ class LocalRuntime:
         if parameters:
             raise TypeError("LocalRuntime.execute() takes no parameters; put values in node params")
         if isinstance(workflow, Workflow):
-            for db in workflow.databases():
-                if db._current_transaction() is not None:
+            for context in workflow.execution_contexts():
+                if context.current_transaction() is not None:
                     raise TransactionError(
                         "LocalRuntime.execute() was called inside an async db.transaction() block. The "
                         "transaction's connection belongs to the running event loop, so the workflow would run "
@@ -174,9 +189,9 @@ class LocalRuntime:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return loop.run_until_complete(_execute(workflow))
+                return loop.run_until_complete(_run_workflow(workflow))
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-runtime") as pool:
-                return pool.submit(loop.run_until_complete, _execute(workflow)).result()
+                return pool.submit(loop.run_until_complete, _run_workflow(workflow)).result()
 
     def close(self) -> None:
         """Close the runtime's pools and its event loop. Safe to call twice."""

@@ -29,18 +29,20 @@ def get_default() -> bool | None:
     return _default
 
 
-def resolve(explicit: bool | None) -> tuple[bool, str]:
-    """``(test_mode, reason)``: an explicit value wins, then the process default, then pytest."""
+def resolve(explicit: bool | None) -> tuple[bool, str, str]:
+    """``(test_mode, reason, detail)``: an explicit value wins, then the process default, then pytest.
+
+    ``reason`` is the short form the log line shows in parentheses ("auto-detected pytest
+    environment"); ``detail`` says what was seen.
+    """
     if explicit is not None:
-        return bool(explicit), f"test_mode={bool(explicit)} was passed to DataFlow()"
+        return bool(explicit), f"test_mode={bool(explicit)} was passed to DataFlow()", ""
     if _default is not None:
         return _default, (
-            "DataFlow.enable_test_mode() was called"
-            if _default
-            else "DataFlow.disable_test_mode() was called"
-        )
+            "DataFlow.enable_test_mode() was called" if _default else "DataFlow.disable_test_mode() was called"
+        ), ""
     if os.environ.get("PYTEST_CURRENT_TEST"):
-        return True, "auto-detected pytest environment (PYTEST_CURRENT_TEST is set)"
+        return True, "auto-detected pytest environment", "PYTEST_CURRENT_TEST is set"
     if "pytest" in sys.modules or "_pytest" in sys.modules:
-        return True, "auto-detected pytest environment (pytest is imported)"
-    return False, "no pytest detected"
+        return True, "auto-detected pytest environment", "pytest is imported"
+    return False, "no pytest detected", ""

@@ -11,7 +11,6 @@ import json
 import math
 import types
 import typing
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -19,7 +18,7 @@ from typing import Any
 
 from ._errors import TypeMismatchError
 
-__all__ = ["FieldType", "resolve_annotation"]
+__all__ = ["FieldType", "check_value", "json_dump", "resolve_annotation"]
 
 
 class FieldType(StrEnum):
@@ -165,83 +164,12 @@ def check_value(kind: FieldType, value: Any, *, field: str, model: str) -> Any:
             raise mismatch("a JSON-serializable dict or list") from None
         if "\\u0000" in json.dumps(value):
             raise mismatch("JSON", " JSON values cannot contain NUL (\\x00) characters.")
-        if not _is_utf8_encodable(_json_dump(value)):
+        if not _is_utf8_encodable(json_dump(value)):
             raise mismatch("JSON", " JSON values must be valid Unicode; lone surrogates cannot be stored.")
         return value
     raise AssertionError(kind)  # pragma: no cover
 
 
-# --- storage conversion -------------------------------------------------------------------------
-
-# Stored as "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": fixed width, so text order equals time order.
-
-
-def _dt_to_sqlite(value: datetime) -> str:
-    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux, which
-    # broke both the fixed width (ordering) and reading the value back.
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt_from_sqlite(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _json_dump(value: Any) -> str:
+def json_dump(value: Any) -> str:
+    """Compact JSON text, as both backends store it."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _bool_from_sqlite(value: Any) -> bool:
-    return bool(value)
-
-
-ToDB = Callable[[Any], Any]
-FromDB = Callable[[Any], Any]
-
-SQLITE_TO_DB: dict[FieldType, ToDB] = {
-    FieldType.DATETIME: _dt_to_sqlite,
-    FieldType.DATE: date.isoformat,
-    FieldType.DECIMAL: str,
-    FieldType.JSON: _json_dump,
-}
-SQLITE_FROM_DB: dict[FieldType, FromDB] = {
-    # RETURNING yields a whole float such as 19.0 as the int 19 before column affinity applies.
-    FieldType.FLOAT: float,
-    FieldType.BOOL: _bool_from_sqlite,
-    FieldType.DATETIME: _dt_from_sqlite,
-    FieldType.DATE: date.fromisoformat,
-    FieldType.DECIMAL: Decimal,
-    FieldType.JSON: json.loads,
-}
-POSTGRES_TO_DB: dict[FieldType, ToDB] = {FieldType.JSON: _json_dump}
-
-
-def _dt_from_postgres(value: datetime) -> datetime:
-    # asyncpg stores datetime.min/max (as UTC) as -infinity/infinity and returns them naive.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-POSTGRES_FROM_DB: dict[FieldType, FromDB] = {
-    FieldType.JSON: json.loads,
-    FieldType.DATETIME: _dt_from_postgres,
-}
-
-SQLITE_COLUMN_TYPES = {
-    FieldType.STR: "TEXT",
-    FieldType.INT: "INTEGER",
-    FieldType.FLOAT: "REAL",
-    FieldType.BOOL: "INTEGER",
-    FieldType.DATETIME: "TEXT",
-    FieldType.DATE: "TEXT",
-    FieldType.DECIMAL: "TEXT",
-    FieldType.JSON: "TEXT",
-}
-POSTGRES_COLUMN_TYPES = {
-    FieldType.STR: "TEXT",
-    FieldType.INT: "BIGINT",
-    FieldType.FLOAT: "DOUBLE PRECISION",
-    FieldType.BOOL: "BOOLEAN",
-    FieldType.DATETIME: "TIMESTAMPTZ",
-    FieldType.DATE: "DATE",
-    FieldType.DECIMAL: "NUMERIC",
-    FieldType.JSON: "JSONB",
-}

@@ -1,22 +1,25 @@
-"""Database URLs: parsing the accepted forms and redacting passwords."""
+"""Database URLs: the parsed form, the two URL shapes backends use, and redacting passwords.
+
+Which scheme belongs to which backend is decided in ``_dialects`` (one map); this module knows only
+the two shapes: a path URL (``scheme:///path``) and a server URL (``scheme://user:pw@host:port/db``).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ._errors import InvalidURLError
 
-__all__ = ["DatabaseURL", "redact"]
+__all__ = ["ACCEPTED_FORMS", "DatabaseURL", "parse_path_url", "parse_server_url", "redact", "split_scheme"]
 
 ACCEPTED_FORMS = (
     "sqlite:///:memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db, "
     "postgresql://user:password@host:port/database (also postgres:// and postgresql+asyncpg://)"
 )
 
-_PG_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgres+asyncpg"}
+MEMORY = ":memory:"
 # The password runs to the *last* '@' of the URL: an unencoded '@' inside a password must not
 # leave its tail visible (urlsplit also splits the user info at the last '@').
 _CREDENTIALS = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^\s]*)@")
@@ -33,99 +36,76 @@ def _hide_userinfo(text: str) -> str:
     return f"***@{tail}" if at else text
 
 
+def split_scheme(url: str) -> tuple[str, str]:
+    """``(scheme in lower case, rest after '://')``; DF-801 for anything that is not a URL string."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidURLError(
+            f"Expected a database URL string, got {type(url).__name__} {url!r}. "
+            f"Accepted forms: {ACCEPTED_FORMS}."
+        )
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise InvalidURLError(
+            f"'{_hide_userinfo(url)}' is not a URL (no '://'). Accepted forms: {ACCEPTED_FORMS}."
+        )
+    return scheme.lower(), rest
+
+
+def unsupported_scheme(url: str, scheme: str) -> InvalidURLError:
+    """DF-801 for a scheme no backend takes."""
+    return InvalidURLError(
+        f"Unsupported database URL scheme '{scheme}' in '{redact(url.strip())}'. Accepted forms: {ACCEPTED_FORMS}.",
+        context={"scheme": scheme},
+    )
+
+
 @dataclass(frozen=True)
 class DatabaseURL:
     """A parsed database URL.
 
     Attributes:
-        dialect: ``"sqlite"`` or ``"postgresql"``.
-        database: The SQLite path (``":memory:"`` for an in-memory database) or the PostgreSQL
-            database name.
-        host: PostgreSQL host (``None`` for SQLite or a socket default).
-        port: PostgreSQL port (``None`` when the URL has none; the driver default applies).
-        user: PostgreSQL user name.
+        dialect: The backend's name, ``"sqlite"`` or ``"postgresql"``.
+        database: The file path (``":memory:"`` for an in-memory database) or the server's database
+            name.
+        host: Server host (``None`` for a path URL or a socket default).
+        port: Server port (``None`` when the URL has none; the driver default applies).
+        user: Server user name.
         query: Extra query parameters, passed to the driver.
+        path_style: True for ``scheme:///path`` URLs (a database file), False for server URLs.
+        default_port: The port the driver uses when the URL has none (for messages).
     """
 
-    dialect: Literal["sqlite", "postgresql"]
+    dialect: str
     database: str
     host: str | None = None
     port: int | None = None
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     query: str = ""
-
-    @classmethod
-    def parse(cls, url: str) -> DatabaseURL:
-        """Parse ``url``; raise :class:`InvalidURLError` (DF-801) naming the accepted forms."""
-        if not isinstance(url, str) or not url.strip():
-            raise InvalidURLError(
-                f"Expected a database URL string, got {type(url).__name__} {url!r}. "
-                f"Accepted forms: {ACCEPTED_FORMS}."
-            )
-        url = url.strip()
-        scheme, sep, rest = url.partition("://")
-        scheme = scheme.lower()
-        if not sep:
-            raise InvalidURLError(
-                f"'{_hide_userinfo(url)}' is not a URL (no '://'). Accepted forms: {ACCEPTED_FORMS}."
-            )
-        if scheme in ("sqlite", "sqlite+aiosqlite"):
-            return cls._parse_sqlite(url, rest)
-        if scheme in _PG_SCHEMES:
-            return cls._parse_postgresql(url, rest)
-        raise InvalidURLError(
-            f"Unsupported database URL scheme '{scheme}' in '{redact(url)}'. Accepted forms: {ACCEPTED_FORMS}.",
-            context={"scheme": scheme},
-        )
-
-    @classmethod
-    def _parse_sqlite(cls, url: str, rest: str) -> DatabaseURL:
-        # sqlite:///:memory: -> rest "/:memory:"; sqlite:///a.db -> "/a.db"; sqlite:////abs -> "//abs"
-        if not rest.startswith("/"):
-            raise InvalidURLError(
-                f"SQLite URL '{redact(url)}' needs three slashes before the path. Accepted forms: {ACCEPTED_FORMS}."
-            )
-        path, _, query = rest[1:].partition("?")
-        if not path:
-            raise InvalidURLError(f"SQLite URL '{url}' has no path. Accepted forms: {ACCEPTED_FORMS}.")
-        return cls(dialect="sqlite", database=unquote(path), query=query)
-
-    @classmethod
-    def _parse_postgresql(cls, url: str, rest: str) -> DatabaseURL:
-        try:
-            parts = urlsplit("postgresql://" + rest)
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidURLError(
-                f"Malformed PostgreSQL URL '{redact(url)}': {redact(str(exc))}. Accepted forms: {ACCEPTED_FORMS}."
-            ) from None
-        database = unquote(parts.path.lstrip("/"))
-        if "/" in database:
-            raise InvalidURLError(
-                f"Malformed PostgreSQL URL '{redact(url)}': the database name contains '/'. "
-                f"Accepted forms: {ACCEPTED_FORMS}."
-            )
-        return cls(
-            dialect="postgresql",
-            database=database,
-            host=unquote(parts.hostname) if parts.hostname else None,
-            port=port,
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
-            query=parts.query,
-        )
+    path_style: bool = False
+    default_port: int | None = None
 
     @property
     def is_memory(self) -> bool:
-        """True for ``sqlite:///:memory:``."""
-        return self.dialect == "sqlite" and self.database == ":memory:"
+        """True for an in-memory database (``sqlite:///:memory:``)."""
+        return self.path_style and self.database == MEMORY
 
     def to_dsn(self) -> str:
         """The URL with its password, in the form the driver takes (never log this)."""
-        if self.dialect == "sqlite":
+        if self.path_style:
             return self.database
         return self._render(self.password)
+
+    def render(self) -> str:
+        """The URL as a string that :func:`dataflow._dialects.parse_url` reads back (with the password)."""
+        if self.path_style:
+            return f"{self.dialect}:///{self.database}" + (f"?{self.query}" if self.query else "")
+        return self._render(self.password)
+
+    def with_database(self, database: str) -> DatabaseURL:
+        """The same server (or directory) with another database name (or file path)."""
+        return replace(self, database=database)
 
     def _render(self, password: str | None) -> str:
         netloc = ""
@@ -138,19 +118,58 @@ class DatabaseURL:
             netloc += f"[{self.host}]" if ":" in self.host else self.host
         if self.port is not None:
             netloc += f":{self.port}"
-        return urlunsplit(("postgresql", netloc, "/" + quote(self.database), self.query, ""))
+        return urlunsplit((self.dialect, netloc, "/" + quote(self.database), self.query, ""))
 
     @property
     def redacted(self) -> str:
         """The URL with the password replaced by ``***``: safe for logs and messages."""
-        if self.dialect == "sqlite":
-            return f"sqlite:///{self.database}"
+        if self.path_style:
+            return f"{self.dialect}:///{self.database}"
         return self._render("***" if self.password is not None else None)
 
     @property
     def location(self) -> str:
-        """``host:port`` for messages (``localhost:5432`` when the URL leaves them to defaults)."""
-        return f"{self.host or 'localhost'}:{self.port or 5432}"
+        """``host:port`` for messages (``localhost:<driver default>`` when the URL leaves them out)."""
+        return f"{self.host or 'localhost'}:{self.port or self.default_port}"
 
     def __str__(self) -> str:
         return self.redacted
+
+
+def parse_path_url(dialect: str, url: str, rest: str) -> DatabaseURL:
+    """Parse ``scheme:///path[?query]`` (three slashes; four for an absolute path)."""
+    # scheme:///:memory: -> rest "/:memory:"; scheme:///a.db -> "/a.db"; scheme:////abs -> "//abs"
+    if not rest.startswith("/"):
+        raise InvalidURLError(
+            f"URL '{redact(url)}' needs three slashes before the path. Accepted forms: {ACCEPTED_FORMS}."
+        )
+    path, _, query = rest[1:].partition("?")
+    if not path:
+        raise InvalidURLError(f"URL '{redact(url)}' has no path. Accepted forms: {ACCEPTED_FORMS}.")
+    return DatabaseURL(dialect=dialect, database=unquote(path), query=query, path_style=True)
+
+
+def parse_server_url(dialect: str, url: str, rest: str, *, default_port: int) -> DatabaseURL:
+    """Parse ``scheme://user:password@host:port/database[?query]``."""
+    try:
+        parts = urlsplit("server://" + rest)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURLError(
+            f"Malformed URL '{redact(url)}': {redact(str(exc))}. Accepted forms: {ACCEPTED_FORMS}."
+        ) from None
+    database = unquote(parts.path.lstrip("/"))
+    if "/" in database:
+        raise InvalidURLError(
+            f"Malformed URL '{redact(url)}': the database name contains '/'. Accepted forms: {ACCEPTED_FORMS}."
+        )
+    return DatabaseURL(
+        dialect=dialect,
+        database=database,
+        host=unquote(parts.hostname) if parts.hostname else None,
+        port=port,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        query=parts.query,
+        default_port=default_port,
+    )

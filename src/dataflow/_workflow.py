@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     ConnectionPathError,
@@ -14,24 +14,58 @@ from ._errors import (
     DataFlowError,
     DuplicateNodeIdError,
     InvalidParameterError,
-    UnknownNodeTypeError,
     WorkflowCycleError,
 )
-from ._nodes import Node, find_node_type, known_node_types
+from ._nodes import Node, NodeOwner, resolve_node_type
 
-__all__ = ["Workflow", "WorkflowBuilder"]
+if TYPE_CHECKING:
+    from ._executor import ExecutionContext
+
+__all__ = ["TRIGGER", "Connection", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
+
+#: A connection into this parameter name only orders and gates the target (it runs after the
+#: source, and not at all when the source's output is a branch not taken); no value is passed.
+TRIGGER = "trigger"
 
 
 @dataclass(frozen=True)
-class _Connection:
+class Connection:
+    """``source``'s output at ``source_path`` feeds ``target``'s parameter at ``target_path``."""
+
     source: str
     source_path: str
     target: str
     target_path: str
 
+    @property
+    def source_output(self) -> str:
+        """The source path (``"record.id"``), as ``add_connection`` took it."""
+        return self.source_path
+
+    @property
+    def target_param(self) -> str:
+        """The target parameter path (``"filter.user_id"``), as ``add_connection`` took it."""
+        return self.target_path
+
+    @property
+    def target_name(self) -> str:
+        """The top-level parameter the connection fills (``"filter"`` for ``"filter.user_id"``)."""
+        return _split(self.target_path)[0]
+
 
 @dataclass(frozen=True)
-class _NodeEntry:
+class PendingNode:
+    """A node as added to a builder: its type is resolved at ``build()``."""
+
+    node_id: str
+    node_type: str | type[Node]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """A node of a built workflow."""
+
     node_id: str
     node_type: type[Node]
     params: dict[str, Any]
@@ -43,34 +77,52 @@ class Workflow:
     Build one with :meth:`WorkflowBuilder.build`; run it with a runtime.
     """
 
-    def __init__(self, nodes: list[_NodeEntry], connections: list[_Connection]) -> None:
+    def __init__(self, nodes: list[NodeEntry], connections: list[Connection]) -> None:
         self.nodes = nodes
         self.connections = connections
-        self._incoming: dict[str, list[_Connection]] = {}
+        self._types = {entry.node_id: entry.node_type for entry in nodes}
+        self._incoming: dict[str, list[Connection]] = {}
         for conn in connections:
             self._incoming.setdefault(conn.target, []).append(conn)
+
+    def skip_reason(
+        self, entry: NodeEntry, skipped: set[str], inactive: Mapping[str, frozenset[str]]
+    ) -> str | None:
+        """Why ``entry`` must not run: a source was skipped, or feeds it from a branch not taken."""
+        for conn in self._incoming.get(entry.node_id, ()):
+            if conn.source in skipped:
+                return f"'{conn.source}' was skipped"
+            branch = _split(conn.source_path)[:1]
+            if branch and branch[0] in inactive.get(conn.source, frozenset()):
+                return f"'{conn.source}.{branch[0]}' is the branch not taken"
+        return None
 
     @property
     def node_ids(self) -> list[str]:
         """Node ids in execution order."""
         return [n.node_id for n in self.nodes]
 
-    def databases(self) -> list[Any]:
-        """The DataFlow instances whose nodes this workflow uses."""
-        seen: dict[int, Any] = {}
+    def execution_contexts(self) -> list[ExecutionContext]:
+        """The execution contexts of the DataFlow instances whose nodes this workflow uses."""
+        seen: dict[int, ExecutionContext] = {}
         for entry in self.nodes:
-            db = entry.node_type.db()
-            seen[id(db)] = db
+            if entry.node_type.needs_database:
+                context = entry.node_type.execution_context()
+                seen[id(context)] = context
         return list(seen.values())
 
-    def resolve_params(self, entry: _NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
+    def resolve_params(self, entry: NodeEntry, results: Mapping[str, Any]) -> dict[str, Any]:
         """The node's parameters with connected values filled in from earlier results."""
         incoming = self._incoming.get(entry.node_id)
         if not incoming:
             return entry.params
         params = copy.deepcopy(entry.params)
         for conn in incoming:
-            value = _get_path(results[conn.source], conn.source_path, conn)
+            if conn.target_path == TRIGGER:
+                continue
+            output = self._types[conn.source].spec.output_name(_split(conn.source_path)[0]) if conn.source_path else ""
+            path = ".".join([output, *_split(conn.source_path)[1:]]) if output else conn.source_path
+            value = _get_path(results[conn.source], path, conn)
             _set_path(params, conn.target_path, value)
         return params
 
@@ -108,7 +160,7 @@ def _split(path: str) -> list[str]:
     return [p for p in path.split(".") if p != ""] if path else []
 
 
-def _get_path(output: Any, path: str, conn: _Connection) -> Any:
+def _get_path(output: Any, path: str, conn: Connection) -> Any:
     value = output
     for part in _split(path):
         if isinstance(value, Mapping) and part in value:
@@ -144,6 +196,11 @@ def _set_path(params: dict[str, Any], path: str, value: Any) -> None:
 class WorkflowBuilder:
     """Collects nodes and connections, then validates them into a :class:`Workflow`.
 
+    Args:
+        db: The DataFlow instance whose node types the names refer to (``db.workflow()`` is the
+            same). Without one, a name resolves to the one live instance that declares it; when
+            several do, ``build()`` raises DF-407 instead of guessing.
+
     Example:
         ```python
         workflow = WorkflowBuilder()
@@ -154,9 +211,31 @@ class WorkflowBuilder:
         ```
     """
 
-    def __init__(self) -> None:
-        self._nodes: list[tuple[str | type[Node], str, dict[str, Any]]] = []
-        self._connections: list[_Connection] = []
+    def __init__(self, db: NodeOwner | None = None) -> None:
+        self._db = db
+        self._nodes: list[PendingNode] = []
+        self._connections: list[Connection] = []
+
+    @property
+    def db(self) -> NodeOwner | None:
+        """The instance this builder is bound to, or ``None``."""
+        return self._db
+
+    @property
+    def nodes(self) -> list[PendingNode]:
+        """The nodes added so far, in order (types not resolved yet)."""
+        return list(self._nodes)
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The connections added so far, in order."""
+        return list(self._connections)
+
+    def resolve_node_type(self, node_type: str | type[Node], node_id: str = "?") -> type[Node]:
+        """The node class a name (or class) stands for in this builder (DF-401, DF-407)."""
+        if isinstance(node_type, type) and issubclass(node_type, Node):
+            return node_type
+        return resolve_node_type(node_type, self._db, node_id)
 
     def add_node(
         self, node_type: str | type[Node], node_id: str, params: Mapping[str, Any] | None = None
@@ -178,7 +257,7 @@ class WorkflowBuilder:
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},
             )
-        self._nodes.append((node_type, node_id, _copy_params(params)))
+        self._nodes.append(PendingNode(node_id, node_type, _copy_params(params)))
         return self
 
     def add_connection(
@@ -194,7 +273,7 @@ class WorkflowBuilder:
                 f"add_connection needs a target parameter name, got {target_param!r}.",
                 context={"node": target},
             )
-        self._connections.append(_Connection(source, source_output or "", target, target_param))
+        self._connections.append(Connection(source, source_output or "", target, target_param))
         return self
 
     def build(self) -> Workflow:
@@ -202,18 +281,20 @@ class WorkflowBuilder:
 
         Raises:
             UnknownNodeTypeError: DF-401.
+            AmbiguousNodeTypeError: DF-407.
             DuplicateNodeIdError: DF-402.
             WorkflowCycleError: DF-403.
             DanglingConnectionError: DF-404.
             DataFlowError: a static parameter is invalid (DF-101, DF-102, DF-103, DF-105, DF-2xx).
         """
-        entries: dict[str, _NodeEntry] = {}
-        for node_type, node_id, params in self._nodes:
+        entries: dict[str, NodeEntry] = {}
+        for pending in self._nodes:
+            node_id = pending.node_id
             if node_id in entries:
                 raise DuplicateNodeIdError(
                     f"Node id '{node_id}' is used twice in this workflow.", context={"node": node_id}
                 )
-            entries[node_id] = _NodeEntry(node_id, _resolve(node_type, node_id), params)
+            entries[node_id] = NodeEntry(node_id, self.resolve_node_type(pending.node_type, node_id), pending.params)
         for conn in self._connections:
             for end, role in ((conn.source, "source"), (conn.target, "target")):
                 if end not in entries:
@@ -227,12 +308,18 @@ class WorkflowBuilder:
                     )
         order = _topological_order(list(entries), self._connections)
         connected: dict[str, set[str]] = {}
+        sources: dict[str, dict[str, list[str]]] = {}
         for conn in self._connections:
-            connected.setdefault(conn.target, set()).add(_split(conn.target_path)[0])
+            if conn.target_path != TRIGGER:
+                connected.setdefault(conn.target, set()).add(conn.target_name)
+            sources.setdefault(conn.target, {}).setdefault(conn.target_name, []).append(conn.source)
         for entry in entries.values():
             try:
                 entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
+                entry.node_type.validate_sources(entry.params, sources.get(entry.node_id, {}))
             except DataFlowError as exc:
+                if entry.node_type.needs_database:
+                    exc.with_enhancer(entry.node_type.execution_context().enhancer)
                 if exc.context.get("node") == entry.node_type.type_name:
                     exc.context["node"] = entry.node_id  # validation code records the type, not the id
                 exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
@@ -240,22 +327,7 @@ class WorkflowBuilder:
         return Workflow([entries[n] for n in order], list(self._connections))
 
 
-def _resolve(node_type: str | type[Node], node_id: str) -> type[Node]:
-    if isinstance(node_type, type) and issubclass(node_type, Node):
-        return node_type
-    found = find_node_type(node_type) if isinstance(node_type, str) else None
-    if found is None:
-        hint = get_close_matches(str(node_type), known_node_types(), n=3)
-        raise UnknownNodeTypeError(
-            f"Node '{node_id}' has unknown type {node_type!r}"
-            + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "; no model declares it.")
-            + " Node types exist once a model is declared with @db.model on a DataFlow instance that is not closed.",
-            context={"node": node_id, "node_type": str(node_type)},
-        )
-    return found
-
-
-def _topological_order(node_ids: list[str], connections: list[_Connection]) -> list[str]:
+def _topological_order(node_ids: list[str], connections: list[Connection]) -> list[str]:
     """Kahn's algorithm, keeping insertion order among ready nodes (deterministic runs)."""
     if not connections:
         return list(node_ids)

@@ -15,9 +15,9 @@ from dataflow._catalog import docs_version
 
 
 def _printed_url(error: BaseException) -> str:
-    """The ``See: <url>`` line of a DataFlow error message, as a user reads it in a traceback."""
-    match = re.search(r"^See: (\S+)$", str(error), re.M)
-    assert match, f"no See: line in {error}"
+    """The ``Documentation: <url>`` line of a DataFlow error message, as a user reads it in a traceback."""
+    match = re.search(r"^Documentation: (\S+)$", str(error), re.M)
+    assert match, f"no Documentation: line in {error}"
     return match.group(1)
 
 

@@ -9,6 +9,7 @@ import pytest
 from _dfhelp import define_user, node, run
 
 from dataflow import (
+    AmbiguousNodeTypeError,
     AsyncLocalRuntime,
     ConnectionPathError,
     DataFlow,
@@ -241,8 +242,10 @@ async def test_a_second_instance_sees_the_same_data(db: DataFlow, database_url: 
     await node("UserCreateNode", {"name": "a", "email": "a"})
     other = DataFlow(database_url)
     try:
-        define_user(other)  # now the latest UserCountNode belongs to `other`
-        assert await node("UserCountNode") == {"count": 1}
+        define_user(other)  # two live instances declare User: an unbound name is ambiguous now
+        with pytest.raises(AmbiguousNodeTypeError):
+            await node("UserCountNode")
+        assert (await run(other.workflow().add_node("UserCountNode", "n", {})))["n"] == {"count": 1}
         await other.drop_tables()
     finally:
         await other.close()
@@ -257,3 +260,17 @@ async def test_execute_requires_a_built_workflow(db: DataFlow) -> None:
         await AsyncLocalRuntime().execute_workflow_async(WorkflowBuilder())  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError):
         await node("UserListNode", {"filter": "name = 'x'"})
+
+
+def test_local_runtime_closes_the_pools_of_every_instance_on_its_loop(database_url: str) -> None:
+    first, second = DataFlow(database_url), DataFlow(database_url)
+    for db, name in ((first, "Left"), (second, "Right")):
+        db.model(type(name, (), {"__annotations__": {"id": int, "label": str}}))
+    runtime = LocalRuntime()
+    for db, name in ((first, "Left"), (second, "Right")):
+        runtime.execute(db.workflow().add_node(f"{name}CreateNode", "c", {"label": "x"}).build())
+    assert first.get_cleanup_metrics()["active_pools"] == second.get_cleanup_metrics()["active_pools"] == 1
+    runtime.close()
+    for db in (first, second):
+        metrics = db.get_cleanup_metrics()
+        assert metrics["active_pools"] == 0 and metrics["pools_cleaned"] == 1, metrics

@@ -31,6 +31,7 @@ PUBLISHED: dict[str, str] = {
     "DF-103": "TypeMismatchError",
     "DF-104": "InvalidModelError",
     "DF-105": "InvalidParameterError",
+    "DF-106": "SchemaMismatchError",
     "DF-201": "UnknownOperatorError",
     "DF-202": "InvalidFilterError",
     "DF-301": "RecordNotFoundError",
@@ -44,6 +45,8 @@ PUBLISHED: dict[str, str] = {
     "DF-404": "DanglingConnectionError",
     "DF-405": "ConnectionPathError",
     "DF-406": "NodeExecutionError",
+    "DF-407": "AmbiguousNodeTypeError",
+    "DF-408": "InvalidConditionError",
     "DF-501": "ServerUnavailableError",
     "DF-502": "AuthenticationError",
     "DF-503": "DatabaseNotFoundError",
@@ -159,13 +162,21 @@ def test_message_shape(code: str) -> None:
     info = CATALOG[code]
     error = make(code, "The detail.")
     message = str(error)
-    assert message.split("\n") == [
-        f"{code}: {info.title}",
-        "The detail.",
-        f"Cause: {info.cause}",
-        f"Fix: {info.fix}",
-        f"See: {DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#{code.lower()}",
-    ]
+    link = f"{DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#{code.lower()}"
+    causes = [f"{n}. {c.splitlines()[0]}" for n, c in enumerate(info.causes, 1)]
+    solutions = [f"{n}. {s.splitlines()[0]}" for n, s in enumerate(info.solutions, 1)]
+    lines = message.split("\n")
+    assert lines[:2] == [f"{code}: {info.title}", "The detail."]  # FULL, the default mode
+    assert lines[lines.index("Causes:") + 1 : lines.index("Causes:") + 1 + len(causes)] == causes
+    assert [line for line in lines if line in solutions] == solutions
+    assert lines[-1] == f"Documentation: {link}"
+    if isinstance(error, dataflow.DataFlowWarning):
+        return
+    minimal = dataflow.ErrorEnhancer(dataflow.ErrorEnhancerConfig(mode="minimal"))
+    assert minimal.render(code, "The detail.\nMore.") == f"{code}: {info.title}\nThe detail.\nDocumentation: {link}"
+    disabled = dataflow.ErrorEnhancer(dataflow.ErrorEnhancerConfig(mode=dataflow.PerformanceMode.DISABLED))
+    assert str(disabled.enhance(error)) == f"{code}: The detail."
+    assert type(disabled.enhance(error)) is type(error) and error.code == code
     assert error.code == code  # type: ignore[attr-defined]
     if isinstance(error, dataflow.DataFlowError):
         assert error.title == info.title
@@ -178,9 +189,9 @@ def test_docs_url_override(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert docs_base_url() == "http://127.0.0.1:8000/"
     link = f"http://127.0.0.1:8000/{docs_version()}/troubleshooting/errors/#{code.lower()}"
     assert error_url(code) == link
-    assert str(make(code)).endswith(f"See: {link}")
+    assert str(make(code)).endswith(f"Documentation: {link}")
     monkeypatch.setenv("DATAFLOW_DOCS_URL", "https://docs.example.com/dataflow/")
-    expected = f"See: https://docs.example.com/dataflow/{docs_version()}/troubleshooting/errors/#{code.lower()}"
+    expected = f"Documentation: https://docs.example.com/dataflow/{docs_version()}/troubleshooting/errors/#{code.lower()}"
     assert str(make(code)).endswith(expected)
 
 

@@ -61,7 +61,7 @@ def check(error: BaseException, code: str) -> str:
     assert error.code == code  # type: ignore[attr-defined]
     message = str(error)
     assert message.startswith(f"{code}: {info.title}\n"), message
-    assert f"\nSee: {expected_link(code)}" in message, message
+    assert f"\nDocumentation: {expected_link(code)}" in message, message
     assert message.endswith(expected_link(code)), message
     assert error.url == expected_link(code)  # type: ignore[attr-defined]
     assert "\x1b[" not in message
@@ -86,8 +86,12 @@ def declare(db: DataFlow) -> None:
         age: int = 0
 
 
-def workflow(*nodes: tuple[str, str, dict[str, Any]], connections: tuple[tuple[str, str, str, str], ...] = ()) -> Any:
-    builder = WorkflowBuilder()
+def workflow(
+    *nodes: tuple[str, str, dict[str, Any]],
+    connections: tuple[tuple[str, str, str, str], ...] = (),
+    db: DataFlow | None = None,
+) -> Any:
+    builder = WorkflowBuilder(db)
     for node_type, node_id, params in nodes:
         builder.add_node(node_type, node_id, params)
     for connection in connections:
@@ -201,6 +205,29 @@ async def test_df105_parameter_of_wrong_type(db: DataFlow) -> None:
 
 
 # --- 2xx: filters --------------------------------------------------------------------------------
+
+
+@triggers("DF-106")
+async def test_df106_table_does_not_match_the_model(database_url: str) -> None:
+    first = DataFlow(database_url)
+    declare(first)
+    await first.create_tables()
+    await first.close()
+    second = DataFlow(database_url, schema_cache_validation=True)
+
+    @second.model(table="users")
+    class User:
+        id: int
+        name: str
+        nickname: str
+
+    try:
+        with pytest.raises(dataflow.SchemaMismatchError) as info:
+            await run(("UserCountNode", "count", {}), db=second)
+        message = check(info.value, "DF-106")
+        assert "missing column(s): nickname" in message and "'users'" in message
+    finally:
+        await second.close()
 
 
 @triggers("DF-201")
@@ -371,6 +398,40 @@ async def test_df406_unexpected_exception_inside_a_node(database_url: str) -> No
 # --- 5xx: connections, pools and event loops --------------------------------------------------------
 
 
+@triggers("DF-407")
+async def test_df407_unbound_name_declared_by_two_instances(database_url: str) -> None:
+    first, second = DataFlow(database_url), DataFlow(database_url)
+    declare(first)
+    declare(second)
+    try:
+        with pytest.raises(dataflow.AmbiguousNodeTypeError) as info:
+            workflow(create())
+        message = check(info.value, "DF-407")
+        assert "2 live DataFlow instances" in message and "db.workflow()" in message
+        assert "test_errors_triggered.py" in message  # where each instance was created
+        assert first.url in message  # named by its redacted URL (db.url never shows a password)
+        # Bound, each builder resolves on its own instance; closing one ends the ambiguity.
+        assert workflow(create(), db=second).nodes[0].node_type is second.nodes["UserCreateNode"]
+        await first.close()
+        assert workflow(create()).nodes[0].node_type is second.nodes["UserCreateNode"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+@triggers("DF-408")
+@pytest.mark.parametrize(
+    "condition",
+    ["__import__('os').system('true')", "input.__class__", "[x for x in input]", "len(input) >", "other > 0"],
+)
+def test_df408_unsafe_or_invalid_condition(condition: str) -> None:
+    builder = WorkflowBuilder().add_node("SwitchNode", "switch", {"condition": condition, "input": [1]})
+    with pytest.raises(dataflow.InvalidConditionError) as info:
+        builder.build()
+    check(info.value, "DF-408")
+    assert info.value.context["node"] == "switch"
+
+
 @triggers("DF-501")
 async def test_df501_connection_refused_names_host_and_port() -> None:
     """PostgreSQL only by nature (SQLite has no server); needs no server at all: a free local port."""
@@ -536,10 +597,10 @@ async def test_df510_two_instances_write_one_file(database_url: str) -> None:
     writer = DataFlow(database_url)
     declare(writer)
     await writer.create_tables()
-    first = workflow(create())  # built now: its nodes belong to `writer`
+    first = workflow(create(), db=writer)
     other = DataFlow(database_url, sqlite_busy_timeout=0.2)
     declare(other)
-    second = workflow(create("Alan", "alan@example.com"))  # its nodes belong to `other`
+    second = workflow(create("Alan", "alan@example.com"), db=other)
     runtime = AsyncLocalRuntime()
     try:
         async with writer.transaction():

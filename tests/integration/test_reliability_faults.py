@@ -59,8 +59,9 @@ async def _terminate(admin_url: str, pid: int) -> None:
         await admin.close()
 
 
-async def _backend_pid(tx: Any) -> int:
-    rows = await tx.run(lambda c: c.fetch("SELECT pg_backend_pid()"))
+async def _backend_pid(db: DataFlow) -> int:
+    async with db.connection() as connection:
+        rows = await connection.fetch("SELECT pg_backend_pid()")
     return int(rows[0][0])
 
 
@@ -91,10 +92,10 @@ async def test_killed_connection_mid_workflow_rolls_back_and_pool_recovers(
         await db.create_tables()
         await _run(db, "Create", {"label": "before"})
         with pytest.raises(DataFlowError) as info:
-            async with db.transaction() as tx:
+            async with db.transaction():
                 await _run(db, "Create", {"label": "in-tx-1"})
                 await _run(db, "BulkCreate", {"records": [{"label": f"bulk-{i}"} for i in range(50)]})
-                await _terminate(postgres_server.admin_url, await _backend_pid(tx))
+                await _terminate(postgres_server.admin_url, await _backend_pid(db))
                 await _run(db, "Create", {"label": "in-tx-2"})
         assert info.value.code in CONNECTION_CODES, str(info.value)
         assert info.value.code == "DF-511", str(info.value)
@@ -112,8 +113,8 @@ async def test_killed_idle_pooled_connection_is_replaced(postgres_url: str, post
     _model(db)
     try:
         await db.create_tables()
-        async with db.transaction() as tx:
-            pid = await _backend_pid(tx)
+        async with db.transaction():
+            pid = await _backend_pid(db)
         await _terminate(postgres_server.admin_url, pid)
         await asyncio.sleep(0.1)
         assert await _eventually_works(db) == 0
@@ -270,10 +271,11 @@ async def test_cancelled_during_a_running_statement(database_url: str, backend: 
         in_statement = asyncio.Event()
 
         async def work() -> None:
-            async with db.transaction() as tx:
+            async with db.transaction():
                 await _run(db, "Create", {"label": "doomed"})
                 in_statement.set()
-                await tx.run(lambda c: c.fetch(sleep_sql))
+                async with db.connection() as connection:
+                    await connection.fetch(sleep_sql)
 
         task = asyncio.create_task(work())
         await in_statement.wait()

@@ -77,7 +77,8 @@ async def _tables(db: DataFlow) -> set[str]:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
     else:
         sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-    rows = await db._on_connection(lambda c: c.fetch(sql))
+    async with db.connection() as connection:
+        rows = await connection.fetch(sql)
     return {r[0] for r in rows}
 
 

@@ -174,8 +174,10 @@ def test_same_class_on_two_instances() -> None:
     assert second.model(Shared) is Shared
     assert first.models["Shared"].table == second.models["Shared"].table == "shareds"
     assert first.nodes["SharedCreateNode"] is not second.nodes["SharedCreateNode"]
-    assert first.nodes["SharedCreateNode"].db() is first
-    assert second.nodes["SharedCreateNode"].db() is second
+    assert first.node_type("SharedCreateNode") is first.nodes["SharedCreateNode"]
+    assert second.node_type("SharedCreateNode") is second.nodes["SharedCreateNode"]
+    first_context = first.nodes["SharedCreateNode"].execution_context()
+    assert first_context is not second.nodes["SharedCreateNode"].execution_context()
 
 
 def _expect_df104(build: Any, *needles: str) -> InvalidModelError:

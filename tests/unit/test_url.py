@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from dataflow import AsyncLocalRuntime, ConfigurationError, DataFlow, InvalidURLError, WorkflowBuilder
-from dataflow._url import DatabaseURL
+from dataflow._dialects import parse_url
 
 SECRET = "hunter2Secret"
 
@@ -23,7 +23,7 @@ SECRET = "hunter2Secret"
     ],
 )
 def test_sqlite_forms(url: str, database: str) -> None:
-    parsed = DatabaseURL.parse(url)
+    parsed = parse_url(url)
     assert parsed.dialect == "sqlite"
     assert parsed.database == database
     assert parsed.is_memory is (database == ":memory:")
@@ -34,7 +34,7 @@ def test_sqlite_forms(url: str, database: str) -> None:
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg"])
 def test_postgresql_schemes(scheme: str) -> None:
-    parsed = DatabaseURL.parse(f"{scheme}://alice:{SECRET}@db.example.com:6543/shop")
+    parsed = parse_url(f"{scheme}://alice:{SECRET}@db.example.com:6543/shop")
     assert parsed.dialect == "postgresql"
     assert (parsed.host, parsed.port, parsed.user, parsed.database) == ("db.example.com", 6543, "alice", "shop")
     assert parsed.password == SECRET
@@ -44,7 +44,7 @@ def test_postgresql_schemes(scheme: str) -> None:
 
 
 def test_missing_port_uses_default() -> None:
-    parsed = DatabaseURL.parse("postgresql://bob:pw@localhost/app")
+    parsed = parse_url("postgresql://bob:pw@localhost/app")
     assert parsed.port is None
     assert parsed.host == "localhost"
     assert parsed.location == "localhost:5432"
@@ -52,7 +52,7 @@ def test_missing_port_uses_default() -> None:
 
 
 def test_ipv6_host() -> None:
-    parsed = DatabaseURL.parse(f"postgresql://u:{SECRET}@[::1]:5433/app")
+    parsed = parse_url(f"postgresql://u:{SECRET}@[::1]:5433/app")
     assert parsed.host == "::1"
     assert parsed.port == 5433
     assert parsed.redacted == "postgresql://u:***@[::1]:5433/app"
@@ -61,10 +61,10 @@ def test_ipv6_host() -> None:
 
 def test_percent_encoded_password_is_decoded_and_redacted() -> None:
     url = "postgresql://carol:p%40ss%2Fw%3Ard@host:5432/app"
-    parsed = DatabaseURL.parse(url)
+    parsed = parse_url(url)
     assert parsed.password == "p@ss/w:rd"
     # The driver DSN keeps the password correctly encoded.
-    assert DatabaseURL.parse(parsed.to_dsn()).password == "p@ss/w:rd"
+    assert parse_url(parsed.to_dsn()).password == "p@ss/w:rd"
     db = DataFlow(url)
     for text in (db.url, repr(db), str(parsed), repr(parsed)):
         assert "p@ss" not in text and "p%40ss" not in text, text

@@ -1,18 +1,49 @@
-"""Backends. ``dialect_for`` picks the SQL spelling from the URL without importing any driver."""
+"""Backends, picked by URL scheme through one map. No driver is imported here."""
 
 from __future__ import annotations
 
-from ._base import Connection, Params, Pool, SQLDialect, quote_ident
+from .._url import DatabaseURL, split_scheme, unsupported_scheme
+from ._base import Backend, Connection, Params, Pool, PoolSettings, PoolSource, TableDDL, quote_ident
+from .postgresql import BACKEND as _POSTGRESQL
+from .sqlite import BACKEND as _SQLITE
 
-__all__ = ["Connection", "Params", "Pool", "SQLDialect", "dialect_for", "quote_ident"]
+__all__ = [
+    "BACKENDS",
+    "SCHEMES",
+    "Backend",
+    "Connection",
+    "Params",
+    "Pool",
+    "PoolSettings",
+    "PoolSource",
+    "TableDDL",
+    "backend_for",
+    "dialect_for",
+    "parse_url",
+    "quote_ident",
+]
+
+#: Every backend by name.
+BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (_SQLITE, _POSTGRESQL)}
+
+#: The one map from URL scheme to backend.
+SCHEMES: dict[str, Backend] = {scheme: backend for backend in BACKENDS.values() for scheme in backend.schemes}
 
 
-def dialect_for(name: str) -> SQLDialect:
-    """The :class:`SQLDialect` for ``"sqlite"`` or ``"postgresql"``."""
-    if name == "sqlite":
-        from .sqlite import DIALECT as sqlite_dialect
+def parse_url(url: str) -> DatabaseURL:
+    """Parse a database URL with the backend its scheme names; DF-801 naming the accepted forms."""
+    scheme, rest = split_scheme(url)
+    backend = SCHEMES.get(scheme)
+    if backend is None:
+        raise unsupported_scheme(url, scheme)
+    return backend.parse_url(url.strip(), rest)
 
-        return sqlite_dialect
-    from .postgresql import DIALECT as postgres_dialect
 
-    return postgres_dialect
+def backend_for(url: DatabaseURL) -> Backend:
+    """The backend of a parsed URL."""
+    return BACKENDS[url.dialect]
+
+
+def dialect_for(name: str) -> Backend:
+    """The backend called ``name`` (``"sqlite"`` or ``"postgresql"``)."""
+    return BACKENDS[name]

@@ -1,18 +1,40 @@
-"""What every backend provides: SQL spelling (``SQLDialect``) and a connection/pool wrapper.
+"""What every backend provides: a :class:`Backend` (URL shape, SQL spelling, column types and value
+conversion, transaction and upsert statements, pool creation) and the connection/pool wrappers.
 
-Drivers are imported lazily by the concrete modules, so ``import dataflow`` stays light.
+Everything that differs between databases lives behind this interface; code outside ``_dialects``
+never compares backend names. Drivers are imported lazily by the concrete modules, so
+``import dataflow`` stays light.
 """
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .._types import FieldType, FromDB, ToDB
+from .._types import FieldType
+from .._url import DatabaseURL
 
-__all__ = ["Connection", "Params", "Pool", "SQLDialect"]
+__all__ = ["Backend", "Connection", "FromDB", "Params", "Pool", "PoolSettings", "PoolSource", "TableDDL", "ToDB"]
+
+ToDB = Callable[[Any], Any]
+FromDB = Callable[[Any], Any]
+Statement = tuple[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Sizing and timeouts for the pools of one DataFlow instance."""
+
+    min_size: int
+    max_size: int
+    acquire_timeout: float
+    connect_timeout: float
+    sqlite_busy_timeout: float
+    close_timeout: float = 10.0
 
 
 class Params:
@@ -35,16 +57,24 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SQLDialect(ABC):
-    """How a backend spells the SQL that differs between SQLite and PostgreSQL."""
+class Backend(ABC):
+    """One database product: how its URLs look, how it spells SQL, stores values and opens pools."""
 
     name: ClassVar[str]
+    #: URL schemes that select this backend (``_dialects.SCHEMES`` is built from these).
+    schemes: ClassVar[tuple[str, ...]]
+    #: The statement that opens a top-level transaction.
+    begin_sql: ClassVar[str] = "BEGIN"
     numbered_params: ClassVar[bool]
     column_types: ClassVar[dict[FieldType, str]]
     to_db: ClassVar[dict[FieldType, ToDB]]
     from_db: ClassVar[dict[FieldType, FromDB]]
     #: Appended to text comparisons and ORDER BY so both backends compare code points.
     text_collation: ClassVar[str] = ""
+
+    @abstractmethod
+    def parse_url(self, url: str, rest: str) -> DatabaseURL:
+        """Parse a URL of this backend (``rest`` is what follows ``scheme://``)."""
 
     def params(self) -> Params:
         """A new parameter collector."""
@@ -83,6 +113,10 @@ class SQLDialect(ABC):
         )
 
     @abstractmethod
+    def list_contains(self, column: str, elements: list[Any], params: Params) -> str:
+        """``column`` (a JSON list) holds every one of ``elements`` (str, int, float, bool, None)."""
+
+    @abstractmethod
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """The LIMIT/OFFSET clause."""
 
@@ -90,13 +124,77 @@ class SQLDialect(ABC):
     def auto_id_column(self) -> str:
         """Column definition of an auto-assigned integer primary key."""
 
+    # --- writes whose strategy differs -------------------------------------------------------
+
+    #: Appended to an upsert's RETURNING list when the backend can tell inserted from updated rows.
     upsert_inserted_column: ClassVar[str | None] = None
+
+    def sync_identity(self, table: str) -> str | None:
+        """A statement that moves ``table``'s id sequence past explicitly inserted ids, if needed."""
+        return None
+
+    async def upsert(
+        self, connection: Connection, upsert: Statement, probe: Statement | None, sync: str | None
+    ) -> tuple[bool, Sequence[Any]]:
+        """Run a single-row upsert; return ``(created, row)``.
+
+        Backends without :attr:`upsert_inserted_column` get ``probe`` (a SELECT of the conflict key)
+        and run it first, on the same connection, to report whether the row was new.
+        """
+        assert probe is not None
+        probe_rows, rows = await connection.fetch_many([probe, upsert])
+        return not probe_rows, rows[0]
+
+    async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
+        """Run a table's idempotent DDL; safe when other connections create the same table at once."""
+        for sql in ddl.statements:
+            await connection.execute(sql)
+
+    @abstractmethod
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        """The live table's columns and their types, in :attr:`column_types` spelling."""
+
+    # --- pools and test databases -------------------------------------------------------------
+
+    @abstractmethod
+    def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
+        """What creates this instance's pools, one per event loop."""
+
+    def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
+        """``url`` with ``_<suffix>`` added to its database name (one database per xdist worker)."""
+        return url.with_database(f"{url.database}_{suffix}")
+
+    def ensure_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        """Create ``url``'s database through ``admin`` unless it exists (blocking; test support)."""
+        return None
+
+
+@dataclass(frozen=True)
+class TableDDL:
+    """A model's idempotent CREATE statements and the relations they create.
+
+    Attributes:
+        table: The table name (unquoted).
+        statements: ``CREATE TABLE IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS`` statements.
+        relations: The table's and the indexes' names (unquoted), to check that all exist.
+    """
+
+    table: str
+    statements: tuple[str, ...]
+    relations: tuple[str, ...]
+    #: Each column's type as :meth:`Backend.describe_columns` reports it.
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+def ddl_lock_key(table: str) -> int:
+    """A stable signed 64-bit key for a table's DDL lock (the same in every process)."""
+    return zlib.crc32(f"dataflow-ddl:{table}".encode()) - 2**31
 
 
 class Connection(ABC):
     """One database connection, with driver errors translated to DataFlow errors."""
 
-    dialect: SQLDialect
+    backend: Backend
     #: Depth of open transactions: 0 none, 1 BEGIN, >1 savepoints.
     tx_depth: int = 0
     #: The loop this connection belongs to (``None`` if it can be used from any loop).
@@ -127,10 +225,33 @@ class Connection(ABC):
         """False once the connection is known to be closed or broken."""
 
 
+class PoolSource(ABC):
+    """Creates the pools of one DataFlow instance (and owns what they share, if anything)."""
+
+    @abstractmethod
+    async def create(self, loop: asyncio.AbstractEventLoop) -> Pool:
+        """A new pool for ``loop`` (the running loop)."""
+
+    async def close_shared(self) -> bool:
+        """Close what the pools share (an in-memory database); True when its data is gone."""
+        return False
+
+    def force_close_shared(self) -> None:
+        """Like :meth:`close_shared` without an event loop (interpreter exit)."""
+        return None
+
+    @property
+    def shared_open(self) -> bool:
+        """True while a shared resource (an in-memory database) is open."""
+        return False
+
+
 class Pool(ABC):
     """Connections for one (event loop, URL) pair of one DataFlow instance."""
 
     loop: asyncio.AbstractEventLoop
+    #: How log lines name the pool (``pool-3``).
+    name: str = "pool"
     created_at: str = ""
     closed: bool = False
 

@@ -12,8 +12,11 @@ its result rows cost one thread hop, not one per cursor call.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import (
@@ -26,13 +29,14 @@ from .._errors import (
     PoolTimeoutError,
     UniqueViolationError,
 )
-from .._types import SQLITE_COLUMN_TYPES, SQLITE_FROM_DB, SQLITE_TO_DB
-from ._base import Connection, Pool, SQLDialect
+from .._types import FieldType, json_dump
+from .._url import MEMORY, DatabaseURL, parse_path_url
+from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, ToDB, quote_ident
 
 if TYPE_CHECKING:
     import aiosqlite
 
-__all__ = ["SQLiteConnection", "SQLiteDialect", "SQLitePool", "connect"]
+__all__ = ["SQLiteBackend", "SQLiteConnection", "SQLitePool", "connect"]
 
 _MAX_GLOB_BYTES = 50_000  # SQLITE_MAX_LIKE_PATTERN_LENGTH
 _GLOB_SPECIAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
@@ -42,25 +46,64 @@ def _glob_literal(text: str) -> str:
     return "".join(_GLOB_SPECIAL.get(ch, ch) for ch in text)
 
 
-class SQLiteDialect(SQLDialect):
-    """SQL spelling for SQLite (3.35+ for RETURNING)."""
+# Datetimes are stored as "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": fixed width, so text order is time order.
+
+
+def _dt_to_sqlite(value: datetime) -> str:
+    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux, which
+    # broke both the fixed width (ordering) and reading the value back.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+_TO_DB: dict[FieldType, ToDB] = {
+    FieldType.DATETIME: _dt_to_sqlite,
+    FieldType.DATE: date.isoformat,
+    FieldType.DECIMAL: str,
+    FieldType.JSON: json_dump,
+}
+_FROM_DB: dict[FieldType, FromDB] = {
+    # RETURNING yields a whole float such as 19.0 as the int 19 before column affinity applies.
+    FieldType.FLOAT: float,
+    FieldType.BOOL: bool,
+    FieldType.DATETIME: datetime.fromisoformat,
+    FieldType.DATE: date.fromisoformat,
+    FieldType.DECIMAL: Decimal,
+    FieldType.JSON: json.loads,
+}
+_COLUMN_TYPES = {
+    FieldType.STR: "TEXT",
+    FieldType.INT: "INTEGER",
+    FieldType.FLOAT: "REAL",
+    FieldType.BOOL: "INTEGER",
+    FieldType.DATETIME: "TEXT",
+    FieldType.DATE: "TEXT",
+    FieldType.DECIMAL: "TEXT",
+    FieldType.JSON: "TEXT",
+}
+
+
+class SQLiteBackend(Backend):
+    """SQLite through aiosqlite (3.35+ for RETURNING)."""
 
     name = "sqlite"
+    schemes = ("sqlite", "sqlite+aiosqlite")
+    # Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
+    # fail with "database is locked" at once, without waiting for the busy timeout.
+    begin_sql = "BEGIN IMMEDIATE"
     numbered_params = False
-    column_types = SQLITE_COLUMN_TYPES
-    to_db = SQLITE_TO_DB
-    from_db = SQLITE_FROM_DB
+    column_types = _COLUMN_TYPES
+    to_db = _TO_DB
+    from_db = _FROM_DB
 
-    def comparable(self, column: str, kind: Any) -> str:
-        from .._types import FieldType
+    def parse_url(self, url: str, rest: str) -> DatabaseURL:
+        return parse_path_url(self.name, url, rest)
 
+    def comparable(self, column: str, kind: FieldType) -> str:
         if kind is FieldType.DECIMAL:
             return f"CAST({column} AS REAL)"
         return column
 
-    def placeholder_value(self, kind: Any, placeholder: str) -> str:
-        from .._types import FieldType
-
+    def placeholder_value(self, kind: FieldType, placeholder: str) -> str:
         if kind is FieldType.DECIMAL:
             return f"CAST({placeholder} AS REAL)"
         return placeholder
@@ -105,6 +148,22 @@ class SQLiteDialect(SQLDialect):
             return f"INSTR({column}, {params.add(text)}) = 1"
         return f"SUBSTR({column}, -LENGTH({params.add(text)})) = {params.add(text)}"
 
+    def list_contains(self, column: str, elements: list[Any], params: Any) -> str:
+        # One EXISTS per element over json_each, matching JSON types the way jsonb's @> does:
+        # numbers equal across integer/real, true/false/null only themselves, text only text.
+        conditions = []
+        for element in elements:
+            if element is None:
+                match = "type = 'null'"
+            elif isinstance(element, bool):
+                match = f"type = '{'true' if element else 'false'}'"
+            elif isinstance(element, str):
+                match = f"type = 'text' AND value = {params.add(element)}"
+            else:
+                match = f"type IN ('integer', 'real') AND value = {params.add(element)}"
+            conditions.append(f"EXISTS (SELECT 1 FROM json_each({column}) WHERE {match})")
+        return " AND ".join(conditions)
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is None:
             return ""
@@ -113,12 +172,27 @@ class SQLiteDialect(SQLDialect):
     def auto_id_column(self) -> str:
         return '"id" INTEGER PRIMARY KEY'
 
+    async def describe_columns(self, connection: Connection, table: str) -> dict[str, str]:
+        rows = await connection.fetch(f"PRAGMA table_info({quote_ident(table)})")
+        return {str(row[1]): str(row[2]).upper() for row in rows}
 
-DIALECT = SQLiteDialect()
+    def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
+        return _SQLitePools(url, settings)
+
+    def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
+        if url.is_memory:
+            return url
+        path = Path(url.database)
+        return url.with_database(str(path.with_name(f"{path.stem}_{suffix}{path.suffix}")))
+
+
+BACKEND = SQLiteBackend()
 
 
 def translate(exc: BaseException, *, path: str, busy_timeout: float) -> DataFlowError:
     """Map a sqlite3/aiosqlite exception to the DataFlow error that explains it."""
+    import sqlite3
+
     message = str(exc)
     if isinstance(exc, sqlite3.IntegrityError):
         if "UNIQUE" in message or "PRIMARY KEY" in message:
@@ -137,10 +211,17 @@ def translate(exc: BaseException, *, path: str, busy_timeout: float) -> DataFlow
     return DatabaseError(f"SQLite error on '{path}': {type(exc).__name__}: {message}")
 
 
+def _sqlite_error() -> type[Exception]:
+    # Imported on first use: ``import dataflow`` loads no driver, sqlite3 included.
+    import sqlite3
+
+    return sqlite3.Error
+
+
 class SQLiteConnection(Connection):
     """An aiosqlite connection (autocommit mode: DataFlow issues BEGIN/SAVEPOINT itself)."""
 
-    dialect = DIALECT
+    backend = BACKEND
 
     def __init__(self, raw: aiosqlite.Connection, path: str, busy_timeout: float) -> None:
         self.raw = raw
@@ -148,12 +229,12 @@ class SQLiteConnection(Connection):
         self.busy_timeout = busy_timeout
         self.tx_depth = 0
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _run(self, fn: Callable[[Any], Any]) -> Any:
         raw = self.raw
         try:
             # One hop to the worker thread for the whole operation (see module docstring).
             return await raw._execute(lambda: fn(raw._conn))  # type: ignore[no-untyped-call]
-        except (sqlite3.Error, ValueError, RuntimeError) as exc:
+        except (_sqlite_error(), ValueError, RuntimeError) as exc:
             raise translate(exc, path=self.path, busy_timeout=self.busy_timeout) from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -206,6 +287,8 @@ class SQLiteConnection(Connection):
 
 async def connect(path: str, *, busy_timeout: float) -> SQLiteConnection:
     """Open a connection with DataFlow's settings (WAL for files, busy timeout, autocommit)."""
+    import sqlite3
+
     import aiosqlite
 
     try:
@@ -217,7 +300,7 @@ async def connect(path: str, *, busy_timeout: float) -> SQLiteConnection:
     except sqlite3.Error as exc:
         raise DatabaseError(f"Could not open SQLite database '{path}': {exc}.") from exc
     conn = SQLiteConnection(raw, path, busy_timeout)
-    if path != ":memory:":
+    if path != MEMORY:
         await conn.fetch("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
     return conn
@@ -287,3 +370,42 @@ class SQLitePool(Pool):
         self.closed = True
         if self.owns_connection:
             self.connection.force_close()
+
+
+class _SQLitePools(PoolSource):
+    """One connection per event loop for a file; one connection per instance for ``:memory:``.
+
+    An in-memory database lives in its connection, so every loop's pool shares that one connection
+    and the database is gone when it closes.
+    """
+
+    def __init__(self, url: DatabaseURL, settings: PoolSettings) -> None:
+        self.url = url
+        self.settings = settings
+        self._memory: SQLiteConnection | None = None
+
+    async def create(self, loop: asyncio.AbstractEventLoop) -> Pool:
+        timeout = self.settings.sqlite_busy_timeout
+        acquire_timeout = self.settings.acquire_timeout
+        if self.url.is_memory:
+            if self._memory is None or not self._memory.is_usable():
+                self._memory = await connect(MEMORY, busy_timeout=timeout)
+            return SQLitePool(self._memory, loop, owns_connection=False, acquire_timeout=acquire_timeout)
+        connection = await connect(self.url.database, busy_timeout=timeout)
+        return SQLitePool(connection, loop, owns_connection=True, acquire_timeout=acquire_timeout)
+
+    async def close_shared(self) -> bool:
+        memory, self._memory = self._memory, None
+        if memory is None:
+            return False
+        await memory.close()
+        return True
+
+    def force_close_shared(self) -> None:
+        memory, self._memory = self._memory, None
+        if memory is not None:
+            memory.force_close()
+
+    @property
+    def shared_open(self) -> bool:
+        return self._memory is not None

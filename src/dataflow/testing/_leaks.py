@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 
 from .._errors import ResourceLeakError
-from .._pool import all_managers, safety_net_log
+from .._events import PoolEvent, subscribe
+from .._pool import checked_out
 
 __all__ = ["LeakCheck"]
 
 _TASKS_KEY = pytest.StashKey[list[str]]()
-_MARK_KEY = pytest.StashKey[int]()
+_EVENTS_KEY = pytest.StashKey[list[PoolEvent]]()
+_UNSUBSCRIBE_KEY = pytest.StashKey[Any]()
 
 
 def _test_loop(item: pytest.Function) -> asyncio.AbstractEventLoop | None:
@@ -69,14 +71,22 @@ class LeakCheck:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        item.stash[_MARK_KEY] = len(safety_net_log)
+        # Pools the safety net closes while this test runs (setup to teardown) are its leaks.
+        events: list[PoolEvent] = []
+        item.stash[_EVENTS_KEY] = events
+        item.stash[_UNSUBSCRIBE_KEY] = subscribe(lambda e: events.append(e) if e.by_safety_net else None)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, None, None]:
-        result = yield
+        try:
+            result = yield
+        finally:
+            unsubscribe = item.stash.get(_UNSUBSCRIBE_KEY, None)
+            if unsubscribe is not None:
+                unsubscribe()
         marker = item.get_closest_marker("dataflow_leaks_expected")
         if marker is not None:
             if not marker.kwargs.get("reason") and not marker.args:
@@ -84,18 +94,12 @@ class LeakCheck:
                     f"{item.nodeid}: @pytest.mark.dataflow_leaks_expected needs reason=..."
                 )
             return result
-        problems = []
-        for entry in safety_net_log[item.stash.get(_MARK_KEY, len(safety_net_log)) :]:
-            problems.append(
-                f"a pool for {entry['url']} was never closed (DataFlow closed it at {entry['closed_by']}); "
-                f"created at: {_where(entry['created_at'])}"
-            )
-        for manager in all_managers():
-            for _loop, pool in manager.open_pools():
-                if pool.in_use:
-                    problems.append(
-                        f"{pool.in_use} connection(s) of {manager.url.redacted} are still checked out"
-                    )
+        problems = [
+            f"a pool for {event.url} was never closed (DataFlow closed it at {event.closed_by}); "
+            f"created at: {_where(event.created_at)}"
+            for event in item.stash.get(_EVENTS_KEY, [])
+        ]
+        problems += [f"{count} connection(s) of {url} are still checked out" for url, count in checked_out()]
         problems += [f"{name} is still pending" for name in item.stash.get(_TASKS_KEY, [])]
         if problems:
             raise ResourceLeakError(

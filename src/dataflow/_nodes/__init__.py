@@ -1,0 +1,32 @@
+"""The eleven nodes generated for every model: their specification, validation and SQL.
+
+One module per kind of operation; ``_base`` holds the validation pipeline that build time and run
+time share, ``_spec`` the declarative description, ``_registry`` generation and name resolution.
+"""
+
+from ._base import Node
+from ._registry import (
+    OPERATIONS,
+    NodeOwner,
+    generate_nodes,
+    register_owner,
+    resolve_node_type,
+    resolve_unbound,
+)
+from ._spec import NodeSpec, OutputSpec, ParamSpec
+from ._switch import SwitchNode
+
+__all__ = [
+    "BUILTIN_NODES",
+    "OPERATIONS",
+    "SwitchNode",
+    "Node",
+    "NodeOwner",
+    "NodeSpec",
+    "OutputSpec",
+    "ParamSpec",
+    "generate_nodes",
+    "register_owner",
+    "resolve_node_type",
+    "resolve_unbound",
+]

@@ -1,0 +1,183 @@
+"""The base of every generated node: one validation pipeline for build time and run time.
+
+A node validates its parameters before any SQL runs (unknown parameter: DF-105; unknown field:
+DF-102; wrong type: DF-103; missing required field: DF-101) and raises typed errors on failure.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from difflib import get_close_matches
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from .._errors import InvalidParameterError, PoolClosedError
+from .._model import ModelSpec
+from ._spec import NodeSpec
+
+if TYPE_CHECKING:
+    from .._dialects import Connection
+    from .._executor import ExecutionContext
+    from .._query import Statements
+
+__all__ = ["Node"]
+
+T = TypeVar("T")
+
+
+class Node:
+    """A generated node type. Subclasses implement :meth:`describe` and :meth:`execute`.
+
+    Attributes:
+        operation: ``create``, ``read``, ... (``bulk_upsert``).
+        model: The model the node works on.
+        type_name: The node type's name (``UserCreateNode``).
+        spec: The parameters the node takes and the outputs it gives.
+        statements: The model's SQL on the instance's backend.
+    """
+
+    operation: ClassVar[str] = ""
+    #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
+    needs_database: ClassVar[bool] = True
+    model: ClassVar[ModelSpec]
+    type_name: ClassVar[str]
+    spec: ClassVar[NodeSpec]
+    statements: ClassVar[Statements]
+    _context_ref: ClassVar[weakref.ref[ExecutionContext]]
+
+    # --- description ------------------------------------------------------------------------
+
+    @classmethod
+    def describe(cls, model: ModelSpec) -> NodeSpec:
+        """The :class:`NodeSpec` of this operation for ``model``."""
+        raise NotImplementedError  # every operation overrides it
+
+    @classmethod
+    def execution_context(cls) -> ExecutionContext:
+        """The execution context of the DataFlow instance that generated this node type (DF-504 if gone)."""
+        context = cls._context_ref()
+        if context is None:  # a workflow built earlier outlived its DataFlow instance
+            raise PoolClosedError(
+                f"The DataFlow instance that generated {cls.type_name} no longer exists (it was garbage-collected); "
+                "keep a reference to it for as long as its workflows run.",
+                context={"node_type": cls.type_name},
+            )
+        return context
+
+    @classmethod
+    def error_context(cls, **extra: Any) -> dict[str, Any]:
+        """The ``context`` of an error raised by this node type."""
+        return {"model": cls.model.name, "node_type": cls.type_name, "operation": cls.operation, **extra}
+
+    # --- validation ---------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> None:
+        """Check a node's parameters when a workflow is built.
+
+        Args:
+            params: The static parameters given to ``add_node``.
+            connected: Names of the parameters that connections fill in at run time (their values
+                are checked then; their names are checked now).
+
+        Raises:
+            DataFlowError: exactly what running the node with these parameters would raise first.
+        """
+        values = cls.checked(params, connected)
+        cls.check_static(values, connected)
+
+    @classmethod
+    def checked(
+        cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """Names checked (DF-105), values checked and normalized, keyed by canonical name.
+
+        Connected parameters count as present for the required check but are not in the result.
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidParameterError(
+                f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
+                context=cls.error_context(),
+            )
+        spec = cls.spec
+        canonical = spec.canonical
+        values: dict[str, Any] = {}
+        seen: dict[str, str] = {}
+        for key in (*params, *connected):
+            name = canonical.get(key) if type(key) is str else None
+            if name is None:
+                cls._unknown(key)
+                continue
+            if seen.setdefault(name, key) != key:
+                first, other = sorted((seen[name], key), key=lambda spelling: spelling != name)
+                raise InvalidParameterError(
+                    f"{cls.type_name} got both {first!r} and {other!r}; they are the same parameter, pass one.",
+                    context=cls.error_context(parameter=other),
+                )
+            if key in params and key not in connected:
+                check = spec.by_name[name].check
+                values[name] = params[key] if check is None else check(cls, params[key])
+        for name in spec.required:
+            if name not in seen:
+                cls.missing(name)
+        return values
+
+    @classmethod
+    def _unknown(cls, key: Any) -> None:
+        accepted = cls.spec.names
+        hint = get_close_matches(str(key), accepted, n=1)
+        raise InvalidParameterError(
+            f"{cls.type_name} does not take parameter {key!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f". It takes: {', '.join(accepted)}.",
+            context=cls.error_context(parameter=key),
+        )
+
+    @classmethod
+    def missing(cls, name: str) -> None:
+        """Raise the error for a required parameter that is neither given nor connected."""
+        raise InvalidParameterError(
+            f"{cls.type_name} needs {name!r}.", context=cls.error_context(parameter=name)
+        )
+
+    @classmethod
+    def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:
+        """Build-time checks beyond single values (``values`` are the checked static ones).
+
+        The base compiles a static ``filter`` and ``order_by`` (at run time the node's own SQL
+        compilation raises the same errors); operations add their checks across parameters.
+        """
+        if "filter" in values:
+            cls.statements.check_filter(values["filter"], cls.type_name)
+        if "order_by" in values:
+            cls.statements.order_by(values["order_by"], cls.type_name)
+
+    @classmethod
+    def validate_sources(cls, params: Mapping[str, Any], sources: Mapping[str, list[str]]) -> None:
+        """Build-time checks that need to know which nodes feed which parameter (``sources``)."""
+        return None
+
+    @classmethod
+    def inactive_outputs(cls, output: Mapping[str, Any]) -> frozenset[str]:
+        """Output keys of a branch not taken: nodes connected to them are skipped."""
+        return frozenset()
+
+    # --- running ------------------------------------------------------------------------------
+
+    @classmethod
+    async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``operation`` on the execution context's connection, creating the table first if needed."""
+        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
+
+    @classmethod
+    async def ensure_table(cls) -> None:
+        """Create the model's table unless it is known to exist."""
+        await cls.execution_context().ensure_table(cls.model.name, cls.statements.table_ddl)
+
+    async def run(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` (fully resolved) and execute the node."""
+        return await self.execute(type(self).checked(params))
+
+    async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Run the operation with checked values; return the node's output."""
+        raise NotImplementedError  # every operation overrides it

@@ -1,0 +1,168 @@
+"""Generating a model's eleven node classes, and resolving node type names to them.
+
+Node types belong to one DataFlow instance. A builder bound to an instance resolves names there;
+an unbound builder resolves a name to the one live instance that declares it, and refuses to guess
+when several do (DF-407).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from difflib import get_close_matches
+from typing import TYPE_CHECKING, Protocol
+
+from .._errors import AmbiguousNodeTypeError, UnknownNodeTypeError
+from .._model import ModelSpec
+from ._base import Node
+from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
+from ._listing import CountNode, ListNode
+from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
+from ._switch import SwitchNode
+from ._upsert import BulkUpsertNode, UpsertNode
+
+if TYPE_CHECKING:
+    from .._executor import ExecutionContext
+    from .._query import Statements
+
+__all__ = ["BUILTIN_NODES", "OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
+
+#: The eleven operations: the suffix of the node name -> its base class.
+OPERATIONS: dict[str, type[Node]] = {
+    "Create": CreateNode,
+    "Read": ReadNode,
+    "Update": UpdateNode,
+    "Delete": DeleteNode,
+    "List": ListNode,
+    "Count": CountNode,
+    "Upsert": UpsertNode,
+    "BulkCreate": BulkCreateNode,
+    "BulkUpdate": BulkUpdateNode,
+    "BulkDelete": BulkDeleteNode,
+    "BulkUpsert": BulkUpsertNode,
+}
+
+#: Node types that belong to no model and no instance.
+BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
+
+#: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
+NODES_MODULE = "dataflow.nodes"
+
+
+def generate_nodes(
+    model: ModelSpec, statements: Statements, context: ExecutionContext
+) -> dict[str, type[Node]]:
+    """The eleven node classes of ``model`` for one instance, by name (``UserCreateNode``, ...)."""
+    context_ref = weakref.ref(context)
+    created: dict[str, type[Node]] = {}
+    for suffix, base in OPERATIONS.items():
+        type_name = f"{model.name}{suffix}Node"
+        node_cls = type(
+            type_name,
+            (base,),
+            {
+                "model": model,
+                "type_name": type_name,
+                "statements": statements,
+                "spec": base.describe(model),
+                "_context_ref": context_ref,
+                "__doc__": f"{suffix} node for model {model.name} (generated).",
+                "__module__": NODES_MODULE,
+                "__qualname__": type_name,
+            },
+        )
+        created[type_name] = node_cls
+    return created
+
+
+class NodeOwner(Protocol):
+    """What name resolution needs from a DataFlow instance."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def created_at(self) -> str: ...
+
+    @property
+    def nodes(self) -> dict[str, type[Node]]: ...
+
+    def node_type(self, name: str) -> type[Node] | None: ...
+
+
+_owners: weakref.WeakSet[NodeOwner] = weakref.WeakSet()
+_owners_lock = threading.Lock()
+
+
+def register_owner(owner: NodeOwner) -> None:
+    """Make ``owner``'s node types resolvable by unbound builders while it is alive and open."""
+    with _owners_lock:
+        _owners.add(owner)
+
+
+def _live_owners() -> list[NodeOwner]:
+    with _owners_lock:
+        owners = list(_owners)
+    return [o for o in owners if not o.closed]
+
+
+def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[Node]:
+    """The node class called ``name``: on ``owner`` when bound, else on the one live instance.
+
+    Raises:
+        UnknownNodeTypeError: DF-401, no (live, or bound) instance declares it.
+        AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
+    """
+    builtin = BUILTIN_NODES.get(name)
+    if builtin is not None:
+        return builtin
+    if owner is not None:
+        found = owner.node_type(name)
+        if found is not None:
+            return found
+        raise _unknown(name, node_id, [owner], bound=owner)
+    owners = _live_owners()
+    matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
+    if len(matches) > 1:
+        # Instances that nothing references any more can still wait in reference cycles (an
+        # exception's traceback, for one) for the garbage collector; they are not "live".
+        del owners, matches
+        gc.collect()
+        owners = _live_owners()
+        matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
+    if len(matches) == 1:
+        return matches[0][1]
+    if not matches:
+        raise _unknown(name, node_id, owners, bound=None)
+    listed = "; ".join(f"{o!r} created at {o.created_at}" for o, _ in matches)
+    raise AmbiguousNodeTypeError(
+        f"Node '{node_id}' has type {name!r}, which {len(matches)} live DataFlow instances declare: {listed}. "
+        "An unbound WorkflowBuilder() cannot tell which database to use; build it with db.workflow() "
+        "(or WorkflowBuilder(db)) on the instance you mean.",
+        context={"node": node_id, "node_type": name, "instances": [repr(o) for o, _ in matches]},
+    )
+
+
+def _unknown(
+    name: str, node_id: str, owners: list[NodeOwner], *, bound: NodeOwner | None
+) -> UnknownNodeTypeError:
+    known = sorted({n for o in owners for n in o.nodes})
+    hint = get_close_matches(str(name), known, n=3)
+    where = (
+        f" {bound!r} declares no such node type"
+        if bound is not None
+        else " Node types exist once a model is declared with @db.model on a DataFlow instance that is not closed."
+    )
+    return UnknownNodeTypeError(
+        f"Node '{node_id}' has unknown type {name!r}"
+        + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "; no model declares it.")
+        + where
+        + ("." if bound is not None else ""),
+        context={"node": node_id, "node_type": str(name)},
+    )
+
+
+def resolve_unbound(name: str) -> type[Node]:
+    """``dataflow.nodes.<name>``: the node class of the one live instance that declares ``name``."""
+    return resolve_node_type(name, None, name)

@@ -1,0 +1,1 @@
+"""The module paths kailash-dataflow code imports from (``dataflow.core.config``, ...)."""
