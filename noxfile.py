@@ -27,6 +27,7 @@ PYTHON = "3.11"
 ALL_EXTRAS = ".[test,docs,browser]"
 CHROMIUM = Path("/usr/bin/chromium")
 SITE_DIR = ROOT / "site"
+SITE_LOG = ROOT / ".nox" / "site-build.log"
 PYTEST_PARALLEL = ("-n", "2")
 PYTEST_TIMEOUT = "--timeout=300"
 SOAK_RUNS = 20
@@ -85,8 +86,18 @@ def _install(session: nox.Session, extras: str = ALL_EXTRAS) -> None:
     session.install("-e", extras)
 
 
-def _build_docs(session: nox.Session) -> None:
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(SITE_DIR), env=DOCS_ENV)
+def _build_docs(session: nox.Session) -> dict[str, str]:
+    """The versioned site in site/, built once; returns the environment that hands it to the tests.
+
+    ``scripts/versioned_docs.py`` runs ``mkdocs build --strict`` inside mike's deploy to a throwaway
+    git repository and exports the published tree (``site/<major.minor>/``, ``site/latest/``,
+    ``site/versions.json``). The tests read this build (tests/_site.py) instead of building again:
+    ``DATAFLOW_SITE_DIR`` is the site and ``DATAFLOW_SITE_LOG`` the build's output.
+    """
+    session.run("python", "scripts/versioned_docs.py", "--out", str(SITE_DIR), "--log", str(SITE_LOG),
+                env=DOCS_ENV, silent=True)
+    session.log(f"docs: built {SITE_DIR} (log: {SITE_LOG})")
+    return {"DATAFLOW_SITE_DIR": str(SITE_DIR), "DATAFLOW_SITE_LOG": str(SITE_LOG)}
 
 
 def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
@@ -113,8 +124,8 @@ def tests(session: nox.Session) -> None:
     _ensure_postgresql(session)
     _ensure_chromium(session)
     _install(session)
-    _build_docs(session)
-    _pytest(session, "tests", *session.posargs, env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)})
+    site_env = _build_docs(session)
+    _pytest(session, "tests", *session.posargs, env=site_env)
 
 
 @nox.session(python=PYTHON)
@@ -130,7 +141,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs_build(session: nox.Session) -> None:
-    """Build the docs site into site/ with mkdocs build --strict (warnings are errors)."""
+    """Build the versioned docs site into site/ (mkdocs build --strict, published as a version by mike)."""
     _install(session, ".[docs]")
     _build_docs(session)
 
@@ -176,7 +187,7 @@ def soak(session: nox.Session) -> None:
     _ensure_postgresql(session)
     _ensure_chromium(session)
     _install(session)
-    _build_docs(session)
+    site_env = _build_docs(session)
     passed = 0
     for run in range(1, SOAK_RUNS + 1):
         seed = random.randrange(1, 2**31)
@@ -189,7 +200,7 @@ def soak(session: nox.Session) -> None:
                 "randomly",
                 f"--randomly-seed={seed}",
                 *session.posargs,
-                env={"DATAFLOW_BROWSER_SITE": str(SITE_DIR)},
+                env=site_env,
             )
         except nox.command.CommandFailed:
             session.error(

@@ -35,8 +35,9 @@ from _postgres import (
     handle_unavailable,
     provide_server,
 )
+from _site import BuiltSite, build, prebuilt
 
-pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.harness.pytest_plugin"]
+pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.docval.plugin"]
 
 BACKENDS = ("sqlite", "postgresql")
 _ONLY_MARKERS = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}
@@ -77,6 +78,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     only = _only_backend(metafunc.definition)
     backends = [only] if only else list(BACKENDS)
     metafunc.parametrize("backend", backends, indirect=True, ids=backends)
+
+
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """The docs site of this run (``tests/_site.py``): nox's build, else one build per process."""
+    return prebuilt() or build(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ is a separate pytest process, exactly as a reader would start it from the reposi
 from __future__ import annotations
 
 import ast
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from _postgres import PostgresServer
+from _subprocess import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -33,15 +33,8 @@ def expected_test_count() -> int:
 
 
 def example_env(database_url: str | None) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Do not let the outer run leak into the inner one (xdist worker id, current test).
-        if not key.startswith(("PYTEST_", "DATABASE_URL"))
-    }
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    return env
+    """The outer run does not leak into the inner one (xdist worker id, current test, its database)."""
+    return child_env(DATABASE_URL=database_url)
 
 
 def run_examples(env: dict[str, str], *args: str) -> str:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "error_url"]
+from ._version import __version__
 
-#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal).
+__all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "docs_version", "error_url"]
+
+#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal). It holds one
+#: version of the docs per minor release, ``<site>/<major.minor>/`` (published with mike).
 DOCS_BASE_URL = "https://dataflow-dev.github.io/dataflow/"
 
 #: The page that holds one section per code.
@@ -59,10 +62,20 @@ def docs_base_url() -> str:
     return base if base.endswith("/") else base + "/"
 
 
+def docs_version() -> str:
+    """The docs version of this release: ``major.minor`` of ``__version__`` (``"0.1"``)."""
+    major, minor = __version__.split(".")[:2]
+    return f"{major}.{minor}"
+
+
 def error_url(code: str) -> str:
-    """The link printed with an error: ``<docs base>/<page>#<code in lower case>``."""
+    """The link printed with an error: ``<docs base>/<major.minor>/<page>#<code in lower case>``.
+
+    The version makes an old release's message open the page of that release, as pydantic's and
+    SQLAlchemy's links do.
+    """
     info = CATALOG[code]
-    return f"{docs_base_url()}{info.page}#{info.anchor}"
+    return f"{docs_base_url()}{docs_version()}/{info.page}#{info.anchor}"
 
 
 _ENTRIES = [

@@ -1,8 +1,8 @@
 """Fixtures for the browser tests: a strict build of the docs site, a local server, Chromium.
 
-The site is built once per session with ``mkdocs build --strict`` (so a broken link or anchor fails
-here as it does in CI) and served from a thread on 127.0.0.1 with a free port. Set
-``DATAFLOW_BROWSER_SITE`` to an already built site directory to skip the build.
+The site is the run's one ``mkdocs build --strict``, published as a version with mike (the
+``docs_site`` fixture, see tests/_site.py) and served from a thread on 127.0.0.1 with a free port:
+``site_root_url`` is the versioned site, ``site_url`` this release's docs in it.
 
 Chromium comes from the distribution (``apt-get install -y chromium``); Playwright never downloads
 a browser here. Without ``/usr/bin/chromium`` the tests skip, except under ``CI=true``, where they
@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -47,28 +46,12 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built site: ``mkdocs build --strict`` into a temporary directory."""
-    prebuilt = os.environ.get("DATAFLOW_BROWSER_SITE")
-    if prebuilt:
-        path = Path(prebuilt)
-        assert (path / "index.html").is_file(), f"DATAFLOW_BROWSER_SITE={prebuilt} holds no built site"
-        return path
-    out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"mkdocs build --strict failed (rc={proc.returncode}):\n{proc.stderr}{proc.stdout}", pytrace=False
-        )
-    return out
+def built_site(docs_site):  # type: ignore[no-untyped-def]
+    """The versioned build of this run (``docs_site``, from tests/_site.py); a failed build fails here."""
+    if docs_site.returncode != 0:
+        message = f"mkdocs build --strict failed (rc={docs_site.returncode}):\n{docs_site.log[-4000:]}"
+        pytest.fail(message, pytrace=False)
+    return docs_site
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -76,11 +59,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that drops a connection it no longer needs is not an error of the site."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
-def site_url(site_dir: Path) -> Iterator[str]:
-    """Base URL (ending in ``/``) of the site served on 127.0.0.1 with a free port."""
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def site_root_url(built_site) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """URL (ending in ``/``) of the whole versioned site, served on 127.0.0.1 with a free port."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site.root))
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="docs-server", daemon=True)
     thread.start()
     try:
@@ -89,6 +79,12 @@ def site_url(site_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def site_url(site_root_url: str, built_site) -> str:  # type: ignore[no-untyped-def]
+    """URL (ending in ``/``) of this release's docs: ``<root>/<major.minor>/``."""
+    return f"{site_root_url}{built_site.version}/"
 
 
 # Module scope: Playwright's sync API keeps its event loop marked as running in this thread, which

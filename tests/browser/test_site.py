@@ -50,11 +50,12 @@ def test_search_finds_fixture_patterns(page, site_url: str, query: str) -> None:
 @pytest.mark.parametrize("code", ERROR_CODES)
 def test_error_link_opens_on_its_section(
     page,
+    site_root_url: str,
     site_url: str,
     code: str,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    monkeypatch.setenv("DATAFLOW_DOCS_URL", site_url)
+    monkeypatch.setenv("DATAFLOW_DOCS_URL", site_root_url)  # the versioned site; the link adds the version
     url = _catalog.error_url(code)
     anchor = code.lower()
     assert url == f"{site_url}troubleshooting/errors/#{anchor}"

@@ -6,12 +6,12 @@ tests/doc_validation/fixtures/site, reusing this session's PostgreSQL server.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _subprocess import child_env
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -19,9 +19,8 @@ FIXTURE_CONFIG = HERE / "fixtures" / "site" / "mkdocs.yml"
 
 
 def run_harness(page: str, admin_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
-    env["DATAFLOW_TEST_POSTGRES_URL"] = admin_url
-    env["CI"] = "true"  # a missing PostgreSQL must fail the inner run, not skip it
+    # CI=true: a missing PostgreSQL must fail the inner run, not skip it.
+    env = child_env(DATAFLOW_TEST_POSTGRES_URL=admin_url, CI="true")
     cmd = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
            "-p", "no:cacheprovider", "--docs-config", str(FIXTURE_CONFIG), "--docs-page", page, "-rA", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -34,6 +33,20 @@ CASES = [
                                        "-No problems found.", "+1 problem found."], id="changed-cli-output"),
     pytest.param("bad_placeholder.md", ["docs/bad_placeholder.md:3: forbidden placeholder phrase 'coming soon'"],
                  id="forbidden-phrase"),
+    pytest.param("bad_toplevel_await.md", ["docs/bad_toplevel_await.md:3: unclassified block (python)",
+                                           "top-level await: pasted into a .py file this is a SyntaxError"],
+                 id="top-level-await"),
+    pytest.param("bad_lint.md", ["docs/bad_lint.md:3: ruff rejects the block",
+                                 "docs/bad_lint.md:4:8: F401 [*] `json` imported but unused"], id="ruff-lint"),
+    pytest.param("bad_format.md", ["docs/bad_format.md:3: black rejects the block", "+total = sum([1, 2])"],
+                 id="format-check"),
+    pytest.param("bad_workflow.md", ["docs/bad_workflow.md:3 [.github/workflows/tests.yml]: actionlint rejects",
+                                     "docs/bad_workflow.md:7:"], id="workflow-block"),
+    pytest.param("bad_raises.md", ["docs/bad_raises.md:3: the example raised",
+                                   'File "docs/bad_raises.md", line 5 [example]', "KeyError: 'b'"],
+                 id="unexpected-exception"),
+    pytest.param("bad_crash.md", ["docs/bad_crash.md:6: the example did not finish (pytest exit 3"],
+                 id="runner-crash"),
     pytest.param("bad_unclassified.md", ["docs/bad_unclassified.md:5: unclassified block (rust)",
                                          'unknown language "rust"'], id="unclassified-block"),
     pytest.param("bad_antipattern.md", ['docs/bad_antipattern.md:3: documented to fail (expect="fail") but it ran '
@@ -79,8 +92,7 @@ def test_update_mode_rewrites_output(tmp_path: Path, postgres_server: object) ->
     (site / "mkdocs.yml").write_text(FIXTURE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
     page = site / "docs" / "page.md"
     page.write_text("# Page\n\n!!! note\n    ```python\n    print(2 + 2)\n    #> 5\n    ```\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DOC_VALIDATION_"))}
-    env["DATAFLOW_TEST_POSTGRES_URL"] = postgres_server.admin_url  # type: ignore[attr-defined]
+    env = child_env(DATAFLOW_TEST_POSTGRES_URL=postgres_server.admin_url)  # type: ignore[attr-defined]
     base = [sys.executable, "-m", "pytest", str(HERE / "test_doc_blocks.py"), "-p", "no:randomly", "-p", "no:xdist",
             "-p", "no:cacheprovider", "--docs-config", str(site / "mkdocs.yml"), "-k", "test_block_runs"]
     first = subprocess.run([*base, "--update-docs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)

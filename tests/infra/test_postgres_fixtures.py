@@ -8,7 +8,6 @@ and "CI=true and no PostgreSQL fails the run" can only be seen from outside a py
 from __future__ import annotations
 
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -33,6 +32,7 @@ from _postgres import (
     redact,
     unavailable_action,
 )
+from _subprocess import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBES = Path(__file__).resolve().parent / "probes"
@@ -41,14 +41,8 @@ _SEEN_URLS: set[str] = set()
 
 
 def _child_env(**overrides: str | None) -> dict[str, str]:
-    """The environment for a child pytest: no PYTEST_* of this run, plus the overrides."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    """The environment for a child pytest: none of this run's variables, plus the overrides."""
+    return child_env(**overrides)
 
 
 def _run_pytest(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

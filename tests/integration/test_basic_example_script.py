@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from _subprocess import child_env
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "basic_example.py"
 
@@ -24,8 +25,7 @@ users over 60: 180
 
 
 def test_basic_example_script(backend: str, database_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["DATABASE_URL"] = database_url
+    env = child_env(DATABASE_URL=database_url)
     for _ in range(2):  # re-runnable: it drops its table at the start and at the end
         result = subprocess.run(
             [sys.executable, str(SCRIPT)], capture_output=True, text=True, env=env, timeout=120, check=False
@@ -36,8 +36,7 @@ def test_basic_example_script(backend: str, database_url: str) -> None:
 
 
 def test_basic_example_script_defaults_to_sqlite(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "DATABASE_URL"}
-    env["TMPDIR"] = str(tmp_path)
+    env = child_env(TMPDIR=str(tmp_path))
     result = subprocess.run(
         [sys.executable, str(SCRIPT)], capture_output=True, text=True, env=env, timeout=120, check=False
     )

@@ -10,8 +10,6 @@ every code ever released with its class, and a code may be retired but never rem
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +19,7 @@ import yaml
 
 import dataflow
 from dataflow import _errors
-from dataflow._catalog import CATALOG, DOCS_BASE_URL, ERRORS_PAGE, docs_base_url, error_url
+from dataflow._catalog import CATALOG, DOCS_BASE_URL, ERRORS_PAGE, docs_base_url, docs_version, error_url
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -165,7 +163,7 @@ def test_message_shape(code: str) -> None:
     info = CATALOG[code]
     error = make(code, "The detail.")
     message = str(error)
-    link = f"{DOCS_BASE_URL}{ERRORS_PAGE}#{code.lower()}"
+    link = f"{DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#{code.lower()}"
     causes = [f"{n}. {c.splitlines()[0]}" for n, c in enumerate(info.causes, 1)]
     solutions = [f"{n}. {s.splitlines()[0]}" for n, s in enumerate(info.solutions, 1)]
     lines = message.split("\n")
@@ -183,20 +181,38 @@ def test_message_shape(code: str) -> None:
     assert error.code == code  # type: ignore[attr-defined]
     if isinstance(error, dataflow.DataFlowError):
         assert error.title == info.title
-        assert error.url == f"{DOCS_BASE_URL}troubleshooting/errors/#{code.lower()}"
+        assert error.url == f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#{code.lower()}"
 
 
 @pytest.mark.parametrize("code", CODES)
 def test_docs_url_override(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAFLOW_DOCS_URL", "http://127.0.0.1:8000")
     assert docs_base_url() == "http://127.0.0.1:8000/"
-    link = f"http://127.0.0.1:8000/troubleshooting/errors/#{code.lower()}"
+    link = f"http://127.0.0.1:8000/{docs_version()}/troubleshooting/errors/#{code.lower()}"
     assert error_url(code) == link
     assert str(make(code)).endswith(f"Documentation: {link}")
-    monkeypatch.setenv("DATAFLOW_DOCS_URL", "https://docs.example.com/dataflow/1.2/")
-    assert str(make(code)).endswith(
-        f"Documentation: https://docs.example.com/dataflow/1.2/troubleshooting/errors/#{code.lower()}"
-    )
+    monkeypatch.setenv("DATAFLOW_DOCS_URL", "https://docs.example.com/dataflow/")
+    expected = f"Documentation: https://docs.example.com/dataflow/{docs_version()}/troubleshooting/errors/#{code.lower()}"
+    assert str(make(code)).endswith(expected)
+
+
+def test_links_carry_the_minor_version() -> None:
+    """Like pydantic's and SQLAlchemy's: the link names the release's docs, so an old message opens the
+    page that matches it (the site keeps one version per minor release, scripts/versioned_docs.py)."""
+    assert docs_version() == ".".join(dataflow.__version__.split(".")[:2])
+    assert error_url("DF-101") == f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#df-101"
+
+
+def test_links_shown_in_the_docs_name_this_version() -> None:
+    """A message quoted on a page links to the version the page belongs to."""
+    pattern = re.escape(DOCS_BASE_URL) + r"(?!\d+\.\d+/)"
+    for page in DOCS.rglob("*.md"):
+        for number, line in enumerate(page.read_text(encoding="utf-8").split("\n"), start=1):
+            for m in re.finditer(re.escape(DOCS_BASE_URL) + r"(\d+\.\d+)/", line):
+                assert m.group(1) == docs_version(), f"{page.relative_to(REPO)}:{number} links to {m.group(1)}"
+            assert not re.search(pattern + r"troubleshooting/", line), (
+                f"{page.relative_to(REPO)}:{number}: an error link without the version"
+            )
 
 
 def test_docs_base_url_is_the_site_url() -> None:
@@ -238,7 +254,7 @@ def test_warning_has_code_and_link() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.warn(dataflow.StalePoolWarning("Closed 1 stale pool(s)."), stacklevel=1)
-    assert caught and str(caught[0].message).endswith(f"{DOCS_BASE_URL}troubleshooting/errors/#df-507")
+    assert caught and str(caught[0].message).endswith(f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#df-507")
 
 
 # --- the docs page ----------------------------------------------------------------------------------------
@@ -282,6 +298,57 @@ def test_every_code_has_its_section(code: str) -> None:
     )
 
 
+def _paragraph(body: str, lead: str) -> str | None:
+    """The paragraph that starts with ``lead`` (e.g. ``**Fix.**``), without it, lines joined by spaces."""
+    m = re.search(r"^" + re.escape(lead) + r" (.+?)(?:\n\s*\n|\Z)", body, re.M | re.S)
+    return " ".join(m.group(1).split()) if m else None
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_section_cause_and_fix_are_the_catalogs(code: str) -> None:
+    """The catalog is the one source of the cause and the fix: the page repeats them word for word
+    (a section may explain more after them), so changing one without the other fails here."""
+    info = CATALOG[code]
+    body = sections(page_path(code))[code]
+    for lead, text in (("**Why it happens.**", info.cause), ("**Fix.**", info.fix)):
+        shown = _paragraph(body, lead)
+        assert shown is not None, f"{code}: no {lead} paragraph"
+        assert shown.startswith(text), (
+            f"{code}: the {lead} paragraph must start with the catalog's text "
+            f"(dataflow._catalog, {code}).\n  catalog: {text}\n  page:    {shown}"
+        )
+
+
+def test_index_table_is_the_catalog() -> None:
+    """The table at the top of the errors page lists every code, with its title and class, in order."""
+    text = (DOCS / "troubleshooting" / "errors.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \[(DF-\d{3})\]\(#(df-\d{3})\) \| (.+?) \| `(\w+)` \|$", text, re.M)
+    expected = [(c, i.anchor, i.title, i.exception) for c, i in CATALOG.items() if i.page == ERRORS_PAGE]
+    assert rows == expected
+
+
+#: What a catalog text may name, and the guide page its section must then link to.
+GUIDE_MENTIONS = {
+    r"event-loop guide|loop_scope": "event-loops.md",
+    r"rollback fixture|dataflow_isolated": "guide/transaction-patterns.md",
+    r"`dataflow_db` fixture": "guide/fixture-patterns.md",
+    r"`dataflow_url` fixture": "setup.md",
+    r"never hard-code port": "index.md#connection-refused",
+}
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_sections_link_the_guide_pages_they_name(code: str) -> None:
+    info = CATALOG[code]
+    body = sections(page_path(code))[code]
+    links = re.findall(r"\]\(([^)\s]+)\)", body)
+    for pattern, target in GUIDE_MENTIONS.items():
+        if re.search(pattern, f"{info.cause} {info.fix}"):
+            page, _, anchor = target.partition("#")
+            linked = any(link.split("#")[0].endswith(page) and anchor in link for link in links)
+            assert linked, f"{code} names a guide page ({pattern}) but its section has no link to {target}"
+
+
 def test_page_sections_follow_the_catalog() -> None:
     pages = {page_path(code) for code in CODES}
     documented = [code for page in sorted(pages) for code in sections(page)]
@@ -307,15 +374,11 @@ class _Ids(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"), "-d", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
-    problems = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("WARNING", "ERROR"))]
-    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(problems or [proc.stderr[-3000:]])
-    return out
+def built_site(docs_site) -> Path:  # type: ignore[no-untyped-def]
+    """The run's one strict build of the site (``docs_site``, tests/_site.py)."""
+    problems = docs_site.warnings or [docs_site.log[-3000:]]
+    assert docs_site.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(problems)
+    return docs_site.directory
 
 
 def test_built_html_has_every_anchor(built_site: Path) -> None:

@@ -27,7 +27,7 @@ from dataflow import (
     LocalRuntime,
     WorkflowBuilder,
 )
-from dataflow._catalog import CATALOG, DOCS_BASE_URL
+from dataflow._catalog import CATALOG, DOCS_BASE_URL, docs_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +50,7 @@ def triggers(*codes: str) -> Callable[[F], F]:
 
 
 def expected_link(code: str) -> str:
-    return f"{DOCS_BASE_URL}troubleshooting/errors/#{code.lower()}"
+    return f"{DOCS_BASE_URL}{docs_version()}/troubleshooting/errors/#{code.lower()}"
 
 
 def check(error: BaseException, code: str) -> str:

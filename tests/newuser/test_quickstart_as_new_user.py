@@ -36,9 +36,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "index.md"
 
-sys.path.insert(0, str(REPO / "tests" / "doc_validation"))
-from harness.classify import Action, classify, is_test_file  # noqa: E402
-from harness.extract import Block, extract_blocks, load_site_config, load_yaml  # noqa: E402
+from doc_validation.docval.extract import Block, extract_blocks, load_site_config, load_yaml  # noqa: E402
+from doc_validation.docval.grammar import Action, classify, is_test_file  # noqa: E402
 
 pytestmark = [pytest.mark.xdist_group("newuser-quickstart"), pytest.mark.timeout(900)]
 

@@ -9,7 +9,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from ts_helpers import _OUTER_VARS, INNER_INI, database_name, pg_query
+from _subprocess import child_env
+from ts_helpers import INNER_INI, database_name, pg_query
 
 from dataflow import DataFlow
 
@@ -35,8 +36,9 @@ class InnerSuite:
         self.backend = backend
         self.admin_url: str | None = None
         self.database_url: str | None = None
+        kept = child_env()
         for name in list(os.environ):
-            if name in _OUTER_VARS or name.startswith("PYTEST_XDIST") or name == "PYTEST_RANDOMLY_SEED":
+            if name not in kept:  # the outer run's variables (tests/_subprocess.py)
                 monkeypatch.delenv(name, raising=False)
         if backend == "postgresql":
             server = request.getfixturevalue("postgres_server")

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+from _subprocess import child_env
+
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 
 PYTHON = sys.executable
 
-#: Environment variables of the outer pytest run that must not leak into inner runs / subprocesses:
-#: an inner suite would otherwise believe it is xdist worker ``gw0`` of the outer run.
-_OUTER_VARS = ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DATABASE_URL")
-
-
 def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without the outer pytest's per-run variables, plus ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _OUTER_VARS and not k.startswith("PYTEST_XDIST") and k != "PYTEST_RANDOMLY_SEED"
-    }
-    env.update(extra)
-    return env
+    """The current environment without the outer pytest run's variables, plus ``extra``."""
+    return child_env(**extra)
 
 
 def run_script(code: str, *, timeout: float = 20, env: dict[str, str] | None = None,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from _subprocess import child_env
 
 import dataflow
 from dataflow import CATALOG, DataFlow, DataFlowError
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "DATABASE_URL"}
+ENV = child_env()
 
 
 def run_python(code: str, **env: str) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import markdown
 from markdown_it import MarkdownIt
@@ -51,16 +49,11 @@ def placeholder_problems(path: Path, rel: str) -> list[str]:
 
 
 def load_catalog(site: SiteConfig) -> dict[str, object]:
-    """``dataflow._catalog.CATALOG``, loaded from the source tree next to mkdocs.yml."""
-    path = site.root / "src" / "dataflow" / "_catalog.py"
-    if not path.exists():
-        path = Path(__file__).resolve().parents[3] / "src" / "dataflow" / "_catalog.py"
-    spec = importlib.util.spec_from_file_location("_docval_catalog", path)
-    assert spec is not None and spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return dict(module.CATALOG)
+    """``dataflow._catalog.CATALOG``, imported from the installed package (never read by file path, so
+    a refactor of the module's layout changes nothing here)."""
+    from dataflow._catalog import CATALOG
+
+    return dict(CATALOG)
 
 
 def code_problems(path: Path, rel: str, blocks: list[Block], catalog: dict[str, object]) -> list[str]:

@@ -20,6 +20,10 @@ from markdown_it import MarkdownIt
 from pymdownx.snippets import SnippetPreprocessor
 
 FRONT_MATTER = re.compile(r"^-{3}[ \t]*\n(.*?\n)(?:\.{3}|-{3})[ \t]*\n", re.S)
+#: ``<!-- project-files: examples/models.py examples/conftest.py -->`` (optionally ``project="name"``
+#: before the colon): repository files that join a page project without being shown again.
+PROJECT_FILES = re.compile(r"^[ \t]*<!--\s*project-files(?P<attrs>[^:]*):(?P<files>.*?)-->[ \t]*$")
+PROJECT_FILE_LANG = {".py": "python", ".ini": "ini", ".toml": "toml", ".cfg": "ini"}
 CONTAINER_MARKER = re.compile(r"^[ \t]*(?:!!!|\?\?\?\+?|===\+?|///)(?:[ \t]|$)")
 
 
@@ -237,7 +241,7 @@ def page_text_without_front_matter(text: str) -> tuple[str, int]:
 
 def extract_blocks(page: Path, site: SiteConfig) -> list[Block]:
     """Every code block of ``page`` (fenced or indented), with attributes parsed."""
-    from .classify import parse_info  # local import: classify depends on Block
+    from .grammar import parse_info  # local import: the grammar depends on Block
 
     text = page.read_text(encoding="utf-8")
     body, first_line = page_text_without_front_matter(text)
@@ -245,10 +249,49 @@ def extract_blocks(page: Path, site: SiteConfig) -> list[Block]:
     blocks: list[Block] = []
     rel = page.relative_to(site.root).as_posix()
     _collect(expanded.lines, expanded.origin, expanded.from_snippet, text.split("\n"), page, rel, blocks)
+    blocks += project_file_blocks(page, rel, text, site, blocks)
     for block in blocks:
         parse_info(block)
     blocks.sort(key=lambda b: b.line)
     return blocks
+
+
+class ProjectFilesError(ValueError):
+    """A ``project-files`` directive that names no file, a missing file or an unknown kind of file."""
+
+
+def project_file_blocks(page: Path, rel: str, text: str, site: SiteConfig, fenced: list[Block]) -> list[Block]:
+    """One project-file block per file named by a ``project-files`` directive of the page.
+
+    The files are shown elsewhere (usually included on the page that introduces them); the directive
+    lets another page's project build on them, so the reader is pointed there instead of reading a
+    second copy. Each file keeps its name as its title and maps every line to the directive line.
+    """
+    inside = {line for b in fenced for line in range(b.line, (b.content_lines[-1] if b.content_lines else b.line) + 2)}
+    result: list[Block] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        m = PROJECT_FILES.match(line)
+        if not m or number in inside:
+            continue
+        attrs = m.group("attrs").strip()
+        if attrs and not re.fullmatch(r'project="[^"]+"', attrs):
+            raise ProjectFilesError(f'{rel}:{number}: project-files takes only project="name" before the colon')
+        names = m.group("files").split()
+        if not names:
+            raise ProjectFilesError(f"{rel}:{number}: project-files names no file")
+        for name in names:
+            path = site.root / name
+            lang = PROJECT_FILE_LANG.get(path.suffix)
+            if lang is None:
+                raise ProjectFilesError(f"{rel}:{number}: project-files: {name} is not a .py, .ini, .toml or .cfg file")
+            if not path.is_file():
+                raise ProjectFilesError(f"{rel}:{number}: project-files: {name} does not exist")
+            content = path.read_text(encoding="utf-8")
+            extra = f" {attrs}" if attrs else ""
+            result.append(Block(page=page, rel=rel, line=number, info=f'{{.{lang} title="{path.name}"{extra}}}',
+                                content=content, content_lines=[number] * len(content.split("\n")),
+                                from_snippet=True, fence_indent=""))
+    return result
 
 
 def find_pages(site: SiteConfig) -> list[Path]:

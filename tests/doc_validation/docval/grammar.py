@@ -1,6 +1,8 @@
-"""Resolve every block to exactly one action from its language and brace attributes.
+"""The grammar of fence attributes: parse a block's info string and resolve the block to exactly one
+action from its language and attributes.
 
-The grammar is documented for writers in ``docs/contributing/doc-blocks.md``; keep the two in step.
+This is the only module that knows the attribute names and what they mean. The grammar is
+documented for writers in ``docs/contributing/doc-blocks.md``; keep the two in step.
 """
 
 from __future__ import annotations
@@ -112,6 +114,19 @@ def _top_level_tests(source: str) -> list[str]:
     ]
 
 
+def _uses_top_level_await(source: str) -> bool:
+    """True when the source compiles only with top-level ``await`` allowed."""
+    try:
+        compile(source, "<block>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        try:
+            compile(source, "<block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        except SyntaxError:
+            return False  # a real syntax error: reported when the block runs
+        return "outside" in str(exc.msg) or "await" in str(exc.msg)
+    return False
+
+
 def classify(block: Block) -> Classified:
     """The one action of ``block``; ``Action.INVALID`` with the reasons when there is none."""
     attrs = block.attrs
@@ -178,6 +193,11 @@ def classify(block: Block) -> Classified:
             problems.append('expect="fail" on a project file applies to test files (test_*.py) only')
     elif lang in PYTHON:
         action = Action.PYTHON
+        if _uses_top_level_await(block.content):
+            problems.append(
+                "top-level await: pasted into a .py file this is a SyntaxError; put the code in "
+                "`async def main():` and end the block with `asyncio.run(main())`"
+            )
         tests = _top_level_tests(block.content)
         if tests:
             problems.append(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .classify import Action, Classified, classify
 from .extract import Block, SiteConfig, extract_blocks, find_pages, load_site_config
+from .grammar import Action, Classified, classify
 
 
 @dataclass

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .classify import Action
 from .extract import Block
+from .grammar import Action
 from .inventory import Inventory
 
 
@@ -46,25 +46,15 @@ def record_update(directory: Path, payload: dict[str, Any]) -> None:
     (directory / name).write_text(json.dumps(payload), encoding="utf-8")
 
 
-def _print_rewrite(block: Block, per_backend: dict[str, dict[str, Any]]) -> list[str]:
-    """The block's content with the ``#>`` lines under each print rewritten from the real output."""
-    from .runners import OUTPUT_LINE
-
-    lines = block.content.rstrip("\n").split("\n")
-    ends = sorted({int(k) for data in per_backend.values() for k in data}, reverse=True)
-    for end in ends:
-        outputs = {b: data[str(end)]["lines"] for b, data in per_backend.items() if str(end) in data}
-        indent = next(data[str(end)]["indent"] for data in per_backend.values() if str(end) in data)
-        stop = end
-        while stop < len(lines) and OUTPUT_LINE.match(lines[stop]):
-            stop += 1
-        values = list(outputs.values())
-        if all(v == values[0] for v in values):
-            new = [f"{indent}#> {t}".rstrip() for t in values[0]]
-        else:
-            new = [f"{indent}#[{b}]> {t}".rstrip() for b, v in sorted(outputs.items()) for t in v]
-        lines[end:stop] = new
-    return lines
+def _print_rewrite(block: Block, per_backend: dict[str, dict[str, Any]]) -> list[str] | str:
+    """The block as pytest-examples rewrote its ``#>`` comments, or why it cannot be rewritten."""
+    sources = {backend: data.get("source") for backend, data in per_backend.items()}
+    changed = {backend: s for backend, s in sources.items() if s is not None}
+    if not changed:
+        return block.content.rstrip("\n").split("\n")
+    if len(set(sources.values())) > 1:
+        return "not updated: the block prints differently on each backend; make its output backend-neutral"
+    return next(iter(changed.values())).rstrip("\n").split("\n")
 
 
 def apply_updates(directory: Path, inventory: Inventory) -> list[str]:
@@ -87,7 +77,11 @@ def apply_updates(directory: Path, inventory: Inventory) -> list[str]:
             messages.append(f"{block.label}: not updated, the block includes a file: update that file instead")
             continue
         if kind == "prints":
-            new = _print_rewrite(block, per_backend)
+            rewrite = _print_rewrite(block, per_backend)
+            if isinstance(rewrite, str):
+                messages.append(f"{block.label}: {rewrite}")
+                continue
+            new = rewrite
         else:
             preferred = per_backend.get("sqlite") or next(iter(per_backend.values()))
             new = preferred["text"].rstrip("\n").split("\n")

@@ -1,0 +1,159 @@
+"""The site as a reader meets it in Chromium at 1280 px: code that fits its box, shell blocks that copy
+without prompts, previous / next links, the repository link, and search that finds error texts.
+
+Every page of ``docs/`` is checked (the list comes from the Markdown files, so a new page is covered
+without touching this file).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+
+
+def _url_path(page: Path) -> str:
+    """The site path of a docs page: ``index.md`` -> ``""``, ``a/b.md`` -> ``a/b/``."""
+    rel = page.relative_to(DOCS).with_suffix("").as_posix()
+    if rel == "index":
+        return ""
+    return rel.removesuffix("/index") + "/"
+
+
+PAGES = sorted(_url_path(p) for p in DOCS.rglob("*.md"))
+TROUBLESHOOTING = sorted((DOCS / "troubleshooting").glob("*.md"))
+SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
+
+# A heading that starts with a backticked error text: "## `pool is closed` {#pool-is-closed}".
+ERROR_HEADING = re.compile(r"^## `(?P<text>[^`]+)`.*\{#(?P<anchor>[\w-]+)\}\s*$")
+
+
+def _error_sections() -> list[tuple[str, str, str]]:
+    """(page path, error text, anchor) for every error-text heading of the troubleshooting pages."""
+    found = []
+    for page in TROUBLESHOOTING:
+        if page.name == "errors.md":
+            continue  # the DF- code index: searched by code, checked by test_site.py
+        for line in page.read_text(encoding="utf-8").split("\n"):
+            m = ERROR_HEADING.match(line)
+            if m:
+                found.append((_url_path(page), m.group("text"), m.group("anchor")))
+    return found
+
+
+ERROR_SECTIONS = _error_sections()
+
+
+def _open(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
+def test_no_code_block_overflows_its_box(page, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """At 1280 px every line of every code block is visible: nothing scrolls sideways."""
+    _open(page, site_url + path)
+    overflowing = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.md-typeset pre > code'))
+            .filter(code => code.scrollWidth > code.clientWidth + 1)
+            .map(code => ({width: code.clientWidth, needed: code.scrollWidth,
+                           line: code.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '')}))"""
+    )
+    assert overflowing == [], f"{path or 'home'}: code blocks wider than their box at 1280 px: {overflowing}"
+    assert page.console_errors == [], f"{path or 'home'}: the page logged errors: {page.console_errors}"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
+def test_shell_blocks_copy_without_prompts(browser, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """The copy button of every shell block puts commands on the clipboard, never a ``$`` prompt."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/"))
+    try:
+        page = context.new_page()
+        _open(page, site_url + path)
+        selector = ", ".join(f"div.language-{lang}" for lang in SHELL_LANGUAGES)
+        blocks = page.locator(selector)
+        copied = []
+        for index in range(blocks.count()):
+            block = blocks.nth(index)
+            if not block.is_visible():
+                # A block in a content tab that is not selected: select its tab first.
+                block.evaluate(
+                    """el => { const set = el.closest('.tabbed-set'); if (!set) return;
+                       const blocks = Array.from(set.querySelectorAll(':scope > .tabbed-content > .tabbed-block'));
+                       const i = blocks.findIndex(b => b.contains(el));
+                       set.querySelectorAll(':scope > input')[i].click(); }"""
+                )
+            block.scroll_into_view_if_needed()
+            block.hover()
+            block.locator("button.md-code__button[data-md-type='copy']").click()
+            text = page.evaluate("navigator.clipboard.readText()")
+            copied.append(text)
+            prompts = [line for line in text.split("\n") if re.match(r"^\s*(\([^)]*\) )?[$#>] ", line)]
+            assert not prompts, f"{path or 'home'}: shell block {index + 1} copies prompts: {prompts}"
+        assert all(text.strip() for text in copied), f"{path or 'home'}: a copy button copied nothing: {copied}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
+def test_previous_and_next_links(page, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Every page in the navigation links to the page before and after it (first and last: one side)."""
+    _open(page, site_url + path)
+    previous = page.locator("a.md-footer__link--prev")
+    following = page.locator("a.md-footer__link--next")
+    assert previous.count() + following.count() >= 1, f"{path or 'home'}: no previous / next link"
+    if path == "":
+        assert following.count() == 1, "home: no link to the next page"
+    for link in (previous, following):
+        if link.count():
+            href = link.first.get_attribute("href") or ""
+            target = page.request.get(page.url.split("#")[0].rsplit("/", 1)[0] + "/" + href)
+            assert target.ok, f"{path or 'home'}: footer link {href!r} is broken"
+
+
+def test_header_links_the_repository(page, site_url: str) -> None:  # type: ignore[no-untyped-def]
+    _open(page, site_url)
+    source = page.locator("header a.md-source")
+    assert source.count() == 1, "no repository link in the header"
+    assert source.get_attribute("href") == CONFIG["repo_url"]
+
+
+@pytest.mark.parametrize(("path", "text", "anchor"), ERROR_SECTIONS, ids=[s[2] for s in ERROR_SECTIONS])
+def test_search_for_an_error_text_opens_its_section_first(  # type: ignore[no-untyped-def]
+    page, site_url: str, path: str, text: str, anchor: str
+) -> None:
+    """Typing an error message into the search box puts its troubleshooting section first."""
+    _open(page, site_url)
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.type(text, delay=10)
+    first = page.locator("li.md-search-result__item").first
+    first.wait_for(state="visible", timeout=10_000)
+    links = [
+        (a.get_attribute("href") or "").split("?")[0] + "#" + (a.get_attribute("href") or "").partition("#")[2]
+        for a in first.locator("a.md-search-result__link").all()
+    ]
+    best_page = links[0].split("#")[0]
+    assert best_page == site_url + path, f"search {text!r}: first result is {best_page}, not {site_url + path}"
+    sections = [link.partition("#")[2] for link in links[1:]]
+    assert sections and sections[0] == anchor, f"search {text!r}: first section is {sections[:3]}, not #{anchor}"
+
+
+@pytest.mark.parametrize("query", ["sessionmaker", "MissingGreenlet", "join_transaction_mode", "NullPool"])
+def test_search_finds_the_sqlalchemy_page(page, site_url: str, query: str) -> None:  # type: ignore[no-untyped-def]
+    """A reader coming from SQLAlchemy searches for its words and lands on the page written for them."""
+    _open(page, site_url)
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.type(query, delay=10)
+    first = page.locator("li.md-search-result__item a.md-search-result__link").first
+    first.wait_for(state="visible", timeout=10_000)
+    href = (first.get_attribute("href") or "").split("?")[0].split("#")[0]
+    assert href == f"{site_url}troubleshooting/sqlalchemy/", f"search {query!r}: first result is {href}"

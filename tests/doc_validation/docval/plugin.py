@@ -1,0 +1,116 @@
+"""Doc validation as a pytest plugin: options, settings in ``config.stash``, the doc tests'
+parameters, the summary and the ``--update-docs`` rewrites.
+
+The root ``tests/conftest.py`` loads it (``pytest_plugins``) so that its options work for the whole
+suite as well as for ``pytest tests/doc_validation``. It changes nothing for other tests: it
+parametrizes only the doc tests (the functions that ask for ``doc_case``, ``doc_block`` or
+``doc_page``), leaves xdist's distribution alone, and prints its summary only when doc tests ran.
+
+Options (the environment variables work too, e.g. through nox):
+
+``--docs-config PATH`` / ``DOC_VALIDATION_CONFIG``
+    The mkdocs.yml of the site to check (default: the repository's). Its ``docs_dir`` is the docs root.
+``--docs-page PAGE`` / ``DOC_VALIDATION_PAGES`` (comma-separated)
+    Check only these pages (relative to the docs dir); repeatable.
+``--update-docs`` / ``DOC_VALIDATION_UPDATE=1``
+    Rewrite ``#>`` output comments and ``output="pytest"`` blocks in place from the real runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .report import apply_updates, summary_lines
+from .settings import REPO, SETTINGS, UPDATE_DIR_ENV, Settings, settings
+
+DOC_TESTS_FILE = "test_doc_blocks.py"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("doc-validation")
+    group.addoption("--docs-config", default=None, help="mkdocs.yml of the site whose docs are checked")
+    group.addoption("--docs-page", action="append", default=[], help="check only this page (repeatable)")
+    group.addoption("--update-docs", action="store_true", default=False,
+                    help="rewrite #> output and output=\"pytest\" blocks from the real runs")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config_file = config.getoption("--docs-config") or os.environ.get("DOC_VALIDATION_CONFIG") or REPO / "mkdocs.yml"
+    pages = list(config.getoption("--docs-page") or [])
+    pages += [p for p in os.environ.get("DOC_VALIDATION_PAGES", "").split(",") if p.strip()]
+    update = bool(config.getoption("--update-docs")) or os.environ.get("DOC_VALIDATION_UPDATE") == "1"
+    config.stash[SETTINGS] = Settings(Path(config_file).resolve(), pages, update)
+    if not hasattr(config, "workerinput"):  # the summary is printed by the controller only
+        config.pluginmanager.register(_Summary(config), "docval-summary")
+    if update and not hasattr(config, "workerinput") and not os.environ.get(UPDATE_DIR_ENV):
+        os.environ[UPDATE_DIR_ENV] = tempfile.mkdtemp(prefix="doc-validation-updates-")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parameters of the doc tests, from the inventory of this run's settings."""
+    names = set(metafunc.fixturenames)
+    if not names & {"doc_case", "doc_block", "doc_page"}:
+        return
+    inventory = settings(metafunc.config).inventory()
+    if "doc_case" in names:
+        runs = [(case, backend) for case in inventory.cases() for backend in case.backends]
+        metafunc.parametrize(("doc_case", "doc_backend"), runs,
+                             ids=[f"{case.label}-{backend}" for case, backend in runs])
+    if "doc_block" in names:
+        metafunc.parametrize("doc_block", inventory.classified, ids=[c.block.label for c in inventory.classified])
+    if "doc_page" in names:
+        metafunc.parametrize("doc_page", inventory.pages,
+                             ids=[p.relative_to(inventory.site.root).as_posix() for p in inventory.pages])
+
+
+@pytest.fixture
+def docval(request: pytest.FixtureRequest) -> Settings:
+    """This run's harness settings (and through them the inventory and the site)."""
+    return settings(request.config)
+
+
+@pytest.fixture
+def doc_database_url(doc_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of ``doc_backend``: a SQLite file, or a new PostgreSQL database."""
+    if doc_backend == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+class _Summary:
+    """Collects the doc tests' outcomes (from every xdist worker's reports) and prints the summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name != "docval":
+                continue
+            if report.when == "call":
+                self.results.append(json.loads(value))
+            elif report.when == "setup" and report.outcome != "passed":
+                self.results.append({**json.loads(value), "outcome": report.outcome})
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        ran = any(DOC_TESTS_FILE in str(getattr(r, "nodeid", "")) for k in ("passed", "failed", "error", "skipped")
+                  for r in terminalreporter.stats.get(k, []))
+        if not ran:
+            return
+        current = settings(self.config)
+        inventory = current.inventory()
+        terminalreporter.section("doc validation")
+        terminalreporter.write_line(f"site: {inventory.site.config_file}")
+        for line in summary_lines(inventory, self.results):
+            terminalreporter.write_line(line)
+        if current.update_dir is not None:
+            for line in apply_updates(current.update_dir, inventory):
+                terminalreporter.write_line(line)

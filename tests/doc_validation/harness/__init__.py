@@ -1,1 +1,0 @@
-"""The doc validation harness: extract, classify and run every fenced block of the docs."""
