@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from dataflow._catalog import DOCS_BASE_URL, ERRORS_PAGE, docs_version
+
 PRELUDE = '''
 import os
 from dataflow import DataFlow, WorkflowBuilder
@@ -172,13 +174,13 @@ MISMATCH = (
     "ERROR: Connection read.id → list.user_id has type mismatch\n"
     "- read.id outputs: str\n"
     "- list.user_id expects: int\n"
-    "- DF-103: https://dataflow-dev.github.io/dataflow/troubleshooting/errors/#df-103\n"
+    f"- DF-103: {DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#df-103\n"
 )
 NOT_TAKEN = (
     "ERROR: Connection read.id → list.user_id: OrderListNode does not take parameter 'user_id'. "
     "It takes: filter, order_by, limit, offset, filters.\n"
     "- did you mean 'filter.user_id'? user_id is a field of Order: pass it as {'filter': {'user_id': ...}}\n"
-    "- DF-105: https://dataflow-dev.github.io/dataflow/troubleshooting/errors/#df-105\n"
+    f"- DF-105: {DOCS_BASE_URL}{docs_version()}/{ERRORS_PAGE}#df-105\n"
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._catalog import docs_base_url
+from .._catalog import docs_base_url, docs_version
 
 __all__ = ["ANCHORS", "MAX_LISTED", "Finding", "listed"]
 
@@ -59,7 +59,7 @@ class Finding:
     @property
     def url(self) -> str:
         """The full link of the docs section."""
-        return docs_base_url() + self.anchor
+        return f"{docs_base_url()}{docs_version()}/{self.anchor}"
 
     @property
     def location(self) -> str:
