@@ -353,6 +353,63 @@ _ENTRIES = [
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
     ),
+    # 9xx: migrations
+    ErrorInfo(
+        "DF-901",
+        "MultipleHeadsError",
+        "Migration history has more than one head",
+        "Two revisions name the same parent (usually two branches that each generated a migration), so "
+        "the history forks and DataFlow cannot tell which revision comes last.",
+        "Make one history again: set the newer revision's `parent` to the other head, check that its "
+        "operations still apply after the other one, and regenerate it if they do not.",
+    ),
+    ErrorInfo(
+        "DF-902",
+        "MigrationChecksumError",
+        "Applied migration file was edited",
+        "The file of a revision that is already applied to this database changed since it was applied, "
+        "so the database no longer matches what the file says it ran.",
+        "Restore the file as it was applied (`git checkout -- migrations/...`) and put the change in a "
+        "new revision (`db.generate_migration(...)`).",
+    ),
+    ErrorInfo(
+        "DF-903",
+        "InvalidMigrationTargetError",
+        "Invalid migration target",
+        "The target of `migrate()` or `rollback()` is not a revision of the history, is on the wrong "
+        "side of the current revision, or asks for more steps than there are.",
+        "Use a revision id (or its unique prefix) listed by `dataflow migrate history`, `\"head\"`, "
+        "`\"base\"`, `\"previous_version\"` or a negative number of steps for `rollback()`.",
+    ),
+    ErrorInfo(
+        "DF-904",
+        "UnsupportedMigrationOperationError",
+        "Migration operation not supported",
+        "An operation asks for something DataFlow cannot do on this backend: change or drop the "
+        "primary key, use an unknown column type, or rebuild a SQLite table whose definition DataFlow "
+        "cannot carry over (CHECK constraints, generated columns, WITHOUT ROWID).",
+        "Write that step as SQL with `execute(...)` in the revision, or change the model so the "
+        "operation is not needed. Nothing was applied.",
+    ),
+    ErrorInfo(
+        "DF-905",
+        "MigrationFailedError",
+        "Migration operation failed",
+        "An operation of a revision failed on the database (its data does not fit the change, a "
+        "name is wrong, an `execute()` statement is invalid); the revision was rolled back.",
+        "Read the operation and the database error in the message, fix the revision file (or the "
+        "data), and run the migration again: the database is at the last revision that succeeded.",
+    ),
+    ErrorInfo(
+        "DF-906",
+        "InvalidMigrationHistoryError",
+        "Invalid migration history",
+        "A migration file cannot be loaded or lacks `revision`, `parent`, `upgrade` or `downgrade`, two "
+        "files share a revision id, a parent does not exist, or the database has a revision applied "
+        "that the migrations folder does not have.",
+        "Fix the file named in the message, or point DataFlow at the migrations folder this database "
+        "was migrated with (`DataFlow(..., migrations_dir=...)`).",
+    ),
 ]
 
 #: All codes, in order.

@@ -9,7 +9,8 @@ Hierarchy::
     ├── DatabaseConnectionError  5xx: connections, pools, event loops
     ├── TransactionError         6xx
     ├── ResourceLeakError        7xx (testing support)
-    └── ConfigurationError       8xx
+    ├── ConfigurationError       8xx
+    └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
     └── StalePoolWarning
 
@@ -41,10 +42,16 @@ __all__ = [
     "EventLoopClosedError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
+    "InvalidMigrationHistoryError",
+    "InvalidMigrationTargetError",
     "InvalidModelError",
     "InvalidParameterError",
     "InvalidURLError",
+    "MigrationChecksumError",
+    "MigrationError",
+    "MigrationFailedError",
     "MissingFieldError",
+    "MultipleHeadsError",
     "MultipleRecordsError",
     "NodeExecutionError",
     "PoolClosedError",
@@ -61,6 +68,7 @@ __all__ = [
     "UnknownFieldError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
+    "UnsupportedMigrationOperationError",
     "ValidationError",
     "WorkflowCycleError",
     "WorkflowError",
@@ -359,6 +367,46 @@ class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
 
     code = "DF-801"
+
+
+class MigrationError(DataFlowError):
+    """Base class of the 9xx migration errors."""
+
+
+class MultipleHeadsError(MigrationError):
+    """DF-901: the migration history forks into several heads."""
+
+    code = "DF-901"
+
+
+class MigrationChecksumError(MigrationError):
+    """DF-902: the file of an applied revision was edited."""
+
+    code = "DF-902"
+
+
+class InvalidMigrationTargetError(MigrationError):
+    """DF-903: a migrate/rollback target that is not a reachable revision."""
+
+    code = "DF-903"
+
+
+class UnsupportedMigrationOperationError(MigrationError):
+    """DF-904: an operation DataFlow cannot carry out on the backend."""
+
+    code = "DF-904"
+
+
+class MigrationFailedError(MigrationError):
+    """DF-905: an operation failed on the database; its revision was rolled back."""
+
+    code = "DF-905"
+
+
+class InvalidMigrationHistoryError(MigrationError):
+    """DF-906: a migration file or the history it forms is broken."""
+
+    code = "DF-906"
 
 
 class DataFlowWarning(UserWarning):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from ._base import (
     Pool,
     PoolSettings,
     PoolSource,
+    SchemaEditor,
     Statement,
     TableDDL,
     ToDB,
@@ -34,6 +36,7 @@ from ._base import (
     quote_ident,
 )
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
+from ._postgres_schema import PostgresEditor
 
 if TYPE_CHECKING:
     import asyncpg
@@ -149,6 +152,10 @@ class PostgresBackend(Backend):
 
     def ensure_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         _ensure_database(admin, url.database)
+
+    @functools.cached_property
+    def editor(self) -> SchemaEditor:
+        return PostgresEditor(self)
 
 
 BACKEND = PostgresBackend()

@@ -12,6 +12,7 @@ its result rows cost one thread hop, not one per cursor call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -31,7 +32,8 @@ from .._errors import (
 )
 from .._types import FieldType, json_dump
 from .._url import MEMORY, DatabaseURL, parse_path_url
-from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, ToDB
+from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, SchemaEditor, ToDB
+from ._sqlite_schema import SQLiteEditor
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -158,6 +160,10 @@ class SQLiteBackend(Backend):
 
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
         return _SQLitePools(url, settings)
+
+    @functools.cached_property
+    def editor(self) -> SchemaEditor:
+        return SQLiteEditor(self)
 
     def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
         if url.is_memory:
