@@ -34,7 +34,7 @@ _INDEXES = (
     f"AND con.contype IN ('u', 'p') WHERE {_IN_SCHEMA} ORDER BY c.relname, i.relname"
 )
 _RESET = (
-    "SELECT c.relkind, c.relname FROM pg_class AS c WHERE c.relnamespace = current_schema()::regnamespace "
+    "SELECT c.relkind::text, c.relname FROM pg_class AS c WHERE c.relnamespace = current_schema()::regnamespace "
     "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') ORDER BY c.relkind = 'S', c.relname"
 )
 _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE", "f": "FOREIGN TABLE"}

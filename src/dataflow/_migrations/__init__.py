@@ -5,6 +5,13 @@ The public face is ``db.migrations`` (:class:`Migrations`), ``db.migrate()`` /
 files import their operations from.
 """
 
+from ._checks import (
+    check_keeps_data,
+    check_matches_models,
+    check_single_head,
+    check_up_down_up,
+    check_upgrade,
+)
 from ._diff import Plan, declared_schema, diff, models_schema
 from ._files import History, Revision, checksum, load_history
 from ._ops import (
@@ -48,6 +55,11 @@ __all__ = [
     "RevisionStatus",
     "add_column",
     "alter_column",
+    "check_keeps_data",
+    "check_matches_models",
+    "check_single_head",
+    "check_up_down_up",
+    "check_upgrade",
     "checksum",
     "column",
     "create_index",

@@ -8,7 +8,7 @@ from pathlib import Path
 from .._dialects import backend_for, parse_url
 from .._url import DatabaseURL
 
-__all__ = ["session_url", "worker_url"]
+__all__ = ["migrations_url", "session_url", "worker_url"]
 
 
 def _worker() -> str | None:
@@ -36,3 +36,17 @@ def worker_url(env_url: str | None, session: str, tmp_path: os.PathLike[str]) ->
     if not env_url:
         return f"sqlite:///{Path(tmp_path) / 'test.db'}"
     return session
+
+
+def migrations_url(env_url: str | None, session: str, tmp_path: os.PathLike[str]) -> str:
+    """The database of the migration checks: a SQLite file in ``tmp_path`` without ``DATABASE_URL``,
+    else ``<session database>_migrations`` (created on demand); ``:memory:`` stays in memory."""
+    if not env_url:
+        return f"sqlite:///{Path(tmp_path) / 'migrations.db'}"
+    url = parse_url(session)
+    if url.is_memory:
+        return session
+    backend = backend_for(url)
+    own: DatabaseURL = backend.with_database_suffix(url, "migrations")
+    backend.ensure_database(own, admin=parse_url(env_url))
+    return own.render()
