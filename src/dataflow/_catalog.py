@@ -370,7 +370,8 @@ _ENTRIES = [
         "The file of a revision that is already applied to this database changed since it was applied, "
         "so the database no longer matches what the file says it ran.",
         "Restore the file as it was applied (`git checkout -- migrations/...`) and put the change in a "
-        "new revision (`db.generate_migration(...)`).",
+        "new revision; if the edit does not change what the upgrade did (a fixed downgrade), record it "
+        "with `await db.migrations.repair()`.",
     ),
     ErrorInfo(
         "DF-903",

@@ -12,7 +12,7 @@ from ._checks import (
     check_up_down_up,
     check_upgrade,
 )
-from ._diff import Plan, declared_schema, diff, models_schema
+from ._diff import MigrationPlan, declared_schema, diff, models_schema
 from ._files import History, Revision, checksum, load_history
 from ._ops import (
     UNCHANGED,
@@ -50,7 +50,7 @@ __all__ = [
     "History",
     "Migrations",
     "Operation",
-    "Plan",
+    "MigrationPlan",
     "Revision",
     "RevisionStatus",
     "add_column",

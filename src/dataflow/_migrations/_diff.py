@@ -31,11 +31,11 @@ from ._ops import (
     Operation,
 )
 
-__all__ = ["Plan", "declared_schema", "diff", "models_schema"]
+__all__ = ["MigrationPlan", "declared_schema", "diff", "models_schema"]
 
 
 @dataclass
-class Plan:
+class MigrationPlan:
     """What autogenerate found.
 
     Attributes:
@@ -216,14 +216,14 @@ class _Differ:
                     )
                     break
 
-    def plan(self) -> Plan:
+    def plan(self) -> MigrationPlan:
         upgrade = [up for up, _ in self.pairs if up is not None]
         downgrade = [op for _, down in reversed(self.pairs) for op in down]
-        return Plan(upgrade, downgrade, self.notes)
+        return MigrationPlan(upgrade, downgrade, self.notes)
 
 
 def diff(expected: Mapping[str, Table], actual: Mapping[str, Table], editor: SchemaEditor,
-         *, declared: Schema | None = None) -> Plan:
+         *, declared: Schema | None = None) -> MigrationPlan:
     """The plan that turns ``actual`` (introspected) into ``expected`` (the models)."""
     differ = _Differ(editor, declared or {})
     live = {name: t for name, t in actual.items() if name != MIGRATIONS_TABLE}

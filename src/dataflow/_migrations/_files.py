@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import InvalidMigrationHistoryError, MultipleHeadsError
-from ._diff import Plan
+from ._diff import MigrationPlan
 from ._ops import Operation, literal
 
 __all__ = ["History", "Revision", "checksum", "load_history", "slug", "write_revision"]
@@ -192,7 +192,7 @@ def _listing(operations: list[Operation], notes: list[str]) -> str:
     return "\n" + "\n".join(lines) + "\n" if lines else ""
 
 
-def write_revision(directory: Path, revision: str, parent: str | None, message: str, plan: Plan) -> Path:
+def write_revision(directory: Path, revision: str, parent: str | None, message: str, plan: MigrationPlan) -> Path:
     """Write a new revision file for ``plan``; return its path."""
     used = sorted({type(op).__name__ for op in (*plan.upgrade, *plan.downgrade)})
     functions = {

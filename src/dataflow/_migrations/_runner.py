@@ -27,7 +27,7 @@ from .._errors import (
 from .._executor import ExecutionContext
 from .._model import ModelSpec
 from .._schema import MIGRATIONS_TABLE, Column, Schema, Table
-from ._diff import Plan, declared_schema, diff, models_schema
+from ._diff import MigrationPlan, declared_schema, diff, models_schema
 from ._files import History, Revision, load_history, slug, write_revision
 from ._ops import Operation, Step
 
@@ -117,7 +117,7 @@ class Migrations:
         schema.pop(MIGRATIONS_TABLE, None)
         return schema
 
-    async def check(self) -> Plan:
+    async def check(self) -> MigrationPlan:
         """What the models ask for that the migrations do not create (empty: they agree).
 
         The pending revisions are applied inside a transaction that is rolled back, so the database is
@@ -138,7 +138,7 @@ class Migrations:
             raise ValueError("generate_migration() needs a message, such as 'add user table'")
         self.outside_transaction("generate_migration")
         chain = self.load().chain()
-        plan = Plan() if empty else await self._diff_at_head(chain)
+        plan = MigrationPlan() if empty else await self._diff_at_head(chain)
         if not plan and not empty:
             return None
         parent = chain[-1].id if chain else None
@@ -177,6 +177,27 @@ class Migrations:
             if await self._run(revision, chain, up=False):
                 done.append(revision.id)
         return done
+
+    async def repair(self) -> list[str]:
+        """Record the current checksum of every applied revision whose file was edited.
+
+        For an edit that does not change what the upgrade did (a fixed downgrade, a comment); it
+        runs no operation. Returns the ids whose checksum was updated.
+        """
+        self.outside_transaction("repair")
+        chain = self.load().chain()
+        await self._ensure_ledger()
+        async with self.context.connection() as connection:
+            rows = dict(await self._ledger_rows(connection, exists=True))
+            edited = [r for r in chain if r.id in rows and rows[r.id] != r.checksum]
+            for revision in edited:
+                params = self.context.backend.params()
+                await connection.execute(
+                    f'UPDATE "{MIGRATIONS_TABLE}" SET "checksum" = {params.add(revision.checksum)} '
+                    f'WHERE "revision" = {params.add(revision.id)}',
+                    params.values,
+                )
+        return [r.id for r in edited]
 
     async def reset(self) -> None:
         """Drop every table, view and index of the database (test databases back to empty)."""
@@ -273,7 +294,9 @@ class Migrations:
         )
 
     async def _ensure_ledger(self) -> None:
-        async with self.context.connection() as connection:
+        # Under the migration lock: two processes creating the table at once collide on PostgreSQL.
+        async with self.context.transaction(), self.context.connection() as connection:
+            await self.editor.lock(connection)
             for sql in self.editor.create_table_sql(_LEDGER, if_not_exists=True):
                 await connection.execute(sql)
 
@@ -305,9 +328,8 @@ class Migrations:
             )
         return applied
 
-    async def _ledger_rows(self, connection: Connection) -> list[tuple[str, str]]:
-        schema = await self.editor.introspect(connection)
-        if MIGRATIONS_TABLE not in schema:
+    async def _ledger_rows(self, connection: Connection, *, exists: bool = False) -> list[tuple[str, str]]:
+        if not exists and MIGRATIONS_TABLE not in await self.editor.introspect(connection):
             return []
         rows = await connection.fetch(f'SELECT "revision", "checksum" FROM "{MIGRATIONS_TABLE}" ORDER BY "position"')
         return [(str(r[0]), str(r[1])) for r in rows]
@@ -320,7 +342,7 @@ class Migrations:
         try:
             async with context.transaction(), context.connection() as connection:
                 await self.editor.lock(connection)
-                applied = {revision for revision, _ in await self._ledger_rows(connection)}
+                applied = {revision for revision, _ in await self._ledger_rows(connection, exists=True)}
                 if (revision.id in applied) == up:
                     return False
                 await self._operations(connection, revision, up=up)
@@ -363,7 +385,7 @@ class Migrations:
         columns = ", ".join(f'"{c.name}"' for c in _LEDGER.columns)
         await connection.execute(f'INSERT INTO "{MIGRATIONS_TABLE}" ({columns}) VALUES ({placeholders})', params.values)
 
-    async def _diff_at_head(self, chain: Sequence[Revision]) -> Plan:
+    async def _diff_at_head(self, chain: Sequence[Revision]) -> MigrationPlan:
         """Diff the models against the database as the whole history leaves it (rolled back after)."""
         context = self.context
         try:

@@ -1,4 +1,5 @@
-"""The ``migrate`` commands: ``generate``, ``up``, ``down``, ``history``, ``current``, ``check``.
+"""The ``migrate`` commands: ``generate``, ``up``, ``down``, ``history``, ``current``, ``check``
+(and ``repair``, which accepts edits of applied revision files).
 
 They work on the DataFlow instance of your application, named with ``--app module:name`` (or the
 ``DATAFLOW_APP`` environment variable, or ``app = "module:name"`` under ``[tool.dataflow]`` in
@@ -53,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands.add_parser("history", help="list the revisions and which are applied")
     commands.add_parser("current", help="print the revision the database is at")
     commands.add_parser("check", help="exit 1 when the models and the migrations disagree")
+    commands.add_parser("repair", help="accept the edits of applied revision files (their new checksums)")
 
 
 def _app_spec(args: argparse.Namespace) -> str:
@@ -126,6 +128,13 @@ async def _command(args: argparse.Namespace, migrations: Migrations, out: TextIO
         for status in statuses:
             marks = ("applied" if status.applied else "pending") + (", head" if status.head else "")
             print(f"{status.id:<{width}}  [{marks}]  {status.message}", file=out)
+        return 0
+    if command == "repair":
+        repaired = await migrations.repair()
+        for revision_id in repaired:
+            print(f"Recorded the new checksum of {revision_id}", file=out)
+        if not repaired:
+            print("Every applied revision file is unchanged.", file=out)
         return 0
     if command == "current":
         print(await migrations.current() or "base (no revision applied)", file=out)
