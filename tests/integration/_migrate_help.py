@@ -74,3 +74,15 @@ async def state(db: DataFlow) -> tuple[Any, ...]:
     schema = await db.migrations.schema()
     data = {name: await rows(db, name) for name in schema if schema[name].column("id") is not None}
     return snapshot(schema), await ledger(db), data
+
+
+def write(directory: Path, name: str, revision: str, parent: str | None, upgrade: str, downgrade: str) -> Path:
+    """A hand-written revision file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.py"
+    path.write_text(
+        "from dataflow.migrations import *  # noqa: F403\n\n"
+        f"revision = {revision!r}\nparent = {parent!r}\nmessage = {name!r}\n\n"
+        f"upgrade = [{upgrade}]\n\ndowngrade = [{downgrade}]\n"
+    )
+    return path

@@ -16,23 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from _migrate_help import UserV1, UserV2, UserV3, create, instance, ledger, rows, snapshot
+from _migrate_help import UserV1, UserV2, UserV3, create, instance, ledger, rows, snapshot, write
 
 from dataflow import DataFlow, Field, MigrationFailedError, TransactionError
 from dataflow.migrations import add_column, alter_column, create_index, drop_column, execute
-
-
-def write(directory: Path, name: str, revision: str, parent: str | None, upgrade: str, downgrade: str) -> Path:
-    """A hand-written revision file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.py"
-    path.write_text(
-        "from dataflow.migrations import *  # noqa: F403\n\n"
-        f"revision = {revision!r}\nparent = {parent!r}\nmessage = {name!r}\n\n"
-        f"upgrade = [{upgrade}]\n\ndowngrade = [{downgrade}]\n"
-    )
-    return path
-
 
 # --- the seed's three calls ------------------------------------------------------------------------
 
