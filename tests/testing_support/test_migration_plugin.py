@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from ts_helpers import database_name, pg_query
 
 CONFTEST = """
 import pytest
@@ -102,6 +103,9 @@ def test_a_good_history_passes_all_five_with_one_line(inner) -> None:  # type: i
     result.assert_outcomes(passed=6)
     for name in ("single_head", "upgrade_from_empty", "match_models", "up_down_up", "keep_data"):
         assert f"test_migrations.py::test_migrations_{name} PASSED" in result.stdout.str()
+    if inner.backend == "postgresql":  # the checks' own database is dropped at the end of the session
+        own = database_name(inner.database_url) + "_migrations"
+        assert not pg_query(inner.admin_url, "SELECT 1 FROM pg_database WHERE datname = %s", own)
 
 
 def test_each_defect_fails_its_own_test(inner) -> None:  # type: ignore[no-untyped-def]

@@ -172,6 +172,10 @@ class Backend(ABC):
         """Create ``url``'s database through ``admin`` unless it exists (blocking; test support)."""
         return None
 
+    def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        """Remove a database :meth:`ensure_database` created (blocking; test support)."""
+        return None
+
     # --- schema changes (migrations) ----------------------------------------------------------
 
     @property

@@ -165,6 +165,11 @@ class SQLiteBackend(Backend):
     def editor(self) -> SchemaEditor:
         return SQLiteEditor(self)
 
+    def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        if not url.is_memory:
+            for extra in ("", "-wal", "-shm"):
+                Path(url.database + extra).unlink(missing_ok=True)
+
     def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
         if url.is_memory:
             return url

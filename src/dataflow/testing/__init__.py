@@ -32,7 +32,12 @@ import pytest_asyncio
 
 from .._dataflow import DataFlow
 from ._leaks import LeakCheck
-from ._migration_fixtures import dataflow_migration_db, dataflow_migration_url, dataflow_migrations_dir
+from ._migration_fixtures import (
+    dataflow_migration_db,
+    dataflow_migration_session_url,
+    dataflow_migration_url,
+    dataflow_migrations_dir,
+)
 from ._urls import session_url, worker_url
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "dataflow_db_session",
     "dataflow_isolated",
     "dataflow_migration_db",
+    "dataflow_migration_session_url",
     "dataflow_migration_url",
     "dataflow_migrations_dir",
     "dataflow_models",

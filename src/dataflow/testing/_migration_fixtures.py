@@ -3,22 +3,28 @@
 The checks of :mod:`dataflow.testing.migrations` empty the database they run on, so they never
 run on the database of the other fixtures: without ``DATABASE_URL`` each test gets a SQLite file
 in its ``tmp_path``; with a PostgreSQL ``DATABASE_URL`` they use the database ``<name>_migrations``
-(per xdist worker: ``<name>_gw0_migrations``), created on first use.
+(per xdist worker: ``<name>_gw0_migrations``), created on first use and dropped at the end of
+the session.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from .._dataflow import DataFlow
-from ._urls import migrations_url
+from ._urls import drop_migrations_url, migrations_url
 
-__all__ = ["dataflow_migration_db", "dataflow_migration_url", "dataflow_migrations_dir"]
+__all__ = [
+    "dataflow_migration_db",
+    "dataflow_migration_session_url",
+    "dataflow_migration_url",
+    "dataflow_migrations_dir",
+]
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +36,25 @@ def dataflow_migrations_dir(pytestconfig: pytest.Config) -> Path:
     return path if path.is_absolute() else Path(pytestconfig.rootpath) / path
 
 
+@pytest.fixture(scope="session")
+def dataflow_migration_session_url(dataflow_session_url: str) -> Iterator[str | None]:
+    """With ``DATABASE_URL``: the migration checks' own database, created on first use and dropped at
+    the end of the session. Without it: ``None`` (each test gets a SQLite file)."""
+    env_url = os.environ.get("DATABASE_URL")
+    if not env_url:
+        yield None
+        return
+    url = migrations_url(env_url, dataflow_session_url)
+    try:
+        yield url
+    finally:
+        drop_migrations_url(env_url, url)
+
+
 @pytest.fixture
-def dataflow_migration_url(dataflow_session_url: str, tmp_path: os.PathLike[str]) -> str:
+def dataflow_migration_url(dataflow_migration_session_url: str | None, tmp_path: os.PathLike[str]) -> str:
     """The database the migration checks empty and migrate (never the other fixtures' database)."""
-    return migrations_url(os.environ.get("DATABASE_URL"), dataflow_session_url, tmp_path)
+    return dataflow_migration_session_url or f"sqlite:///{Path(tmp_path) / 'migrations.db'}"
 
 
 @pytest_asyncio.fixture
