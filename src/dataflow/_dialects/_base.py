@@ -317,8 +317,9 @@ class SchemaEditor(ABC):
         """``CREATE TABLE`` for ``table`` and ``CREATE INDEX`` for its non-constraint indexes."""
 
     @abstractmethod
-    async def introspect(self, connection: Connection) -> Schema:
-        """Every table of the database (DataFlow's own migration table included), read live."""
+    async def introspect(self, connection: Connection, table: str | None = None) -> Schema:
+        """Every table of the database (DataFlow's own migration table included), read live; only
+        ``table`` when given."""
 
     @abstractmethod
     async def create_table(self, connection: Connection, table: Table) -> None:

@@ -15,7 +15,10 @@ from ._ddl import SQLEditor
 
 __all__ = ["PostgresEditor"]
 
-_IN_SCHEMA = "c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')"
+_IN_SCHEMA = (
+    "c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+    "AND ($1::text IS NULL OR c.relname = $1::text)"
+)
 _TABLES = f"SELECT c.relname FROM pg_class AS c WHERE {_IN_SCHEMA} ORDER BY c.relname"
 _COLUMNS = (
     "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
@@ -52,8 +55,9 @@ class PostgresEditor(SQLEditor):
         "bool": FieldType.BOOL,
     }
 
-    async def introspect(self, connection: Connection) -> Schema:
-        tables, columns, indexes = await connection.fetch_many([(_TABLES, []), (_COLUMNS, []), (_INDEXES, [])])
+    async def introspect(self, connection: Connection, table: str | None = None) -> Schema:
+        only = [table]
+        tables, columns, indexes = await connection.fetch_many([(_TABLES, only), (_COLUMNS, only), (_INDEXES, only)])
         primary: dict[str, set[str]] = {}
         found: dict[str, list[Index]] = {}
         special: set[str] = set()
@@ -136,5 +140,9 @@ class PostgresEditor(SQLEditor):
         await connection.execute(f"SELECT pg_advisory_xact_lock({ddl_lock_key('dataflow_migrations')})")
 
     async def reset(self, connection: Connection) -> None:
+        by_kind: dict[str, list[str]] = {}
         for kind, name in await connection.fetch(_RESET):
-            await connection.execute(f"DROP {_DROP[kind]} IF EXISTS {quote_ident(name)} CASCADE")
+            by_kind.setdefault(_DROP[kind], []).append(quote_ident(name))
+        for kind in ("VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "SEQUENCE"):
+            if by_kind.get(kind):
+                await connection.execute(f"DROP {kind} IF EXISTS {', '.join(by_kind[kind])} CASCADE")

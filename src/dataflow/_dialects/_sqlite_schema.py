@@ -22,19 +22,23 @@ from ._ddl import SQLEditor
 
 __all__ = ["SQLiteEditor"]
 
-_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+_ONE = "(?1 IS NULL OR m.name = ?1)"
+_TABLES = (
+    "SELECT m.name, m.sql FROM sqlite_master AS m WHERE m.type = 'table' "
+    f"AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND {_ONE}"
+)
 _COLUMNS = (
     "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk FROM sqlite_master AS m "
-    "JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' ORDER BY m.name, p.cid"
+    f"JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' AND {_ONE} ORDER BY m.name, p.cid"
 )
 _INDEXES = (
     "SELECT m.name, il.name, il.\"unique\", il.origin, il.partial, ii.name FROM sqlite_master AS m "
     "JOIN pragma_index_list(m.name) AS il JOIN pragma_index_info(il.name) AS ii "
-    "WHERE m.type = 'table' ORDER BY m.name, il.name, ii.seqno"
+    f"WHERE m.type = 'table' AND {_ONE} ORDER BY m.name, il.name, ii.seqno"
 )
 _FOREIGN_KEYS = (
     "SELECT m.name, fk.id, fk.\"table\", fk.\"from\", fk.\"to\", fk.on_update, fk.on_delete "
-    "FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS fk WHERE m.type = 'table' "
+    f"FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS fk WHERE m.type = 'table' AND {_ONE} "
     "ORDER BY m.name, fk.id, fk.seq"
 )
 #: Parts of a table definition that a rebuild from introspection would lose.
@@ -52,9 +56,10 @@ class SQLiteEditor(SQLEditor):
 
     # --- introspection --------------------------------------------------------------------------
 
-    async def introspect(self, connection: Connection) -> Schema:
+    async def introspect(self, connection: Connection, table: str | None = None) -> Schema:
+        only = [table]
         tables, columns, indexes, fks = await connection.fetch_many(
-            [(_TABLES, []), (_COLUMNS, []), (_INDEXES, []), (_FOREIGN_KEYS, [])]
+            [(_TABLES, only), (_COLUMNS, only), (_INDEXES, only), (_FOREIGN_KEYS, only)]
         )
         cols: dict[str, list[Column]] = {}
         pk_count: dict[str, int] = {}

@@ -56,8 +56,8 @@ async def check_matches_models(migrations: Migrations) -> None:
     await migrations.upgrade()
     plan = await migrations.check()
     assert not plan, (
-        "the models and the migrations disagree; generate a revision (db.generate_migration(...) or "
-        "dataflow migrate generate -m ...) for:\n  " + "\n  ".join(plan.describe())
+        "the models and the migrations disagree; generate a revision (db.generate_migration(...), or "
+        "python -m dataflow.migrations generate -m ...) for:\n  " + "\n  ".join(plan.describe())
     )
 
 

@@ -64,10 +64,24 @@ def _operations(path: Path, name: str, value: object) -> tuple[Operation, ...]:
     return tuple(value)
 
 
-def load_revision(path: Path) -> Revision:
-    """Load one revision file (DF-906 when it cannot be loaded or misses a name)."""
+def load_revision(path: Path, cache: dict[Path, Revision] | None = None) -> Revision:
+    """Load one revision file (DF-906 when it cannot be loaded or misses a name).
+
+    With ``cache``, a file whose text has the checksum of its cached revision is not run again.
+    """
     text = path.read_text(encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"dataflow_revision_{checksum(text)[:16]}", path)
+    digest = checksum(text)
+    cached = cache.get(path) if cache is not None else None
+    if cached is not None and cached.checksum == digest:
+        return cached
+    revision = _load(path, text, digest)
+    if cache is not None:
+        cache[path] = revision
+    return revision
+
+
+def _load(path: Path, text: str, digest: str) -> Revision:
+    spec = importlib.util.spec_from_file_location(f"dataflow_revision_{digest[:16]}", path)
     if spec is None or spec.loader is None:
         raise _broken(path, "it cannot be loaded as a Python module.")
     module = importlib.util.module_from_spec(spec)
@@ -89,7 +103,7 @@ def load_revision(path: Path) -> Revision:
         parent,
         str(names.get("message", "")),
         path,
-        checksum(text),
+        digest,
         _operations(path, "upgrade", names["upgrade"]),
         _operations(path, "downgrade", names["downgrade"]),
     )
@@ -142,15 +156,16 @@ class History:
         return chain
 
 
-def load_history(directory: Path) -> History:
-    """Load every ``*.py`` file of ``directory`` (files starting with ``_`` are skipped)."""
+def load_history(directory: Path, cache: dict[Path, Revision] | None = None) -> History:
+    """Load every ``*.py`` file of ``directory`` (files starting with ``_`` are skipped); ``cache``
+    keeps the revisions of unchanged files between calls."""
     revisions: list[Revision] = []
     seen: dict[str, Path] = {}
     if directory.is_dir():
         for path in sorted(directory.glob("*.py")):
             if path.name.startswith(("_", ".")):
                 continue
-            revision = load_revision(path)
+            revision = load_revision(path, cache)
             if revision.id in seen:
                 raise _broken(path, f"revision id {revision.id!r} is also used by {seen[revision.id].name}.")
             seen[revision.id] = path

@@ -59,20 +59,21 @@ class Step:
     def __init__(self, connection: Connection, editor: SchemaEditor) -> None:
         self.connection = connection
         self.editor = editor
-        self._schema: Schema | None = None
+        self._tables: Schema = {}
 
     async def table(self, name: str) -> Table:
         """The live table ``name`` (read once per operation)."""
-        if self._schema is None:
-            self._schema = await self.editor.introspect(self.connection)
-        table = self._schema.get(name)
+        table = self._tables.get(name)
         if table is None:
-            raise LookupError(f"table {name!r} does not exist")
+            table = (await self.editor.introspect(self.connection, name)).get(name)
+            if table is None:
+                raise LookupError(f"table {name!r} does not exist")
+            self._tables[name] = table
         return table
 
     def changed(self) -> None:
         """The schema changed: read it again before the next operation uses it."""
-        self._schema = None
+        self._tables.clear()
 
 
 def literal(value: Any) -> str:

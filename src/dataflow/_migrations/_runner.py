@@ -80,6 +80,10 @@ class Migrations:
         self.models = models
         self._directory = Path(directory)
         self.editor = context.backend.editor
+        #: Revisions of unchanged files, by path (see ``load_history``).
+        self._revisions: dict[Path, Revision] = {}
+        #: The ``dataflow_migrations`` table is known to exist (until ``reset()``).
+        self._ledger_ready = False
 
     @property
     def directory(self) -> Path:
@@ -92,7 +96,10 @@ class Migrations:
 
     def load(self) -> History:
         """Read the revision files (DF-906 for a broken one)."""
-        return load_history(self.directory)
+        revisions = self._revisions
+        if len(revisions) > 1000:  # files of many folders (at()): start again rather than grow
+            revisions.clear()
+        return load_history(self.directory, revisions)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -149,7 +156,7 @@ class Migrations:
         self.outside_transaction("migrate")
         chain = self.load().chain()
         await self._ensure_ledger()
-        applied = await self._applied(chain)
+        applied = await self._applied(chain, exists=True)
         goal = self._upgrade_goal(target, chain, len(applied))
         pending = chain[len(applied) : goal]
         self._check_operations(pending, up=True)
@@ -168,7 +175,7 @@ class Migrations:
         self.outside_transaction("rollback")
         chain = self.load().chain()
         await self._ensure_ledger()
-        applied = await self._applied(chain)
+        applied = await self._applied(chain, exists=True)
         keep = self._downgrade_goal(target, chain, applied)
         undo = list(reversed(applied[keep:]))
         self._check_operations(undo, up=False)
@@ -203,6 +210,7 @@ class Migrations:
         """Drop every table, view and index of the database (test databases back to empty)."""
         async with self.context.connection() as connection:
             await self.editor.reset(connection)
+        self._ledger_ready = False
         self.context.forget_tables(list(self.models))
 
     # --- targets ----------------------------------------------------------------------------------
@@ -294,16 +302,19 @@ class Migrations:
         )
 
     async def _ensure_ledger(self) -> None:
+        if self._ledger_ready and self.context.pinned is None:
+            return
         # Under the migration lock: two processes creating the table at once collide on PostgreSQL.
         async with self.context.transaction(), self.context.connection() as connection:
             await self.editor.lock(connection)
             for sql in self.editor.create_table_sql(_LEDGER, if_not_exists=True):
                 await connection.execute(sql)
+        self._ledger_ready = self.context.pinned is None  # inside isolated() it is rolled back
 
-    async def _applied(self, chain: Sequence[Revision]) -> list[Revision]:
+    async def _applied(self, chain: Sequence[Revision], *, exists: bool = False) -> list[Revision]:
         """The applied revisions, first to newest, checked against the files (DF-902, DF-906)."""
         async with self.context.connection() as connection:
-            rows = await self._ledger_rows(connection)
+            rows = await self._ledger_rows(connection, exists=exists)
         by_id = {r.id: r for r in chain}
         unknown = [revision for revision, _ in rows if revision not in by_id]
         if unknown:
@@ -329,7 +340,7 @@ class Migrations:
         return applied
 
     async def _ledger_rows(self, connection: Connection, *, exists: bool = False) -> list[tuple[str, str]]:
-        if not exists and MIGRATIONS_TABLE not in await self.editor.introspect(connection):
+        if not exists and MIGRATIONS_TABLE not in await self.editor.introspect(connection, MIGRATIONS_TABLE):
             return []
         rows = await connection.fetch(f'SELECT "revision", "checksum" FROM "{MIGRATIONS_TABLE}" ORDER BY "position"')
         return [(str(r[0]), str(r[1])) for r in rows]
