@@ -137,7 +137,8 @@ _ENTRIES = [
         "constraint of an existing table that the model does not declare, for example a column that an "
         "older version of the model (or a migration) created and the current model no longer has.",
         "Make the model match the table (declare the column, or make it Optional with a default), or "
-        "migrate the table; in development `await db.drop_tables()` lets DataFlow recreate it.",
+        "migrate the table (`db.generate_migration(...)`, then `db.migrate()`); in development "
+        "`await db.drop_tables()` lets DataFlow recreate it.",
     ),
     ErrorInfo(
         "DF-304",
@@ -314,7 +315,8 @@ _ENTRIES = [
         "The database reported an error that DataFlow does not translate more precisely, most often a "
         "table that exists with other columns than the model (DataFlow creates missing tables but never "
         "alters existing ones).",
-        "Read the chained driver error (`__cause__`). Migrate the table to the model, or in development "
+        "Read the chained driver error (`__cause__`). Migrate the table to the model "
+        "(`db.generate_migration(...)`, then `db.migrate()`), or in development "
         "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
         "invalid SQL.",
     ),
