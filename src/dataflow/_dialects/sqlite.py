@@ -292,9 +292,27 @@ async def connect(path: str, *, busy_timeout: float) -> SQLiteConnection:
         raise DatabaseError(f"Could not open SQLite database '{path}': {exc}.") from exc
     conn = SQLiteConnection(raw, path, busy_timeout)
     if path != MEMORY:
-        await conn.fetch("PRAGMA journal_mode=WAL")
+        await _switch_to_wal(conn, busy_timeout)
         await conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+async def _switch_to_wal(conn: SQLiteConnection, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process switches the same new file: SQLite
+    can answer "database is locked" at once there, without waiting for the busy timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            await conn.fetch("PRAGMA journal_mode=WAL")
+            return
+        except DatabaseLockedError:
+            if loop.time() + delay > deadline:
+                await conn.close()
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 class SQLitePool(Pool):
