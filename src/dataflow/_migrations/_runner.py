@@ -155,11 +155,12 @@ class Migrations:
         """Apply revisions up to ``target`` (``None`` or ``"head"``: all); return the ids applied."""
         self.outside_transaction("migrate")
         chain = self.load().chain()
-        await self._ensure_ledger()
-        applied = await self._applied(chain, exists=True)
+        applied = await self._applied(chain, exists=self._ledger_ready)
         goal = self._upgrade_goal(target, chain, len(applied))
         pending = chain[len(applied) : goal]
         self._check_operations(pending, up=True)
+        if pending:
+            await self._ensure_ledger()
         done = []
         for revision in pending:
             if await self._run(revision, chain, up=True):
@@ -174,8 +175,7 @@ class Migrations:
         """
         self.outside_transaction("rollback")
         chain = self.load().chain()
-        await self._ensure_ledger()
-        applied = await self._applied(chain, exists=True)
+        applied = await self._applied(chain, exists=self._ledger_ready)
         keep = self._downgrade_goal(target, chain, applied)
         undo = list(reversed(applied[keep:]))
         self._check_operations(undo, up=False)
