@@ -96,10 +96,15 @@ def test_failures_exit_1_and_bad_usage_exits_2(cli: Cli) -> None:
     assert cli("check").returncode == 1
     result = cli("repair")
     assert (result.returncode, result.stdout) == (0, "Recorded the new checksum of 0001_create_users\n")
+    assert cli("down", "base").returncode == 0
+    result = cli("stamp")
+    assert result.stdout.splitlines() == [
+        "Recorded 0001_create_users as applied (nothing was run)", "The database is at 0001_create_users."
+    ]
     result = cli("down", "0042")
     assert result.returncode == 2 and result.stderr.startswith("DF-903: Invalid migration target")
     result = cli("down")
-    assert result.returncode == 2 and "the following arguments are required: target" in result.stderr
+    assert result.returncode == 2 and "the following arguments are required: TARGET" in result.stderr
     result = cli("generate")
     assert result.returncode == 2 and "-m/--message" in result.stderr
     result = cli("history", app=None)
@@ -125,11 +130,15 @@ def test_the_commands_mount_under_another_parser(tmp_path: Path, monkeypatch: py
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     parser = argparse.ArgumentParser(prog="dataflow")
-    commands = parser.add_subparsers(dest="group", required=True)
+    parser.add_argument("--app")  # the parent's own option of the same name
+    commands = parser.add_subparsers(dest="command", required=True)
     migrate = commands.add_parser("migrate")
     add_arguments(migrate)
     migrate.set_defaults(handler=run)
-    out = io.StringIO()
-    args = parser.parse_args(["migrate", "--app", "mounted_app:db", "current"])
-    assert args.handler(args, out=out) == 0
-    assert out.getvalue() == "base (no revision applied)\n"
+    for argv in (["migrate", "--app", "mounted_app:db", "current"], ["--app", "mounted_app:db", "migrate", "current"]):
+        sys.modules.pop("mounted_app", None)  # run() closes the app's instance, as a CLI process ends
+        out = io.StringIO()
+        args = parser.parse_args(argv)
+        assert args.command == "migrate"
+        assert args.handler(args, out=out) == 0
+        assert out.getvalue() == "base (no revision applied)\n"

@@ -1,5 +1,6 @@
 """The ``migrate`` commands: ``generate``, ``up``, ``down``, ``history``, ``current``, ``check``
-(and ``repair``, which accepts edits of applied revision files).
+(and ``repair``, which accepts edits of applied revision files, and ``stamp``, which records
+revisions as applied on a database that already has their schema).
 
 They work on the DataFlow instance of your application, named with ``--app module:name`` (or the
 ``DATAFLOW_APP`` environment variable, or ``app = "module:name"`` under ``[tool.dataflow]`` in
@@ -12,6 +13,8 @@ To mount the commands under another program::
     migrate = subcommands.add_parser("migrate", help="database migrations")
     add_arguments(migrate)
     migrate.set_defaults(handler=run)      # later: sys.exit(args.handler(args))
+
+Every value is stored under a ``migrate_`` name, so the parent's options do not collide.
 """
 
 from __future__ import annotations
@@ -40,26 +43,40 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the global options and the six commands to ``parser``."""
-    parser.add_argument("--app", help="the DataFlow instance: module:name (default: $DATAFLOW_APP or pyproject.toml)")
-    parser.add_argument("--dir", help="the migrations folder (default: the instance's migrations_dir)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    """Add the global options and the commands to ``parser``.
+
+    Every value lands in an attribute that starts with ``migrate_``, so a parent program's own
+    options (its ``--app``, its ``command``) never collide with these; a parent ``--app`` is used
+    when this one is not given.
+    """
+    parser.add_argument("--app", dest="migrate_app", metavar="MODULE:NAME",
+                        help="the DataFlow instance (default: $DATAFLOW_APP or [tool.dataflow] app in pyproject.toml)")
+    parser.add_argument("--dir", dest="migrate_dir", metavar="PATH",
+                        help="the migrations folder (default: the instance's migrations_dir)")
+    commands = parser.add_subparsers(dest="migrate_command", metavar="COMMAND", required=True)
     generate = commands.add_parser("generate", help="write the next revision from the models")
-    generate.add_argument("-m", "--message", required=True, help="what the revision does")
-    generate.add_argument("--empty", action="store_true", help="write a revision without operations")
+    generate.add_argument("-m", "--message", dest="migrate_message", metavar="MESSAGE", required=True,
+                          help="what the revision does")
+    generate.add_argument("--empty", dest="migrate_empty", action="store_true",
+                          help="write a revision without operations")
     up = commands.add_parser("up", help="apply revisions (default: up to the head)")
-    up.add_argument("target", nargs="?", default=None, help="a revision id, 'head' or +n")
+    up.add_argument("migrate_target", metavar="TARGET", nargs="?", default=None, help="a revision id, 'head' or +n")
     down = commands.add_parser("down", help="roll back to a revision")
-    down.add_argument("target", help="a revision id (it stays applied), 'base', 'previous_version' or -n")
+    down.add_argument("migrate_target", metavar="TARGET",
+                      help="a revision id (it stays applied), 'base', 'previous_version' or -n")
     commands.add_parser("history", help="list the revisions and which are applied")
     commands.add_parser("current", help="print the revision the database is at")
     commands.add_parser("check", help="exit 1 when the models and the migrations disagree")
     commands.add_parser("repair", help="accept the edits of applied revision files (their new checksums)")
+    stamp = commands.add_parser("stamp", help="record revisions as applied without running them")
+    stamp.add_argument("migrate_target", metavar="TARGET", nargs="?", default=None,
+                       help="a revision id (default: the head)")
 
 
 def _app_spec(args: argparse.Namespace) -> str:
-    if args.app:
-        return str(args.app)
+    given = getattr(args, "migrate_app", None) or getattr(args, "app", None)
+    if given:
+        return str(given)
     if os.environ.get("DATAFLOW_APP"):
         return os.environ["DATAFLOW_APP"]
     pyproject = Path.cwd() / "pyproject.toml"
@@ -101,9 +118,9 @@ def _shown(path: Path) -> str:
 
 
 async def _command(args: argparse.Namespace, migrations: Migrations, out: TextIO) -> int:
-    command = args.command
+    command = args.migrate_command
     if command == "generate":
-        path = await migrations.generate(args.message, empty=args.empty)
+        path = await migrations.generate(args.migrate_message, empty=args.migrate_empty)
         if path is None:
             print("No changes: the models and the migrations agree; nothing was generated.", file=out)
             return 0
@@ -113,7 +130,8 @@ async def _command(args: argparse.Namespace, migrations: Migrations, out: TextIO
             print(f"  {op.describe()}", file=out)
         return 0
     if command in ("up", "down"):
-        done = await (migrations.upgrade(args.target) if command == "up" else migrations.downgrade(args.target))
+        target = args.migrate_target
+        done = await (migrations.upgrade(target) if command == "up" else migrations.downgrade(target))
         verb = "Applied" if command == "up" else "Rolled back"
         for revision_id in done:
             print(f"{verb} {revision_id}", file=out)
@@ -128,6 +146,11 @@ async def _command(args: argparse.Namespace, migrations: Migrations, out: TextIO
         for status in statuses:
             marks = ("applied" if status.applied else "pending") + (", head" if status.head else "")
             print(f"{status.id:<{width}}  [{marks}]  {status.message}", file=out)
+        return 0
+    if command == "stamp":
+        for revision_id in await migrations.stamp(args.migrate_target):
+            print(f"Recorded {revision_id} as applied (nothing was run)", file=out)
+        print(f"The database is at {await migrations.current() or 'base (no revision applied)'}.", file=out)
         return 0
     if command == "repair":
         repaired = await migrations.repair()
@@ -158,7 +181,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 2
-    migrations = db.migrations.at(args.dir) if args.dir else db.migrations
+    migrations = db.migrations.at(args.migrate_dir) if args.migrate_dir else db.migrations
 
     async def main() -> int:
         try:
