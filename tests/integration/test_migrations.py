@@ -464,3 +464,23 @@ def test_a_generated_file_loads_back_as_written(tmp_path: Path) -> None:
     assert list(revision.upgrade) == operations
     assert list(revision.downgrade) == list(reversed(operations))
     assert textwrap.dedent(path.read_text()).startswith('"""Mixed \'ops\'.')
+
+
+async def test_a_database_from_create_tables_adopts_migrations_with_stamp(database_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    existing = instance(database_url, directory, UserV1)
+    blank = instance("sqlite:///:memory:", directory, UserV1)
+    try:
+        await existing.create_tables()
+        await create(existing, "UserV1", {"name": "Ada", "email": "ada@example.com", "nickname": "a"})
+        assert await existing.generate_migration_async("initial") is None  # nothing differs here
+        path = await blank.generate_migration_async("initial")  # what an empty database needs
+        assert path is not None and path.name == "0001_initial.py"
+        assert await existing.migrations.stamp() == ["0001_initial"]
+        assert await existing.migrations.current() == "0001_initial"
+        assert await existing.migrate_async() == [] and not await existing.migrations.check()
+        assert [r[1] for r in await rows(existing, "users")] == ["Ada"]  # nothing was run
+        assert await existing.migrations.stamp() == []
+    finally:
+        await blank.close()
+        await existing.close()

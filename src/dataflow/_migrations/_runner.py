@@ -18,7 +18,6 @@ from pathlib import Path
 from .._dialects import Connection
 from .._errors import (
     InvalidMigrationHistoryError,
-    InvalidMigrationTargetError,
     MigrationChecksumError,
     MigrationFailedError,
     TransactionError,
@@ -30,6 +29,7 @@ from .._schema import MIGRATIONS_TABLE, Column, Schema, Table
 from ._diff import MigrationPlan, declared_schema, diff, models_schema
 from ._files import History, Revision, load_history, slug, write_revision
 from ._ops import Operation, Step
+from ._targets import Target, downgrade_goal, upgrade_goal
 
 __all__ = ["Migrations", "RevisionStatus"]
 
@@ -44,9 +44,6 @@ _LEDGER = Table(
         Column("applied_at", "str"),
     ),
 )
-
-Target = str | int | None
-
 
 @dataclass(frozen=True)
 class RevisionStatus:
@@ -156,7 +153,7 @@ class Migrations:
         self.outside_transaction("migrate")
         chain = self.load().chain()
         applied = await self._applied(chain, exists=self._ledger_ready)
-        goal = self._upgrade_goal(target, chain, len(applied))
+        goal = upgrade_goal(target, chain, len(applied))
         pending = chain[len(applied) : goal]
         self._check_operations(pending, up=True)
         if pending:
@@ -176,7 +173,7 @@ class Migrations:
         self.outside_transaction("rollback")
         chain = self.load().chain()
         applied = await self._applied(chain, exists=self._ledger_ready)
-        keep = self._downgrade_goal(target, chain, applied)
+        keep = downgrade_goal(target, chain, applied)
         undo = list(reversed(applied[keep:]))
         self._check_operations(undo, up=False)
         done = []
@@ -184,6 +181,24 @@ class Migrations:
             if await self._run(revision, chain, up=False):
                 done.append(revision.id)
         return done
+
+    async def stamp(self, target: Target = None) -> list[str]:
+        """Record revisions up to ``target`` (default: the head) as applied, without running them.
+
+        For a database whose schema is already what those revisions create (tables made by
+        ``create_tables()`` before the project used migrations). Returns the ids recorded.
+        """
+        self.outside_transaction("stamp")
+        chain = self.load().chain()
+        applied = await self._applied(chain, exists=self._ledger_ready)
+        pending = chain[len(applied) : upgrade_goal(target, chain, len(applied))]
+        if pending:
+            await self._ensure_ledger()
+            async with self.context.transaction(), self.context.connection() as connection:
+                await self.editor.lock(connection)
+                for revision in pending:
+                    await self._record(connection, revision, chain, up=True)
+        return [r.id for r in pending]
 
     async def repair(self) -> list[str]:
         """Record the current checksum of every applied revision whose file was edited.
@@ -212,64 +227,6 @@ class Migrations:
             await self.editor.reset(connection)
         self._ledger_ready = False
         self.context.forget_tables(list(self.models))
-
-    # --- targets ----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _find(target: str, chain: Sequence[Revision]) -> int:
-        exact = [i for i, r in enumerate(chain) if r.id == target]
-        found = exact or [i for i, r in enumerate(chain) if r.id.startswith(target)]
-        if len(found) != 1:
-            listed = ", ".join(r.id for r in chain) or "none"
-            what = "matches several revisions" if found else "is not a revision of the history"
-            raise InvalidMigrationTargetError(
-                f"Migration target {target!r} {what}. Revisions: {listed}.", context={"target": target}
-            )
-        return found[0] + 1
-
-    def _upgrade_goal(self, target: Target, chain: Sequence[Revision], applied: int) -> int:
-        if target is None or target == "head":
-            return len(chain)
-        if isinstance(target, str) and not target.startswith("+"):
-            goal = self._find(target, chain)
-            if goal < applied:
-                raise InvalidMigrationTargetError(
-                    f"Migration target {target!r} is behind the database, which is at {chain[applied - 1].id}; "
-                    f"roll back to it with db.rollback({target!r}).",
-                    context={"target": target},
-                )
-            return goal
-        steps = _steps(target, "+")
-        if steps is None or steps < 1 or applied + steps > len(chain):
-            raise InvalidMigrationTargetError(
-                f"Migration target {target!r}: migrate() takes None, 'head', a revision id or '+n' with n up to "
-                f"{len(chain) - applied} (the revisions not applied yet).",
-                context={"target": str(target)},
-            )
-        return applied + steps
-
-    def _downgrade_goal(self, target: Target, chain: Sequence[Revision], applied: Sequence[Revision]) -> int:
-        if target == "base":
-            return 0
-        if target == "previous_version":
-            target = -1
-        if isinstance(target, str) and not target.startswith("-"):
-            keep = self._find(target, chain)
-            if keep > len(applied):
-                raise InvalidMigrationTargetError(
-                    f"Rollback target {target!r} is not applied to this database "
-                    f"(it is at {applied[-1].id if applied else 'base, nothing applied'}); migrate to it instead.",
-                    context={"target": target},
-                )
-            return keep
-        steps = _steps(target, "-")
-        if steps is None or steps < 1 or steps > len(applied):
-            raise InvalidMigrationTargetError(
-                f"Rollback target {target!r}: the database has {len(applied)} revision(s) applied, so rollback() "
-                "takes a revision id, 'base', 'previous_version', or -n with n up to that number.",
-                context={"target": str(target)},
-            )
-        return len(applied) - steps
 
     # --- running --------------------------------------------------------------------------------
 
@@ -414,16 +371,6 @@ class Migrations:
             context.forget_tables(list(self.models))
         declared = declared_schema(r.upgrade for r in chain)
         return diff(models_schema(self.models.values()), live, self.editor, declared=declared)
-
-
-def _steps(target: Target, sign: str) -> int | None:
-    if isinstance(target, bool):
-        return None
-    if isinstance(target, int):
-        return target if sign == "+" else -target
-    if isinstance(target, str) and target.startswith(sign) and target[1:].isdigit():
-        return int(target[1:])
-    return None
 
 
 def _reason(exc: BaseException) -> str:
