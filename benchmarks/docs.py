@@ -1,4 +1,5 @@
-"""Generate ``docs/performance.md`` from ``benchmarks/results/latest.json``.
+"""Generate ``docs/performance.md`` from ``benchmarks/results/latest.json`` (and the migration rows
+from ``benchmarks/results/migrations.json``, measured on their own with ``--skip`` of the other groups).
 
 ``python -m benchmarks.docs`` writes the page; ``python -m benchmarks.docs --check`` exits 1 when
 the page is not what the JSON produces (the unit tests run the same comparison). Never edit the
@@ -16,6 +17,7 @@ from .report import markdown_table, summary
 
 HERE = Path(__file__).resolve().parent
 LATEST = HERE / "results" / "latest.json"
+MIGRATIONS = HERE / "results" / "migrations.json"
 PAGE = HERE.parent / "docs" / "performance.md"
 
 TARGETS = """| what | target (median, DataFlow ÷ raw in the same run) |
@@ -28,7 +30,26 @@ TARGETS = """| what | target (median, DataFlow ÷ raw in the same run) |
 | `cleanup_all_pools()` of 100 pools | < 100 ms |"""
 
 
-def render(data: dict[str, Any]) -> str:
+def render_migrations(data: dict[str, Any]) -> str:
+    """The section of the migration rows (their own run, described by its own JSON)."""
+    m = data["machine"]
+    counts = summary(data)
+    return f"""
+## Migrations
+
+What the migration engine and the plugin's migration tests cost, on a 10-revision history over three
+tables (`benchmarks/migrations.py`). `db.migrate()` is compared with the same DDL run by hand, one
+transaction and one version row per revision; the five ready-made tests
+(`from dataflow.testing.migrations import *`) have an absolute target, so they stay cheap enough for
+every suite. These rows come from a run of their own: `{m['argv']}` ({data['mode']}, {data['sizes']['repeats']}
+repeats), {data['generated']}, load average {m.get('load_average_at_start')} at the start;
+**{counts['PASS']} PASS, {counts['MISS']} MISS**.
+
+{markdown_table(data)}
+"""
+
+
+def render(data: dict[str, Any], migrations: dict[str, Any] | None = None) -> str:
     m = data["machine"]
     counts = summary(data)
     pg = m.get("postgresql")
@@ -85,18 +106,28 @@ Units: `ms` is the time of one repeat (all `ops` operations), `ms/test` the cost
 
 {miss_lines}
 Why they are missed and what the remaining cost is: see `benchmarks/README.md`, "Where the time goes".
-"""
+""" + (render_migrations(migrations) if migrations else "")
 
 
-def write(path: Path = PAGE, source: Path = LATEST) -> Path:
+def migrations_data(latest: dict[str, Any], source: Path = MIGRATIONS) -> dict[str, Any] | None:
+    """The run the "Migrations" section shows: ``source``, unless ``latest`` has the migration rows
+    itself (a full run includes them; then they are in the main table)."""
+    if any(r["workload"].startswith("migrat") for r in latest["results"]) or not source.exists():
+        return None
+    data: dict[str, Any] = json.loads(source.read_text())
+    return data
+
+
+def write(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS) -> Path:
     data = json.loads(source.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data))
+    path.write_text(render(data, migrations_data(data, migrations)))
     return path
 
 
-def check(path: Path = PAGE, source: Path = LATEST) -> bool:
-    return path.exists() and path.read_text() == render(json.loads(source.read_text()))
+def check(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS) -> bool:
+    data = json.loads(source.read_text())
+    return path.exists() and path.read_text() == render(data, migrations_data(data, migrations))
 
 
 if __name__ == "__main__":

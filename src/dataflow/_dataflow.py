@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -14,6 +15,8 @@ from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
 from ._executor import ExecutionContext
+from ._loops import run_blocking
+from ._migrations import Migrations
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, register_owner
 from ._query import Statements
@@ -60,6 +63,8 @@ class DataFlow:
         error_enhancer: How this instance's errors are written: an :class:`ErrorEnhancer`, an
             :class:`ErrorEnhancerConfig`, or a mode (``"full"``, ``"minimal"``, ``"disabled"``).
             Default: ``DATAFLOW_ERROR_MODE``, else full.
+        migrations_dir: The folder of migration revision files (default ``migrations``, relative to
+            the working directory when a migration command runs).
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -91,6 +96,7 @@ class DataFlow:
         schema_cache_max_size: int = 10_000,
         schema_cache_validation: bool = False,
         error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
+        migrations_dir: str | os.PathLike[str] = "migrations",
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -129,6 +135,7 @@ class DataFlow:
             owner=repr(self),
             enhancer=self._enhancer,
         )
+        self._migrations = Migrations(self._context, self._models, migrations_dir)
         register_owner(self)
         if self._test_mode:
             logger.info(
@@ -299,6 +306,53 @@ class DataFlow:
             async with context.connection() as connection:
                 await connection.execute(self._statements[spec.name].drop_table())
             context.forget_tables([spec.name])
+
+    # --- migrations ---------------------------------------------------------------------------
+
+    @property
+    def migrations(self) -> Migrations:
+        """This instance's migrations: ``await db.migrations.history()``, ``current()``, ``check()``, ..."""
+        return self._migrations
+
+    def generate_migration(self, message: str, *, empty: bool = False) -> Path | None:
+        """Write the next revision file from what the models ask for and the migrations lack.
+
+        Blocking (for scripts); in async code use :meth:`generate_migration_async`. Returns the new
+        file, or ``None`` when the models and the migrations already agree (``empty=True`` writes a
+        revision with no operations, to fill in by hand).
+        """
+        self._migrations.outside_transaction("generate_migration")
+        return run_blocking(lambda: self._migrations.generate(message, empty=empty))
+
+    def migrate(self, target: str | None = None) -> list[str]:
+        """Apply the revisions up to ``target`` (default: the head); return the ids applied.
+
+        Blocking (for scripts); in async code use :meth:`migrate_async`. Each revision runs in its own
+        transaction; a failing one is rolled back and raises DF-905.
+        """
+        self._migrations.outside_transaction("migrate")
+        return run_blocking(lambda: self._migrations.upgrade(target))
+
+    def rollback(self, target: str | int) -> list[str]:
+        """Roll back to ``target``: a revision id (it stays applied), ``"previous_version"`` or ``-1``
+        (one revision), ``-n``, or ``"base"`` (all); return the ids rolled back, newest first.
+
+        Blocking (for scripts); in async code use :meth:`rollback_async`.
+        """
+        self._migrations.outside_transaction("rollback")
+        return run_blocking(lambda: self._migrations.downgrade(target))
+
+    async def generate_migration_async(self, message: str, *, empty: bool = False) -> Path | None:
+        """The awaitable form of :meth:`generate_migration`."""
+        return await self._migrations.generate(message, empty=empty)
+
+    async def migrate_async(self, target: str | None = None) -> list[str]:
+        """The awaitable form of :meth:`migrate`."""
+        return await self._migrations.upgrade(target)
+
+    async def rollback_async(self, target: str | int) -> list[str]:
+        """The awaitable form of :meth:`rollback`."""
+        return await self._migrations.downgrade(target)
 
     # --- connections and transactions ------------------------------------------------------
 

@@ -9,7 +9,8 @@ Hierarchy::
     ├── DatabaseConnectionError  5xx: connections, pools, event loops
     ├── TransactionError         6xx
     ├── ResourceLeakError        7xx (testing support)
-    └── ConfigurationError       8xx
+    ├── ConfigurationError       8xx
+    └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
     └── StalePoolWarning
 
@@ -25,51 +26,18 @@ from ._catalog import CATALOG, error_url
 from ._enhancer import ErrorEnhancer, default_enhancer
 
 __all__ = [
-    "AmbiguousNodeTypeError",
-    "AuthenticationError",
-    "ConfigurationError",
-    "ConnectionLostError",
-    "ConnectionPathError",
-    "ConstraintViolationError",
-    "DanglingConnectionError",
-    "DataFlowError",
-    "DataFlowWarning",
-    "DatabaseConnectionError",
-    "DatabaseError",
-    "DatabaseLockedError",
-    "DatabaseNotFoundError",
-    "DuplicateNodeIdError",
-    "EventLoopClosedError",
-    "InvalidConditionError",
-    "InvalidConflictTargetError",
-    "InvalidFilterError",
-    "InvalidModelError",
-    "InvalidParameterError",
-    "InvalidURLError",
-    "MissingFieldError",
-    "MultipleRecordsError",
-    "NodeExecutionError",
-    "PoolClosedError",
-    "PoolTimeoutError",
-    "RecordError",
-    "RecordNotFoundError",
-    "ResourceLeakError",
-    "SchemaMismatchError",
-    "ServerUnavailableError",
-    "StalePoolWarning",
-    "TooManyConnectionsError",
-    "TransactionError",
-    "TypeMismatchError",
-    "UniqueViolationError",
-    "UnknownFieldError",
-    "UnknownNodeIdError",
-    "UnknownNodeTypeError",
-    "UnknownOperatorError",
-    "ValidationError",
-    "WorkflowCycleError",
-    "WorkflowError",
-    "WrongEventLoopError",
-    "format_message",
+    "AmbiguousNodeTypeError", "AuthenticationError", "ConfigurationError", "ConnectionLostError",
+    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError",
+    "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
+    "DuplicateNodeIdError", "EventLoopClosedError", "InvalidConditionError", "InvalidConflictTargetError",
+    "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
+    "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
+    "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
+    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
+    "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
+    "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
+    "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
+    "WorkflowError", "WrongEventLoopError", "format_message",
 ]
 
 _CODES_IN_USE: dict[str, str] = {}
@@ -397,6 +365,46 @@ class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
 
     code = "DF-801"
+
+
+class MigrationError(DataFlowError):
+    """Base class of the 9xx migration errors."""
+
+
+class MultipleHeadsError(MigrationError):
+    """DF-901: the migration history forks into several heads."""
+
+    code = "DF-901"
+
+
+class MigrationChecksumError(MigrationError):
+    """DF-902: the file of an applied revision was edited."""
+
+    code = "DF-902"
+
+
+class InvalidMigrationTargetError(MigrationError):
+    """DF-903: a migrate/rollback target that is not a reachable revision."""
+
+    code = "DF-903"
+
+
+class UnsupportedMigrationOperationError(MigrationError):
+    """DF-904: an operation DataFlow cannot carry out on the backend."""
+
+    code = "DF-904"
+
+
+class MigrationFailedError(MigrationError):
+    """DF-905: an operation failed on the database; its revision was rolled back."""
+
+    code = "DF-905"
+
+
+class InvalidMigrationHistoryError(MigrationError):
+    """DF-906: a migration file or the history it forms is broken."""
+
+    code = "DF-906"
 
 
 class DataFlowWarning(UserWarning):

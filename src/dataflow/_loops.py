@@ -9,13 +9,21 @@ going stale.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["close_loop_resources", "forget_loop_shutdown", "on_loop_shutdown", "run_on_loop", "run_on_loop_sync"]
+__all__ = [
+    "close_loop_resources",
+    "forget_loop_shutdown",
+    "on_loop_shutdown",
+    "run_blocking",
+    "run_on_loop",
+    "run_on_loop_sync",
+]
 
 logger = logging.getLogger("dataflow")
 T = TypeVar("T")
@@ -163,3 +171,22 @@ def _running_loop_in_this_thread() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run ``factory()`` to completion from synchronous code, on an event loop of its own.
+
+    The pools opened on that loop are closed before it closes. Called from inside a running loop
+    (async code), the work runs in a worker thread, so the caller's loop is blocked, not broken.
+    """
+
+    async def main() -> T:
+        try:
+            return await factory()
+        finally:
+            await close_loop_resources()
+
+    if _running_loop_in_this_thread() is None:
+        return asyncio.run(main())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-blocking") as pool:
+        return pool.submit(asyncio.run, main()).result()

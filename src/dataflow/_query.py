@@ -12,7 +12,7 @@ from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
-from ._types import FieldType
+from ._schema import model_table
 
 __all__ = ["Statement", "Statements"]
 
@@ -65,42 +65,14 @@ class Statements:
 
     def table_ddl(self) -> TableDDL:
         """The table's CREATE statements (idempotent) with the names of what they create."""
-        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(self.model.indexes)
-        index_names = tuple(f"ix_{self.model.table}_{'_'.join(group)}" for group in indexed)
-        columns = {
-            spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()
-        }
+        table = model_table(self.model)
+        index_names = tuple(i.name for i in table.indexes if i.name is not None and not i.constraint)
+        columns = {spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()}
         return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
 
     def create_table(self) -> list[str]:
-        """CREATE TABLE / CREATE INDEX statements (idempotent)."""
-        columns = []
-        for spec in self.model.fields.values():
-            if spec.primary_key:
-                columns.append(
-                    self.backend.auto_id_column()
-                    if spec.kind is FieldType.INT
-                    else f"{quote_ident('id')} {self.backend.column_types[spec.kind]} PRIMARY KEY"
-                )
-                continue
-            column = f"{quote_ident(spec.name)} {self.backend.column_types[spec.kind]}"
-            if not spec.nullable:
-                column += " NOT NULL"
-            if spec.unique:
-                column += " UNIQUE"
-            columns.append(column)
-        for group in self.model.unique_together:
-            columns.append(f"UNIQUE ({', '.join(quote_ident(n) for n in group)})")
-        statements = [f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})"]
-        indexed = [(spec.name,) for spec in self.model.fields.values() if spec.index] + list(
-            self.model.indexes
-        )
-        for group in indexed:
-            index_name = quote_ident(f"ix_{self.model.table}_{'_'.join(group)}")
-            statements.append(
-                f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.table} ({', '.join(quote_ident(n) for n in group)})"
-            )
-        return statements
+        """CREATE TABLE / CREATE INDEX statements (idempotent), the same DDL migrations produce."""
+        return self.backend.editor.create_table_sql(model_table(self.model), if_not_exists=True)
 
     def drop_table(self) -> str:
         """DROP TABLE IF EXISTS."""

@@ -20,12 +20,11 @@ from _clihelp import child_env, dataflow_command, run, write_files
 
 from dataflow._catalog import DOCS_BASE_URL as SITE_URL
 from dataflow._catalog import docs_version
-
-#: The versioned docs root that links point into.
-DOCS_BASE_URL = f"{SITE_URL}{docs_version()}/"
 from dataflow.cli.doctor import ANCHORS
 
 REPO = Path(__file__).resolve().parents[2]
+#: The versioned docs root that links point into.
+DOCS_BASE_URL = f"{SITE_URL}{docs_version()}/"
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 AUTO_INI = """
@@ -589,7 +588,8 @@ def test_text_output_names_location_fix_and_link(cli: Cli, tmp_path: Path) -> No
 def test_docs_url_follows_dataflow_docs_url(cli: Cli, tmp_path: Path, test_db_url: str) -> None:
     project = write_files(tmp_path / "p", {"test_a.py": "def test_a(event_loop):\n    pass\n"})
     proc = cli("doctor", cwd=project, env=child_env(test_db_url, DATAFLOW_DOCS_URL="http://127.0.0.1:8000/df"))
-    assert f"see: http://127.0.0.1:8000/df/{docs_version()}/troubleshooting/#fixture-event-loop-not-found" in proc.stdout
+    expected = f"see: http://127.0.0.1:8000/df/{docs_version()}/troubleshooting/#fixture-event-loop-not-found"
+    assert expected in proc.stdout
 
 
 def test_console_script_without_database_url(tmp_path: Path) -> None:

@@ -64,6 +64,12 @@ PUBLISHED: dict[str, str] = {
     "DF-701": "ResourceLeakError",
     "DF-801": "InvalidURLError",
     "DF-802": "ConfigurationError",
+    "DF-901": "MultipleHeadsError",
+    "DF-902": "MigrationChecksumError",
+    "DF-903": "InvalidMigrationTargetError",
+    "DF-904": "UnsupportedMigrationOperationError",
+    "DF-905": "MigrationFailedError",
+    "DF-906": "InvalidMigrationHistoryError",
 }
 
 #: Families by the first digit of the code (ARCHITECTURE.md, "Errors").
@@ -76,6 +82,7 @@ FAMILY = {
     "6": "TransactionError",
     "7": "ResourceLeakError",
     "8": "ConfigurationError",
+    "9": "MigrationError",
 }
 
 CODES = list(CATALOG)

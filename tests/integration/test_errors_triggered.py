@@ -785,6 +785,97 @@ def test_df802_invalid_pool_settings() -> None:
     assert "pool_min_size" in message
 
 
+# --- 9xx: migrations -----------------------------------------------------------------------------------
+
+
+def migrated_users(database_url: str, directory: Any) -> DataFlow:
+    """A DataFlow whose first revision (create users) is generated and applied."""
+    db = DataFlow(database_url, migrations_dir=directory)
+    declare(db)
+    db.generate_migration("create users")
+    db.migrate()
+    return db
+
+
+@triggers("DF-901")
+async def test_df901_two_revisions_with_one_parent(database_url: str, tmp_path: Any) -> None:
+    from _migrate_help import write
+
+    db = migrated_users(database_url, tmp_path)
+    for column in ("nickname", "score"):
+        write(tmp_path, f"0002_{column}", f"0002_{column}", "0001_create_users",
+              f'add_column("users", "{column}", "str", nullable=True)', f'drop_column("users", "{column}")')
+    with pytest.raises(dataflow.MultipleHeadsError) as info:
+        await db.migrate_async()
+    message = check(info.value, "DF-901")
+    assert "2 heads: 0002_nickname" in message and "0002_score" in message
+    await db.close()
+
+
+@triggers("DF-902")
+async def test_df902_applied_file_edited(database_url: str, tmp_path: Any) -> None:
+    db = migrated_users(database_url, tmp_path)
+    path = tmp_path / "0001_create_users.py"
+    path.write_text(path.read_text().replace('column("age", "int", default=0)', 'column("age", "int", default=1)'))
+    with pytest.raises(dataflow.MigrationChecksumError) as info:
+        await db.migrate_async()
+    message = check(info.value, "DF-902")
+    assert "0001_create_users" in message and "changed after being applied" in message
+    await db.close()
+
+
+@triggers("DF-903")
+async def test_df903_rollback_target_not_in_history(database_url: str, tmp_path: Any) -> None:
+    db = migrated_users(database_url, tmp_path)
+    with pytest.raises(dataflow.InvalidMigrationTargetError) as info:
+        await db.rollback_async("0007_nope")
+    message = check(info.value, "DF-903")
+    assert "'0007_nope' is not a revision of the history. Revisions: 0001_create_users." in message
+    await db.close()
+
+
+@triggers("DF-904")
+async def test_df904_primary_key_altered(database_url: str, tmp_path: Any) -> None:
+    from _migrate_help import write
+
+    db = migrated_users(database_url, tmp_path)
+    write(tmp_path, "0002_text_ids", "0002_text_ids", "0001_create_users",
+          'alter_column("users", "id", type="str")', 'alter_column("users", "id", type="int")')
+    with pytest.raises(dataflow.UnsupportedMigrationOperationError) as info:
+        await db.migrate_async()
+    message = check(info.value, "DF-904")
+    assert 'upgrade operation 1, alter_column("users", "id", type="str")' in message
+    assert await db.migrations.current() == "0001_create_users"
+    await db.close()
+
+
+@triggers("DF-905")
+async def test_df905_not_null_column_added_to_rows(database_url: str, tmp_path: Any) -> None:
+    from _migrate_help import write
+
+    db = migrated_users(database_url, tmp_path)
+    await run(create(), db=db)
+    write(tmp_path, "0002_country", "0002_country", "0001_create_users",
+          'add_column("users", "country", "str")', 'drop_column("users", "country")')
+    with pytest.raises(dataflow.MigrationFailedError) as info:
+        await db.migrate_async()
+    message = check(info.value, "DF-905")
+    assert 'upgrade operation 1 of 1, add_column("users", "country", "str")' in message
+    assert "the database is at 0001_create_users" in message
+    await db.close()
+
+
+@triggers("DF-906")
+async def test_df906_revision_file_without_downgrade(database_url: str, tmp_path: Any) -> None:
+    db = migrated_users(database_url, tmp_path)
+    (tmp_path / "0002_half.py").write_text("revision = '0002_half'\nparent = '0001_create_users'\nupgrade = []\n")
+    with pytest.raises(dataflow.InvalidMigrationHistoryError) as info:
+        await db.migrate_async()
+    message = check(info.value, "DF-906")
+    assert "0002_half.py: it does not set downgrade." in message
+    await db.close()
+
+
 # --- a private PostgreSQL server: too many clients, and stopping the server mid-run ------------------
 
 

@@ -13,17 +13,29 @@ if str(REPO) not in sys.path:
 from benchmarks import docs  # noqa: E402
 
 LATEST = REPO / "benchmarks" / "results" / "latest.json"
+MIGRATIONS = REPO / "benchmarks" / "results" / "migrations.json"
 PAGE = REPO / "docs" / "performance.md"
 
 
 def test_performance_page_matches_latest_results() -> None:
-    expected = docs.render(json.loads(LATEST.read_text()))
+    latest = json.loads(LATEST.read_text())
+    expected = docs.render(latest, docs.migrations_data(latest, MIGRATIONS))
     assert PAGE.read_text() == expected, "docs/performance.md is stale: run python -m benchmarks.docs"
 
 
 def test_every_result_row_is_on_the_page() -> None:
-    data = json.loads(LATEST.read_text())
     page = PAGE.read_text()
-    for row in data["results"]:
-        assert f"| {row['backend']} | {row['title']} |" in page
-        assert row["status"] in {"PASS", "MISS", "INFO"}
+    for source in (LATEST, MIGRATIONS):
+        for row in json.loads(source.read_text())["results"]:
+            assert f"| {row['backend']} | {row['title']} |" in page
+            assert row["status"] in {"PASS", "MISS", "INFO"}
+
+
+def test_the_migration_rows_cover_every_backend() -> None:
+    latest = json.loads(LATEST.read_text())
+    section = docs.migrations_data(latest, MIGRATIONS)
+    rows = [r for r in (section or latest)["results"] if r["workload"].startswith("migrat")]
+    assert {(r["backend"], r["workload"]) for r in rows} == {
+        (backend, workload) for backend in ("sqlite-memory", "sqlite-file", "postgresql")
+        for workload in ("migrate_10_revisions", "migration_tests_10_revisions")
+    }

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import coldstart, isolation, report  # noqa: E402
+from benchmarks import coldstart, isolation, migrations, report  # noqa: E402
 from benchmarks._backends import make_target, postgres_url_from_env  # noqa: E402
 from benchmarks._harness import Result, Stats, alternate  # noqa: E402
 from benchmarks.workloads import Sizes, Suite  # noqa: E402
@@ -55,6 +55,14 @@ def test_coldstart_rows(tmp_path: Path) -> None:
     assert [r.workload for r in rows] == ["import", "init_model", "first_operation"]
     assert rows[0].absolute and rows[0].limit == 100.0
     assert rows[2].absolute and rows[2].limit == 30.0
+
+
+@pytest.mark.parametrize("backend", ["sqlite-memory", "sqlite-file"])
+def test_migration_rows(backend: str, tmp_path: Path) -> None:
+    rows = migrations.measure(make_target(backend, tmp_path), repeats=1, warmup=False, log=lambda _: None)
+    assert [r.workload for r in rows] == ["migrate_10_revisions", "migration_tests_10_revisions"]
+    assert rows[0].raw is not None and rows[0].limit == migrations.MIGRATE
+    assert rows[1].absolute and rows[1].limit == migrations.TESTS_MS and rows[1].raw is None
 
 
 def test_alternate_alternates_and_ratio_status() -> None:

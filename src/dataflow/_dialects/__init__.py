@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from .._url import DatabaseURL, split_scheme, unsupported_scheme
-from ._base import Backend, Connection, Params, Pool, PoolSettings, PoolSource, TableDDL, quote_ident
+from ._base import (
+    Backend,
+    Connection,
+    Params,
+    Pool,
+    PoolSettings,
+    PoolSource,
+    SchemaEditor,
+    TableDDL,
+    quote_ident,
+)
 from .postgresql import BACKEND as _POSTGRESQL
 from .sqlite import BACKEND as _SQLITE
 
@@ -16,6 +26,7 @@ __all__ = [
     "Pool",
     "PoolSettings",
     "PoolSource",
+    "SchemaEditor",
     "TableDDL",
     "backend_for",
     "dialect_for",

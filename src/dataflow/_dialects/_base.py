@@ -15,10 +15,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
 
-__all__ = ["Backend", "Connection", "FromDB", "Params", "Pool", "PoolSettings", "PoolSource", "TableDDL", "ToDB"]
+__all__ = [
+    "Backend",
+    "Connection",
+    "FromDB",
+    "Params",
+    "Pool",
+    "PoolSettings",
+    "PoolSource",
+    "SchemaEditor",
+    "TableDDL",
+    "ToDB",
+]
 
 ToDB = Callable[[Any], Any]
 FromDB = Callable[[Any], Any]
@@ -168,6 +180,17 @@ class Backend(ABC):
         """Create ``url``'s database through ``admin`` unless it exists (blocking; test support)."""
         return None
 
+    def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        """Remove a database :meth:`ensure_database` created (blocking; test support)."""
+        return None
+
+    # --- schema changes (migrations) ----------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def editor(self) -> SchemaEditor:
+        """Reads a live schema and changes it (the DDL of migrations)."""
+
 
 @dataclass(frozen=True)
 class TableDDL:
@@ -275,3 +298,87 @@ class Pool(ABC):
     @abstractmethod
     def in_use(self) -> int:
         """Connections currently handed out."""
+
+
+class SchemaEditor(ABC):
+    """A backend's schema knowledge: column types and defaults, introspection, and the DDL that
+    changes a live table. The concrete editors live in ``_dialects`` next to their backend.
+
+    Every method that changes the schema runs on the connection it is given, inside the caller's
+    transaction: a failure rolls back everything the migration revision did.
+    """
+
+    @abstractmethod
+    def sql_type(self, type_name: str) -> str:
+        """The backend's column type for a field type name, or a database type name as given.
+
+        Raises:
+            UnsupportedMigrationOperationError: DF-904, for a type name that is neither.
+        """
+
+    @abstractmethod
+    def same_type(self, a: str, b: str) -> bool:
+        """Whether two type names give the same column type on this backend."""
+
+    @abstractmethod
+    def same_default(self, expected: Column, actual: Column) -> bool:
+        """Whether an introspected column's default is the default ``expected`` asks for."""
+
+    @abstractmethod
+    def create_table_sql(self, table: Table, *, if_not_exists: bool = False) -> list[str]:
+        """``CREATE TABLE`` for ``table`` and ``CREATE INDEX`` for its non-constraint indexes."""
+
+    @abstractmethod
+    async def introspect(self, connection: Connection, table: str | None = None) -> Schema:
+        """Every table of the database (DataFlow's own migration table included), read live; only
+        ``table`` when given."""
+
+    @abstractmethod
+    async def create_table(self, connection: Connection, table: Table) -> None:
+        """Create a table with its unique constraints and indexes."""
+
+    @abstractmethod
+    async def drop_table(self, connection: Connection, name: str) -> None:
+        """Drop a table and its indexes."""
+
+    @abstractmethod
+    async def add_column(self, connection: Connection, table: Table, column: Column, *, fill: object) -> None:
+        """Add ``column`` to ``table``; existing rows get ``fill`` (when not ``NO_DEFAULT``) or the default."""
+
+    @abstractmethod
+    async def drop_column(self, connection: Connection, table: Table, name: str) -> None:
+        """Drop a column, keeping every row and the other columns' data."""
+
+    @abstractmethod
+    async def alter_column(
+        self, connection: Connection, table: Table, column: Column, *, using: str | None, fill: object
+    ) -> None:
+        """Give an existing column the type, nullability and default of ``column``.
+
+        ``using`` is an SQL expression computing the new value from the old row (type changes);
+        ``fill`` replaces NULLs before the column becomes NOT NULL.
+        """
+
+    @abstractmethod
+    async def create_index(self, connection: Connection, table: Table, index: Index) -> None:
+        """Create an index (a unique index when ``index.unique``)."""
+
+    @abstractmethod
+    async def drop_index(self, connection: Connection, table: Table, index: Index) -> None:
+        """Drop an introspected index or unique constraint of ``table``."""
+
+    @abstractmethod
+    async def lock(self, connection: Connection) -> None:
+        """Serialize migration runs of several processes (inside the revision's transaction)."""
+
+    async def prepare(self, connection: Connection) -> object:
+        """Connection settings a migration needs, set before its transaction; returns what to restore."""
+        return None
+
+    async def restore(self, connection: Connection, saved: object) -> None:
+        """Undo :meth:`prepare` after the transaction."""
+        return None
+
+    @abstractmethod
+    async def reset(self, connection: Connection) -> None:
+        """Drop every table, view and index (a throwaway test database back to empty)."""

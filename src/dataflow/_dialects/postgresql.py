@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from ._base import (
     Pool,
     PoolSettings,
     PoolSource,
+    SchemaEditor,
     Statement,
     TableDDL,
     ToDB,
@@ -34,6 +36,7 @@ from ._base import (
     quote_ident,
 )
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
+from ._postgres_schema import PostgresEditor
 
 if TYPE_CHECKING:
     import asyncpg
@@ -174,6 +177,13 @@ class PostgresBackend(Backend):
 
     def ensure_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         _ensure_database(admin, url.database)
+
+    def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        _drop_database(admin, url.database)
+
+    @functools.cached_property
+    def editor(self) -> SchemaEditor:
+        return PostgresEditor(self)
 
 
 BACKEND = PostgresBackend()
@@ -366,14 +376,11 @@ _created_databases: set[tuple[str, str]] = set()
 _created_lock = threading.Lock()
 
 
-def _ensure_database(admin: DatabaseURL, name: str) -> None:
-    """Create database ``name`` through ``admin`` unless it exists (once per process and name)."""
-    key = (admin.redacted, name)
-    with _created_lock:
-        if key in _created_databases:
-            return
+def _on_admin(admin: DatabaseURL, work: Callable[[Any], Awaitable[None]]) -> None:
+    """Run ``work(connection)`` on an admin connection, in a thread of its own (so this works inside a
+    running event loop too), and wait for it."""
 
-    async def create() -> None:
+    async def main() -> None:
         import asyncpg
 
         try:
@@ -381,26 +388,52 @@ def _ensure_database(admin: DatabaseURL, name: str) -> None:
         except Exception as exc:
             raise translate(exc, admin) from exc
         try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                try:
-                    await conn.execute(f'CREATE DATABASE "{name}"')
-                except asyncpg.DuplicateDatabaseError:
-                    pass  # another worker won the race
+            await work(conn)
         finally:
             await conn.close()
 
     errors: list[BaseException] = []
 
-    def run() -> None:  # a thread of its own, so this works inside a running event loop too
+    def run() -> None:
         try:
-            asyncio.run(create())
+            asyncio.run(main())
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=run, name="dataflow-create-database")
+    thread = threading.Thread(target=run, name="dataflow-admin")
     thread.start()
     thread.join()
     if errors:
         raise errors[0]
+
+
+def _ensure_database(admin: DatabaseURL, name: str) -> None:
+    """Create database ``name`` through ``admin`` unless it exists (once per process and name)."""
+    key = (admin.redacted, name)
+    with _created_lock:
+        if key in _created_databases:
+            return
+
+    async def create(conn: Any) -> None:
+        import asyncpg
+
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another worker won the race
+
+    _on_admin(admin, create)
     with _created_lock:
         _created_databases.add(key)
+
+
+def _drop_database(admin: DatabaseURL, name: str) -> None:
+    """Drop database ``name`` through ``admin`` (its connections are ended first)."""
+
+    async def drop(conn: Any) -> None:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    _on_admin(admin, drop)
+    with _created_lock:
+        _created_databases.discard((admin.redacted, name))

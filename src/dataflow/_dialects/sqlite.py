@@ -12,6 +12,7 @@ its result rows cost one thread hop, not one per cursor call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -31,7 +32,18 @@ from .._errors import (
 )
 from .._types import FieldType, json_dump
 from .._url import MEMORY, DatabaseURL, parse_path_url
-from ._base import Backend, Connection, FromDB, Pool, PoolSettings, PoolSource, ToDB, quote_ident
+from ._base import (
+    Backend,
+    Connection,
+    FromDB,
+    Pool,
+    PoolSettings,
+    PoolSource,
+    SchemaEditor,
+    ToDB,
+    quote_ident,
+)
+from ._sqlite_schema import SQLiteEditor
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -179,6 +191,15 @@ class SQLiteBackend(Backend):
     def pool_source(self, url: DatabaseURL, settings: PoolSettings, *, test_mode: bool) -> PoolSource:
         return _SQLitePools(url, settings)
 
+    @functools.cached_property
+    def editor(self) -> SchemaEditor:
+        return SQLiteEditor(self)
+
+    def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
+        if not url.is_memory:
+            for extra in ("", "-wal", "-shm"):
+                Path(url.database + extra).unlink(missing_ok=True)
+
     def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
         if url.is_memory:
             return url
@@ -301,9 +322,27 @@ async def connect(path: str, *, busy_timeout: float) -> SQLiteConnection:
         raise DatabaseError(f"Could not open SQLite database '{path}': {exc}.") from exc
     conn = SQLiteConnection(raw, path, busy_timeout)
     if path != MEMORY:
-        await conn.fetch("PRAGMA journal_mode=WAL")
+        await _switch_to_wal(conn, busy_timeout)
         await conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+async def _switch_to_wal(conn: SQLiteConnection, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process switches the same new file: SQLite
+    can answer "database is locked" at once there, without waiting for the busy timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            await conn.fetch("PRAGMA journal_mode=WAL")
+            return
+        except DatabaseLockedError:
+            if loop.time() + delay > deadline:
+                await conn.close()
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 class SQLitePool(Pool):

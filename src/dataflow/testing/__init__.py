@@ -17,6 +17,9 @@ Fixtures:
   registered and their tables created; teardown drops those tables and closes the instance.
 * ``dataflow_isolated`` — a ``DataFlow`` inside ``db.isolated()``: everything the test writes,
   including code that commits its own transactions, is rolled back at teardown.
+* ``dataflow_migrations_dir`` / ``dataflow_migration_url`` / ``dataflow_migration_db`` — the
+  migrations folder and an empty database of its own for testing migrations; the ready-made tests
+  are in :mod:`dataflow.testing.migrations`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ import pytest_asyncio
 
 from .._dataflow import DataFlow
 from ._leaks import LeakCheck
+from ._migration_fixtures import (
+    dataflow_migration_db,
+    dataflow_migration_session_url,
+    dataflow_migration_url,
+    dataflow_migrations_dir,
+)
 from ._urls import session_url, worker_url
 
 __all__ = [
@@ -36,6 +45,10 @@ __all__ = [
     "dataflow_db_module",
     "dataflow_db_session",
     "dataflow_isolated",
+    "dataflow_migration_db",
+    "dataflow_migration_session_url",
+    "dataflow_migration_url",
+    "dataflow_migrations_dir",
     "dataflow_models",
     "dataflow_session_url",
     "dataflow_url",
@@ -44,6 +57,12 @@ __all__ = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "dataflow_migrations",
+        type="string",
+        default="migrations",
+        help="The migrations folder the migration tests check (relative to the root directory).",
+    )
     parser.addini(
         "dataflow_leak_check",
         type="bool",

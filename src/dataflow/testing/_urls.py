@@ -8,7 +8,7 @@ from pathlib import Path
 from .._dialects import backend_for, parse_url
 from .._url import DatabaseURL
 
-__all__ = ["session_url", "worker_url"]
+__all__ = ["drop_migrations_url", "migrations_url", "session_url", "worker_url"]
 
 
 def _worker() -> str | None:
@@ -36,3 +36,22 @@ def worker_url(env_url: str | None, session: str, tmp_path: os.PathLike[str]) ->
     if not env_url:
         return f"sqlite:///{Path(tmp_path) / 'test.db'}"
     return session
+
+
+def migrations_url(env_url: str, session: str) -> str:
+    """The database of the migration checks when ``DATABASE_URL`` is set: ``<session database>_migrations``,
+    created on demand (``:memory:`` stays in memory)."""
+    url = parse_url(session)
+    if url.is_memory:
+        return session
+    backend = backend_for(url)
+    own: DatabaseURL = backend.with_database_suffix(url, "migrations")
+    backend.ensure_database(own, admin=parse_url(env_url))
+    return own.render()
+
+
+def drop_migrations_url(env_url: str, url: str) -> None:
+    """Remove the database :func:`migrations_url` created."""
+    parsed = parse_url(url)
+    if not parsed.is_memory:
+        backend_for(parsed).drop_database(parsed, admin=parse_url(env_url))

@@ -40,6 +40,20 @@ def project_problems(files: list[Classified]) -> list[str]:
     return problems
 
 
+def _block_file(case: ET.Element, known: set[str]) -> str:
+    """The project file a junit testcase belongs to: its own file, or, for a test imported into a
+    module (``from plugin.tests import test_x``, defined elsewhere), the module that collected it."""
+    file = case.get("file", "")
+    if file in known:
+        return file
+    parts = (case.get("classname") or "").split(".")
+    for n in range(len(parts), 0, -1):
+        candidate = "/".join(parts[:n]) + ".py"
+        if candidate in known:
+            return candidate
+    return file
+
+
 def run_project(files: list[Classified], backend: str, database_url: str, workdir: Path, site: SiteConfig) -> list[str]:
     """Run the page project with real pytest and check every test file block's outcome."""
     problems = project_problems(files)
@@ -58,10 +72,10 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
         return [f"{files[0].block.where}: pytest did not run the project (exit {proc.returncode})\n{log}"]
     records = json.loads(exceptions.read_text(encoding="utf-8")) if exceptions.exists() else []
     by_key = {(r["file"], str(r["line"]), r["name"]): r for r in records}
+    known = {c.block.title for c in files}
     cases: dict[str, list[ET.Element]] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        cases.setdefault(case.get("file", ""), []).append(case)
-    known = {c.block.title for c in files}
+        cases.setdefault(_block_file(case, known), []).append(case)
     for file, elements in cases.items():
         if file not in known:
             for case in elements:
@@ -78,7 +92,7 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
             continue
         for case in mine:
             name = case.get("name", "")
-            line = int(case.get("line") or 0) + 1
+            line = int(case.get("line") or 0) + 1 if case.get("file") == block.title else 1  # imported: the block
             where = f"{block.rel}:{block.page_line(line)} [{block.title}::{name}]"
             bad = case.findall("failure") + case.findall("error")
             skipped = case.findall("skipped")
@@ -88,7 +102,7 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
                     state = "was skipped" if skipped else "passed"
                     problems.append(f"{where}: documented to fail (expect=\"fail\") but it {state}")
                     continue
-                record = by_key.get((block.title, case.get("line", ""), name), {})
+                record = by_key.get((case.get("file", ""), case.get("line", ""), name), {})
                 text = "\n".join([record.get("message", ""), record.get("text", ""), detail,
                                   *(b.get("message", "") for b in bad)])
                 mismatch = exception_matches(c, record.get("types", []), text)
