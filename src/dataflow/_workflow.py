@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from ._nodes import Node, NodeOwner, resolve_node_type
 if TYPE_CHECKING:
     from ._executor import ExecutionContext
 
-__all__ = ["TRIGGER", "Connection", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
+__all__ = ["TRIGGER", "Connection", "execution_order", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
 
 #: A connection into this parameter name only orders and gates the target (it runs after the
 #: source, and not at all when the source's output is a branch not taken); no value is passed.
@@ -327,15 +327,19 @@ class WorkflowBuilder:
         return Workflow([entries[n] for n in order], list(self._connections))
 
 
-def _topological_order(node_ids: list[str], connections: list[Connection]) -> list[str]:
-    """Kahn's algorithm, keeping insertion order among ready nodes (deterministic runs)."""
-    if not connections:
-        return list(node_ids)
+def execution_order(
+    node_ids: Sequence[str], edges: Iterable[tuple[str, str]]
+) -> tuple[list[str], list[str]]:
+    """``(order, stuck)``: Kahn's algorithm over ``(source, target)`` edges, keeping insertion order
+    among ready nodes (deterministic runs); ``stuck`` are the nodes in or behind a cycle.
+
+    ``build()`` orders a workflow with it, and the Inspector shows the same order.
+    """
     incoming = {n: 0 for n in node_ids}
     outgoing: dict[str, list[str]] = {n: [] for n in node_ids}
-    for conn in connections:
-        incoming[conn.target] += 1
-        outgoing[conn.source].append(conn.target)
+    for source, target in edges:
+        incoming[target] += 1
+        outgoing[source].append(target)
     position = {n: i for i, n in enumerate(node_ids)}
     ready = [n for n in node_ids if incoming[n] == 0]
     order: list[str] = []
@@ -347,8 +351,16 @@ def _topological_order(node_ids: list[str], connections: list[Connection]) -> li
             incoming[nxt] -= 1
             if incoming[nxt] == 0:
                 ready.append(nxt)
-    if len(order) != len(node_ids):
-        stuck = [n for n in node_ids if n not in order]
+    done = set(order)
+    return order, [n for n in node_ids if n not in done]
+
+
+def _topological_order(node_ids: list[str], connections: list[Connection]) -> list[str]:
+    """The execution order; DF-403 when the connections form a cycle."""
+    if not connections:
+        return list(node_ids)
+    order, stuck = execution_order(node_ids, ((c.source, c.target) for c in connections))
+    if stuck:
         raise WorkflowCycleError(
             f"The connections between {', '.join(repr(n) for n in stuck)} form a cycle.",
             context={"nodes": stuck},

@@ -17,7 +17,7 @@ from .._errors import DataFlowError
 from .._model import ModelSpec
 from .._nodes import Node, NodeSpec
 from .._types import FieldType
-from .._workflow import TRIGGER, Workflow, WorkflowBuilder
+from .._workflow import TRIGGER, Workflow, WorkflowBuilder, execution_order
 
 __all__ = ["FIELD_VALUE_PARAMS", "Link", "NodeView", "WorkflowView", "split_path"]
 
@@ -172,25 +172,7 @@ class WorkflowView:
 
     def order(self) -> tuple[list[str], list[str]]:
         """``(execution order, nodes stuck in or behind a cycle)``, as ``build()`` orders nodes."""
-        ids = self.ids
-        incoming = {n: 0 for n in ids}
-        outgoing: dict[str, list[str]] = {n: [] for n in ids}
-        for link in self.valid_links():
-            incoming[link.target] += 1
-            outgoing[link.source].append(link.target)
-        position = {n: i for i, n in enumerate(ids)}
-        ready = [n for n in ids if incoming[n] == 0]
-        order: list[str] = []
-        while ready:
-            ready.sort(key=position.__getitem__)
-            current = ready.pop(0)
-            order.append(current)
-            for nxt in outgoing[current]:
-                incoming[nxt] -= 1
-                if incoming[nxt] == 0:
-                    ready.append(nxt)
-        done = set(order)
-        return order, [n for n in ids if n not in done]
+        return execution_order(self.ids, ((link.source, link.target) for link in self.valid_links()))
 
     def cycles(self) -> list[list[str]]:
         """Each cycle once, as the node ids along it, starting at its earliest-added node."""
