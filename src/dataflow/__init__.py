@@ -44,6 +44,8 @@ from ._errors import (
     InvalidMigrationTargetError,
     InvalidModelError,
     InvalidParameterError,
+    InvalidSagaError,
+    InvalidTransactionOptionError,
     InvalidURLError,
     MigrationChecksumError,
     MigrationError,
@@ -58,10 +60,14 @@ from ._errors import (
     RecordNotFoundError,
     ResourceLeakError,
     SchemaMismatchError,
+    SerializationFailureError,
     ServerUnavailableError,
     StalePoolWarning,
     TooManyConnectionsError,
     TransactionError,
+    TransactionTimeoutError,
+    TwoPhaseCommitError,
+    TwoPhaseCommitUnavailableError,
     TypeMismatchError,
     UniqueViolationError,
     UnknownFieldError,
@@ -76,10 +82,11 @@ from ._errors import (
 )
 from ._migrations import MigrationPlan, Migrations, RevisionStatus
 from ._model import Field, FieldSpec, ModelSpec
-from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
+from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
+from ._tx_options import IsolationLevel, TransactionOptions
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
 from .platform import Inspector
@@ -116,7 +123,10 @@ __all__ = [
     "InvalidMigrationTargetError",
     "InvalidModelError",
     "InvalidParameterError",
+    "InvalidSagaError",
+    "InvalidTransactionOptionError",
     "InvalidURLError",
+    "IsolationLevel",
     "LocalRuntime",
     "MigrationChecksumError",
     "MigrationError",
@@ -141,13 +151,19 @@ __all__ = [
     "RevisionStatus",
     "SchemaCache",
     "SchemaMismatchError",
+    "SerializationFailureError",
     "ServerUnavailableError",
     "StalePoolWarning",
     "SwitchNode",
     "TooManyConnectionsError",
     "Transaction",
+    "TransactionContextNode",
     "TransactionError",
+    "TransactionOptions",
     "TransactionState",
+    "TransactionTimeoutError",
+    "TwoPhaseCommitError",
+    "TwoPhaseCommitUnavailableError",
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",

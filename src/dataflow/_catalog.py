@@ -318,6 +318,59 @@ _ENTRIES = [
         "an async transaction, whose connection belongs to the running loop.",
         "Use `async with db.transaction():` once per block, and AsyncLocalRuntime inside async code.",
     ),
+    ErrorInfo(
+        "DF-602", "SerializationFailureError", "Transaction conflict: serialization failure or deadlock",
+        "The database rolled the transaction back because it conflicted with a concurrent transaction: a "
+        "serialization failure under REPEATABLE READ or SERIALIZABLE (SQLSTATE 40001) or a deadlock (40P01).",
+        "Run the whole transaction again: pass `retries=` (`await db.transaction(retries=3).run(fn)`, "
+        "`async for attempt in db.transaction(retries=3)`, or `\"retries\": 3` on TransactionContextNode).",
+    ),
+    ErrorInfo(
+        "DF-603", "TransactionTimeoutError", "Transaction timed out",
+        "A statement or a lock wait took longer than the transaction's `timeout` (PostgreSQL "
+        "`statement_timeout` / `lock_timeout`, SQLite's busy timeout while another connection held the "
+        "write lock); the transaction was rolled back.",
+        "Run the transaction again once the competing work is done (`retries=` does not retry timeouts), "
+        "shorten the slow statement or the transaction holding the lock, or raise `timeout`.",
+    ),
+    ErrorInfo(
+        "DF-604", "InvalidTransactionOptionError", "Invalid transaction option",
+        "`db.transaction()` or TransactionContextNode got an isolation level, timeout or retry count it "
+        "does not accept, an option a nested block (a savepoint) cannot change, `retries` on an "
+        "`async with` block, or downstream nodes on more than one database.",
+        "Use `READ_COMMITTED`, `REPEATABLE_READ` or `SERIALIZABLE`, a `timeout` in seconds above 0 and "
+        "`retries` of 0 or more, on the outermost block; with `retries` use `.run(fn)` or `async for`.",
+    ),
+    ErrorInfo(
+        "DF-605", "InvalidSagaError", "Invalid saga definition",
+        "A saga's `steps` or `compensation_logic` is not in the documented shape: a step without a name "
+        "or node, two steps with one name, a compensation for a step that does not exist, or a "
+        "`${step.path}` reference to a step that has not run before it.",
+        "Give `steps` as a list of `{\"name\": ..., \"node\": ..., \"params\": {...}}` and each "
+        "compensation as `{\"node\": ..., \"params\": {...}}` under the step's name in `compensation_logic`.",
+    ),
+    ErrorInfo(
+        "DF-606", "TwoPhaseCommitUnavailableError", "Two-phase commit not available",
+        "A two-phase commit has a participant that cannot prepare a transaction: a SQLite database (SQLite "
+        "has no PREPARE TRANSACTION) or a PostgreSQL server with `max_prepared_transactions = 0`.",
+        "Use a saga (`pattern=\"saga\"` or `\"auto\"`, or SagaCoordinator), or set "
+        "`max_prepared_transactions` above 0 on every PostgreSQL server (a restart applies it).",
+        more_causes=(
+            "A participant is already inside `db.transaction()` or `db.isolated()`, whose transaction "
+            "cannot be prepared.",
+        ),
+        more_solutions=(
+            "Start the two-phase commit outside other transactions; test it on committed data "
+            "(the `dataflow_db` fixture, not `dataflow_isolated`).",
+        ),
+    ),
+    ErrorInfo(
+        "DF-607", "TwoPhaseCommitError", "Two-phase commit failed",
+        "A participant failed before or during PREPARE TRANSACTION, so every participant was rolled back "
+        "and nothing committed, or a COMMIT PREPARED failed after the log recorded the decision to commit.",
+        "Read the participant and the chained error in the message; after a prepare failure fix its "
+        "cause and run again; after a commit failure call `await TwoPhaseCommit.recover(...)`.",
+    ),
     # 7xx: testing support
     ErrorInfo(
         "DF-701", "ResourceLeakError", "Test left resources open",

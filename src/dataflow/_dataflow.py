@@ -29,6 +29,7 @@ from ._settings import (
     resolve_error_enhancer,
 )
 from ._transaction import Transaction
+from ._tx_options import IsolationLevel, transaction_options
 from ._workflow import WorkflowBuilder
 
 __all__ = ["DataFlow"]
@@ -366,19 +367,29 @@ class DataFlow:
         """
         return self._context.connection()
 
-    def transaction(self) -> Transaction:
+    def transaction(
+        self,
+        *,
+        isolation: IsolationLevel | str | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+    ) -> Transaction:
         """``async with db.transaction():`` — commit on success, roll back on an exception.
 
         Nested blocks are savepoints. Workflows run with :class:`AsyncLocalRuntime` inside the block
         use its connection.
 
-        Example:
-            ```python
-            async with db.transaction():
-                await runtime.execute_workflow_async(workflow.build())
-            ```
+        Args:
+            isolation: ``READ_COMMITTED``, ``REPEATABLE_READ``, ``SERIALIZABLE`` (SQLite: always serializable).
+            timeout: Seconds a statement or lock wait may take (PostgreSQL ``statement_timeout`` and
+                ``lock_timeout``, SQLite's busy timeout); exceeding it is DF-603.
+            retries: Run the block again after a serialization failure or deadlock (DF-602), with
+                ``await db.transaction(retries=n).run(fn)`` or ``async for attempt in ...``.
+
+        Raises:
+            InvalidTransactionOptionError: DF-604, for an option value it does not accept.
         """
-        return self._context.transaction()
+        return self._context.transaction(transaction_options(isolation, timeout, retries))
 
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[DataFlow]:

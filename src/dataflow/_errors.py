@@ -37,7 +37,8 @@ __all__ = [
     "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
     "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
     "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
-    "WorkflowError", "WrongEventLoopError", "format_message",
+    "WorkflowError", "WrongEventLoopError", "format_message", "SerializationFailureError", "TransactionTimeoutError",
+    "InvalidTransactionOptionError", "InvalidSagaError", "TwoPhaseCommitUnavailableError", "TwoPhaseCommitError",
 ]
 
 _CODES_IN_USE: dict[str, str] = {}
@@ -123,9 +124,7 @@ class DataFlowError(Exception):
         return self
 
 
-def _rebuild(
-    cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None
-) -> DataFlowError:
+def _rebuild(cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None) -> DataFlowError:
     return cls(detail, context=context, fix=fix)
 
 
@@ -315,38 +314,62 @@ class WrongEventLoopError(DatabaseConnectionError):
 
 class TooManyConnectionsError(DatabaseConnectionError):
     """DF-508: the server's ``max_connections`` is reached."""
-
     code = "DF-508"
 
 
 class PoolTimeoutError(DatabaseConnectionError):
     """DF-509: no connection became free within ``pool_acquire_timeout``."""
-
     code = "DF-509"
 
 
 class DatabaseLockedError(DatabaseConnectionError):
     """DF-510: SQLite's write lock was held past ``sqlite_busy_timeout``."""
-
     code = "DF-510"
 
 
 class ConnectionLostError(DatabaseConnectionError):
     """DF-511: the server closed the connection during an operation."""
-
     code = "DF-511"
 
 
 class DatabaseError(DataFlowError):
     """DF-512: a database error DataFlow does not translate more precisely."""
-
     code = "DF-512"
 
 
 class TransactionError(DataFlowError):
     """DF-601: a transaction used in a way it does not support."""
-
     code = "DF-601"
+
+
+class SerializationFailureError(TransactionError):
+    """DF-602: the database rolled a transaction back (serialization failure or deadlock); retry it."""
+    code = "DF-602"
+
+
+class TransactionTimeoutError(TransactionError):
+    """DF-603: a statement or lock wait outlasted the transaction's ``timeout``."""
+    code = "DF-603"
+
+
+class InvalidTransactionOptionError(TransactionError):
+    """DF-604: an isolation level, timeout or retry count a transaction does not accept."""
+    code = "DF-604"
+
+
+class InvalidSagaError(TransactionError):
+    """DF-605: a saga's steps or compensations are not in the documented shape."""
+    code = "DF-605"
+
+
+class TwoPhaseCommitUnavailableError(TransactionError):
+    """DF-606: a participant cannot prepare transactions (SQLite, max_prepared_transactions = 0)."""
+    code = "DF-606"
+
+
+class TwoPhaseCommitError(TransactionError):
+    """DF-607: a two-phase commit failed (rolled back everywhere, or a commit left prepared)."""
+    code = "DF-607"
 
 
 class ResourceLeakError(DataFlowError):

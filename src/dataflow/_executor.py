@@ -23,6 +23,7 @@ from ._pool import PoolManager
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
+from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
 __all__ = ["ExecutionContext", "check_columns"]
@@ -130,9 +131,9 @@ class ExecutionContext:
 
     # --- running statements -----------------------------------------------------------------
 
-    def transaction(self) -> Transaction:
+    def transaction(self, options: TransactionOptions | None = None) -> Transaction:
         """A new transaction block (a savepoint when one is active)."""
-        return Transaction(self)
+        return Transaction(self, options=options)
 
     async def run(
         self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]

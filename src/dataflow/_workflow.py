@@ -97,6 +97,14 @@ class Workflow:
                 return f"'{conn.source}.{branch[0]}' is the branch not taken"
         return None
 
+    def downstream(self, node_id: str) -> set[str]:
+        """The nodes that depend on ``node_id`` through connections, directly or through others."""
+        return _reach({node_id}, [(c.source, c.target) for c in self.connections]) - {node_id}
+
+    def upstream(self, node_ids: set[str]) -> set[str]:
+        """The nodes that ``node_ids`` depend on (not counting ``node_ids`` themselves)."""
+        return _reach(node_ids, [(c.target, c.source) for c in self.connections]) - node_ids
+
     @property
     def node_ids(self) -> list[str]:
         """Node ids in execution order."""
@@ -154,6 +162,17 @@ def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         return _plain_copy(source, set())  # type: ignore[no-any-return]
     except LookupError:
         return copy.deepcopy(source)
+
+
+def _reach(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        node = todo.pop()
+        for source, target in edges:
+            if source == node and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def _split(path: str) -> list[str]:

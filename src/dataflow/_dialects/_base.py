@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
+from ._transactions import TransactionSpelling
 
 __all__ = [
     "Backend",
@@ -69,14 +70,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Backend(ABC):
+class Backend(TransactionSpelling, ABC):
     """One database product: how its URLs look, how it spells SQL, stores values and opens pools."""
 
     name: ClassVar[str]
     #: URL schemes that select this backend (``_dialects.SCHEMES`` is built from these).
     schemes: ClassVar[tuple[str, ...]]
-    #: The statement that opens a top-level transaction.
-    begin_sql: ClassVar[str] = "BEGIN"
     numbered_params: ClassVar[bool]
     column_types: ClassVar[dict[FieldType, str]]
     to_db: ClassVar[dict[FieldType, ToDB]]

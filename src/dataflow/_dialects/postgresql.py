@@ -37,6 +37,7 @@ from ._base import (
 )
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
+from ._transactions import PostgresTransactionSpelling
 
 if TYPE_CHECKING:
     import asyncpg
@@ -82,7 +83,7 @@ _TYPE_NAMES = {
 }
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(PostgresTransactionSpelling, Backend):
     """PostgreSQL (11+) through asyncpg."""
 
     name = "postgresql"

@@ -44,6 +44,7 @@ from ._base import (
     quote_ident,
 )
 from ._sqlite_schema import SQLiteEditor
+from ._transactions import SQLiteTransactionSpelling
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -94,14 +95,13 @@ _COLUMN_TYPES = {
 }
 
 
-class SQLiteBackend(Backend):
-    """SQLite through aiosqlite (3.35+ for RETURNING)."""
+class SQLiteBackend(SQLiteTransactionSpelling, Backend):
+    """SQLite through aiosqlite (3.35+ for RETURNING); BEGIN IMMEDIATE (SQLiteTransactionSpelling) takes
+    the write lock at BEGIN: a deferred transaction that reads first and writes later can fail with
+    "database is locked" at once, without waiting for the busy timeout."""
 
     name = "sqlite"
     schemes = ("sqlite", "sqlite+aiosqlite")
-    # Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
-    # fail with "database is locked" at once, without waiting for the busy timeout.
-    begin_sql = "BEGIN IMMEDIATE"
     numbered_params = False
     column_types = _COLUMN_TYPES
     to_db = _TO_DB

@@ -20,13 +20,22 @@ from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
 from ._listing import CountNode, ListNode
 from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
 from ._switch import SwitchNode
+from ._transaction_node import TransactionContextNode
 from ._upsert import BulkUpsertNode, UpsertNode
 
 if TYPE_CHECKING:
     from .._executor import ExecutionContext
     from .._query import Statements
 
-__all__ = ["BUILTIN_NODES", "OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
+__all__ = [
+    "BUILTIN_NODES",
+    "OPERATIONS",
+    "NodeOwner",
+    "generate_nodes",
+    "register_builtin",
+    "register_owner",
+    "resolve_node_type",
+]
 
 #: The eleven operations: the suffix of the node name -> its base class.
 OPERATIONS: dict[str, type[Node]] = {
@@ -44,7 +53,12 @@ OPERATIONS: dict[str, type[Node]] = {
 }
 
 #: Node types that belong to no model and no instance.
-BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
+BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode, "TransactionContextNode": TransactionContextNode}
+
+
+def register_builtin(node: type[Node]) -> None:
+    """Make a node type that belongs to no model resolvable by name (and picklable as ``dataflow.nodes.X``)."""
+    BUILTIN_NODES[node.type_name] = node
 
 #: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
 NODES_MODULE = "dataflow.nodes"
