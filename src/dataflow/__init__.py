@@ -84,6 +84,7 @@ from ._migrations import MigrationPlan, Migrations, RevisionStatus
 from ._model import Field, FieldSpec, ModelSpec
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
+from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
 from ._tx_options import IsolationLevel, TransactionOptions
@@ -149,6 +150,9 @@ __all__ = [
     "RecordNotFoundError",
     "ResourceLeakError",
     "RevisionStatus",
+    "SagaCoordinator",
+    "SagaCoordinatorNode",
+    "SagaResult",
     "SchemaCache",
     "SchemaMismatchError",
     "SerializationFailureError",

@@ -162,14 +162,18 @@ class DataFlow:
 
     @property
     def schema_cache(self) -> SchemaCache:
-        """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
-        ``is_table_ensured()``."""
+        """Known tables: ``get_metrics()``, ``clear()``, ``clear_table()``, ``is_table_ensured()``."""
         return self._schema
 
     @property
     def error_enhancer(self) -> ErrorEnhancer:
         """Writes the messages of the errors this instance's nodes raise."""
         return self._enhancer
+
+    @property
+    def execution_context(self) -> ExecutionContext:
+        """Where this instance's statements get their connections (sagas and 2PC coordinate through it)."""
+        return self._context
 
     @property
     def _schema_cache(self) -> SchemaCache:
@@ -368,11 +372,7 @@ class DataFlow:
         return self._context.connection()
 
     def transaction(
-        self,
-        *,
-        isolation: IsolationLevel | str | None = None,
-        timeout: float | None = None,
-        retries: int = 0,
+        self, *, isolation: IsolationLevel | str | None = None, timeout: float | None = None, retries: int = 0
     ) -> Transaction:
         """``async with db.transaction():`` — commit on success, roll back on an exception.
 
