@@ -278,7 +278,9 @@ async def two_shops(database_url: str, second_url: str) -> AsyncIterator[tuple[D
         await items.close()
 
 
-async def _kill_between_steps(backend: str, database_url: str, second_url: str, tmp_path: Path, items: DataFlow) -> None:
+async def _kill_between_steps(
+    backend: str, database_url: str, second_url: str, tmp_path: Path, items: DataFlow
+) -> None:
     """Start the child, block its second step on a lock of the items database, kill it once its log
     shows the first step done and the second started, then release the lock."""
     script = tmp_path / "child.py"

@@ -144,7 +144,8 @@ class SagaCoordinator:
         for step in steps[start:]:
             try:
                 params = substitute(step.action.params, result.outputs)
-                result.outputs[step.name] = await self._run(store, result.saga_id, step.name, "forward", step.action, params)
+                output = await self._run(store, result.saga_id, step.name, "forward", step.action, params)
+                result.outputs[step.name] = output
             except Exception as exc:
                 result.failed, result.error = step.name, _describe(exc)
                 await store.log(result.saga_id, step.name, "forward", "failed", error=result.error)

@@ -73,7 +73,8 @@ def _action(raw: Any, where: str, resolve: Resolver, known: set[str]) -> Action:
     try:
         json.dumps(params)
     except (TypeError, ValueError) as exc:
-        raise _fail(f"{where}: 'params' must be JSON values (the saga table stores them): {exc}.", where=where) from None
+        detail = f"{where}: 'params' must be JSON values (the saga table stores them): {exc}."
+        raise _fail(detail, where=where) from None
     for name in _references(params):
         if name not in known:
             raise _fail(
