@@ -6,7 +6,8 @@ Two ways to get a server, in this order:
    that is already running. Nothing is started or stopped; only the databases created here are
    dropped again.
 2. A throwaway server started for the run with pytest-postgresql's ``PostgreSQLExecutor``
-   (``pg_ctl initdb`` + ``pg_ctl start`` on a free port, ``fsync=off``, ``max_connections=300``)
+   (``pg_ctl initdb`` + ``pg_ctl start`` on a free port, ``fsync=off``, ``max_connections=300``,
+   ``max_prepared_transactions=50``)
    and stopped afterwards. As root, ``pg_ctl`` runs through ``.ci/pg_ctl_as_postgres``, which
    runs it as the ``postgres`` user, because PostgreSQL refuses to run as root.
 
@@ -69,8 +70,11 @@ SERVER_SETTINGS: dict[str, str] = {
     "full_page_writes": "off",
     "synchronous_commit": "off",
     "max_connections": "300",
+    "max_prepared_transactions": "50",
 }
-"""Settings of the throwaway server: fast and roomy enough for the pool and leak tests."""
+"""Settings of the throwaway server: fast and roomy enough for the pool and leak tests; prepared
+transactions enabled for the two-phase commit tests (PREPARE TRANSACTION needs
+``max_prepared_transactions > 0``)."""
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CI_TRUE = {"1", "true", "yes", "on"}

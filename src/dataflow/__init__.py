@@ -20,6 +20,7 @@ The drivers (aiosqlite, asyncpg) are imported on first use, so importing this pa
 
 from ._catalog import CATALOG, ErrorInfo
 from ._dataflow import DataFlow
+from ._distributed import DistributedTransactionManagerNode, TwoPhaseCommit
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import (
     AmbiguousNodeTypeError,
@@ -109,6 +110,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseLockedError",
     "DatabaseNotFoundError",
+    "DistributedTransactionManagerNode",
     "DuplicateNodeIdError",
     "ErrorEnhancer",
     "ErrorEnhancerConfig",
@@ -166,6 +168,7 @@ __all__ = [
     "TransactionOptions",
     "TransactionState",
     "TransactionTimeoutError",
+    "TwoPhaseCommit",
     "TwoPhaseCommitError",
     "TwoPhaseCommitUnavailableError",
     "TypeMismatchError",

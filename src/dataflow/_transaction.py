@@ -43,6 +43,8 @@ class TransactionState(StrEnum):
     NEW = "new"
     ACTIVE = "active"
     COMMITTED = "committed"
+    #: Ended by PREPARE TRANSACTION (two-phase commit): committed or rolled back later by its global id.
+    PREPARED = "prepared"
     ROLLED_BACK = "rolled back"
     FAILED = "failed"
 
@@ -100,6 +102,8 @@ class Transaction:
         self._retrying = False
         self._swallow = False
         self._conflicted = False
+        #: Set by two-phase commit: end the block with PREPARE TRANSACTION under this global id.
+        self.prepare_as: str | None = None
         self._always_rollback = always_rollback
         self._publish = publish
         self._share_timeout = share_timeout
@@ -227,7 +231,7 @@ class Transaction:
         finally:
             await self._stack.aclose()
         if commit:
-            self.state = TransactionState.COMMITTED
+            self.state = TransactionState.PREPARED if self.prepare_as is not None else TransactionState.COMMITTED
             if self._outer is not None:  # still undone if the enclosing transaction rolls back
                 self._outer.created_tables |= self.created_tables
         else:
@@ -282,7 +286,10 @@ class Transaction:
     async def _end(self, connection: Connection, commit: bool) -> None:
         depth = self._depth
         if depth == 0:
-            await connection.execute("COMMIT" if commit else "ROLLBACK")
+            if commit and self.prepare_as is not None:
+                await connection.execute(self._host.backend.prepare_sql(self.prepare_as))
+            else:
+                await connection.execute("COMMIT" if commit else "ROLLBACK")
             await self._after_end(connection)
             return
         if commit:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._nodes import Node, resolve_node_type
+from .._tx_options import transaction_options
 from ._definition import Action, Resolver, SagaStep, definition, parse_saga, substitute
 from ._store import SagaStore
 
@@ -94,6 +95,7 @@ class SagaCoordinator:
     Args:
         db: The instance whose database keeps the saga table, and whose node types the step names
             refer to first. Without it, the table is in the first step's database.
+        timeout: The ``timeout`` of each step's transaction (seconds; DF-603 beyond it).
 
     Example:
         ```python
@@ -105,12 +107,15 @@ class SagaCoordinator:
         ```
     """
 
-    def __init__(self, db: DataFlow | None = None) -> None:
+    def __init__(self, db: DataFlow | None = None, *, timeout: float | None = None) -> None:
         self._db = db
         self._resolve = resolver(db)
+        self._options = transaction_options(timeout=timeout, where="SagaCoordinator")
 
     def parse(self, steps: Any, compensation_logic: Any = None) -> list[SagaStep]:
         """The checked steps of a definition (DF-605, DF-401 for an unknown node type)."""
+        if isinstance(steps, list) and steps and all(isinstance(step, SagaStep) for step in steps):
+            return list(steps)  # parsed already
         return parse_saga(steps, compensation_logic, self._resolve)
 
     def _store(self, steps: list[SagaStep]) -> SagaStore:
@@ -164,7 +169,7 @@ class SagaCoordinator:
         same = context is store.context
         if not same:
             await store.log(saga_id, step, kind, "started")
-        async with context.transaction():
+        async with context.transaction(self._options):
             output = await action.node().run(params)
             if same:
                 await store.log(saga_id, step, kind, "done", output)
