@@ -225,6 +225,7 @@ class TwoPhaseCommit:
                 await transaction.__aexit__(RuntimeError, RuntimeError("two-phase commit rolled back"), None)
             elif transaction.state is TransactionState.PREPARED:
                 await _sql(context, context.backend.rollback_prepared_sql(self._participant_gid(index)))
+                context.forget_tables(transaction.created_tables)  # their CREATE TABLE is undone too
         await self._log("aborted")
         self.state = "rolled back"
 
