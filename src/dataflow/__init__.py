@@ -83,6 +83,12 @@ from ._errors import (
 )
 from ._migrations import MigrationPlan, Migrations, RevisionStatus
 from ._model import Field, FieldSpec, ModelSpec
+from ._monitoring import (
+    TransactionMetricsNode,
+    TransactionMonitor,
+    TransactionMonitorNode,
+    transaction_metrics,
+)
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
@@ -165,6 +171,9 @@ __all__ = [
     "Transaction",
     "TransactionContextNode",
     "TransactionError",
+    "TransactionMetricsNode",
+    "TransactionMonitor",
+    "TransactionMonitorNode",
     "TransactionOptions",
     "TransactionState",
     "TransactionTimeoutError",
@@ -184,5 +193,6 @@ __all__ = [
     "WorkflowCycleError",
     "WorkflowError",
     "WrongEventLoopError",
+    "transaction_metrics",
     "__version__",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from ._pool import PoolManager
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
+from ._tx_metrics import TransactionMetrics
 from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
@@ -103,6 +105,10 @@ class ExecutionContext:
             weakref.WeakKeyDictionary()
         )
         self.pools.on_shared_closed.append(schema.clear)
+        #: Counts and durations of this instance's transactions (TransactionMetricsNode).
+        self.metrics = TransactionMetrics()
+        #: The outermost transaction blocks open right now (TransactionMonitorNode).
+        self.open_transactions: weakref.WeakSet[Transaction] = weakref.WeakSet()
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -129,6 +135,21 @@ class ExecutionContext:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
         self.schema.forget(names)
 
+    def transaction_started(self, transaction: Transaction) -> None:
+        """An outermost transaction block began."""
+        self.open_transactions.add(transaction)
+
+    def transaction_ended(self, transaction: Transaction, outcome: str, retried: bool) -> None:
+        """An outermost transaction block ended: count it."""
+        self.open_transactions.discard(transaction)
+        self.metrics.record(
+            outcome=outcome,
+            duration=time.monotonic() - transaction.started,
+            retried=retried,
+            models=transaction.models,
+            workflow=transaction.workflow,
+        )
+
     # --- running statements -----------------------------------------------------------------
 
     def transaction(self, options: TransactionOptions | None = None) -> Transaction:
@@ -147,6 +168,9 @@ class ExecutionContext:
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
+        tx = self.current_transaction()
+        if tx is not None:
+            tx.root.models.add(model)
         async with _Lease(self) as connection:
             return await operation(connection)
 

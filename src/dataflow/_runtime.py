@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
 from ._loops import close_loop_resources
-from ._nodes import Node
+from ._nodes import Node, live_owners
+from ._tx_metrics import WORKFLOW
 from ._workflow import NodeEntry, Workflow
 
 if TYPE_CHECKING:
@@ -33,7 +34,11 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
         )
     run = _Run(workflow)
-    await run.nodes(workflow.nodes)
+    token = WORKFLOW.set(workflow.label)
+    try:
+        await run.nodes(workflow.nodes)
+    finally:
+        WORKFLOW.reset(token)
     return run.results, _run_id()
 
 
@@ -84,6 +89,12 @@ class _Run:
             raise
         self.results[entry.node_id] = {**self.results[entry.node_id], **extra}
 
+    def databases(self) -> list[ExecutionContext]:
+        """What a monitoring node looks at: the bound instance, the workflow's, or every live one."""
+        if self.workflow.owner is not None:
+            return [self.workflow.owner.execution_context]
+        return self.workflow.execution_contexts() or [owner.execution_context for owner in live_owners()]
+
     async def node(self, entry: NodeEntry) -> Node | None:
         """Run one node (``None`` when it is skipped)."""
         if self.skipped or self.inactive:
@@ -94,6 +105,8 @@ class _Run:
                 return None
         params = self.workflow.resolve_params(entry, self.results)
         node = entry.node_type()
+        if entry.node_type.uses_databases:
+            node.databases = self.databases()
         try:
             output = self.results[entry.node_id] = await node.run(params)
             branches = entry.node_type.inactive_outputs(output)

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from enum import StrEnum
@@ -25,6 +26,7 @@ from ._errors import (
     TransactionTimeoutError,
 )
 from ._shared import SharedConnection
+from ._tx_metrics import WORKFLOW
 from ._tx_options import IsolationLevel, TransactionOptions
 
 if TYPE_CHECKING:
@@ -67,6 +69,10 @@ class TransactionHost(Protocol):
 
     def forget_tables(self, names: Iterable[str]) -> None: ...
 
+    def transaction_started(self, transaction: Transaction) -> None: ...
+
+    def transaction_ended(self, transaction: Transaction, outcome: str, retried: bool) -> None: ...
+
 
 class Transaction:
     """``async with db.transaction():`` — commit on success, roll back on an exception.
@@ -104,6 +110,13 @@ class Transaction:
         self._conflicted = False
         #: Set by two-phase commit: end the block with PREPARE TRANSACTION under this global id.
         self.prepare_as: str | None = None
+        #: Models whose nodes ran in the block (nested blocks add to the outermost one).
+        self.models: set[str] = set()
+        #: The label of the workflow that opened the block, if a workflow did.
+        self.workflow: str | None = None
+        #: ``time.monotonic()`` / ``time.time()`` when the block began.
+        self.started = 0.0
+        self.started_at = 0.0
         self._always_rollback = always_rollback
         self._publish = publish
         self._share_timeout = share_timeout
@@ -180,20 +193,37 @@ class Transaction:
         self.state = TransactionState.ACTIVE
         if self._publish:
             self._token = host.tx_var.set(self)
+        self.started, self.started_at = time.monotonic(), time.time()
+        self.workflow = WORKFLOW.get()
+        if self.counted:
+            host.transaction_started(self)
         return self
+
+    @property
+    def counted(self) -> bool:
+        """True for the blocks the transaction metrics count: the outermost ``db.transaction()``."""
+        return self._publish and self.parent is None
+
+    @property
+    def root(self) -> Transaction:
+        """The outermost block of this one."""
+        return self if self.parent is None else self.parent.root
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
+        conflict = isinstance(exc, SerializationFailureError)
         try:
             await self._exit(exc_type, exc)
         except SerializationFailureError:
+            conflict = True
             if not self._swallow:
                 raise
+        finally:
+            if self.counted:
+                self._host.transaction_ended(self, str(self.state), self._swallow and conflict)
+        if self._swallow and conflict:
             self._conflicted = True  # the next attempt of ``async for`` / run() runs it again
-            return True
-        if self._swallow and isinstance(exc, SerializationFailureError):
-            self._conflicted = True
             return True
         return False
 

@@ -242,6 +242,11 @@ class Connection(ABC):
         """Bulk-load rows with the backend's fastest path; ``False`` if it has none."""
         return False
 
+    @property
+    def session(self) -> int | None:
+        """The server's id of this session, when the database has sessions (PostgreSQL's pid)."""
+        return None
+
     @abstractmethod
     def is_usable(self) -> bool:
         """False once the connection is known to be closed or broken."""

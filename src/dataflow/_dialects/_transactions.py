@@ -60,6 +60,11 @@ class TransactionSpelling:
         """Statements to run after COMMIT/ROLLBACK of a transaction that had ``timeout``."""
         return []
 
+    def activity_query(self) -> str | None:
+        """Open transactions of every session of the database, as rows of ``(session, state,
+        transaction age s, state age s, query)``; ``None`` when the database cannot tell."""
+        return None
+
     # --- two-phase commit ---------------------------------------------------------------------
 
     async def two_phase_problem(self, connection: Connection) -> str | None:
@@ -94,6 +99,14 @@ class PostgresTransactionSpelling(TransactionSpelling):
         if int(rows[0][0]) <= 0:
             return "the server has max_prepared_transactions = 0, so it cannot prepare transactions"
         return None
+
+    def activity_query(self) -> str | None:
+        return (
+            "SELECT pid, state, EXTRACT(EPOCH FROM now() - xact_start)::float8, "
+            "EXTRACT(EPOCH FROM now() - state_change)::float8, left(query, 500) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid() "
+            "ORDER BY xact_start"
+        )
 
     def prepared_query(self, prefix: str) -> tuple[str, list[Any]]:
         return (

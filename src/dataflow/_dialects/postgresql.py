@@ -240,6 +240,11 @@ class PostgresConnection(Connection):
             raise self._translate(exc) from exc
         return True
 
+    @property
+    def session(self) -> int | None:
+        """The server process id of this connection (``pg_stat_activity.pid``)."""
+        return int(self.raw.get_server_pid())
+
     def is_usable(self) -> bool:
         if self.broken:
             return False

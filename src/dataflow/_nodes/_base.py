@@ -41,6 +41,11 @@ class Node:
     needs_database: ClassVar[bool] = True
     #: True when the nodes downstream of this one run inside a scope it opens (:meth:`run_scope`).
     scoped: ClassVar[bool] = False
+    #: True for nodes that look at databases rather than run statements (monitoring): the runtime
+    #: sets :attr:`databases` before running them.
+    uses_databases: ClassVar[bool] = False
+    #: The bound builder's instance, else the workflow's other databases, else every live instance.
+    databases: Sequence[ExecutionContext] = ()
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]

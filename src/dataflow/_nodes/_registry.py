@@ -32,6 +32,7 @@ __all__ = [
     "OPERATIONS",
     "NodeOwner",
     "generate_nodes",
+    "live_owners",
     "register_builtin",
     "register_owner",
     "resolve_node_type",
@@ -104,6 +105,9 @@ class NodeOwner(Protocol):
 
     def node_type(self, name: str) -> type[Node] | None: ...
 
+    @property
+    def execution_context(self) -> ExecutionContext: ...
+
 
 _owners: weakref.WeakSet[NodeOwner] = weakref.WeakSet()
 _owners_lock = threading.Lock()
@@ -119,6 +123,11 @@ def _live_owners() -> list[NodeOwner]:
     with _owners_lock:
         owners = list(_owners)
     return [o for o in owners if not o.closed]
+
+
+def live_owners() -> list[NodeOwner]:
+    """The DataFlow instances that are alive and not closed."""
+    return _live_owners()
 
 
 def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[Node]:
