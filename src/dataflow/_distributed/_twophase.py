@@ -249,6 +249,9 @@ class TwoPhaseCommit:
         """Resolve the prepared transactions a dead coordinator left on ``participants``: commit those
         whose decision ``log`` recorded, roll back the others that ``log`` knows.
 
+        Call it when no coordinator writing to ``log`` is running (at startup): a transaction that a
+        live coordinator is still preparing would be rolled back.
+
         Returns:
             Global id -> ``"committed"`` or ``"rolled back"``, for each transaction it resolved.
         """
