@@ -18,7 +18,7 @@ from ._executor import ExecutionContext
 from ._loops import run_blocking
 from ._migrations import Migrations
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, generate_nodes, register_owner
+from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
 from ._schema_cache import SchemaCache
 from ._settings import (
@@ -259,6 +259,7 @@ class DataFlow:
             self._models[spec.name] = spec
             self._statements[spec.name] = statements
             self._nodes.update(generate_nodes(spec, statements, self._context))
+            node_types_changed()
             return target
 
         if cls is not None:

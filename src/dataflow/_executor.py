@@ -146,6 +146,14 @@ class ExecutionContext:
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
+        if self.pinned is None and self.tx_var.get() is None:
+            # Most operations run outside any transaction: straight to the pool, as _Lease would.
+            pool = await self.pools.get()
+            connection = await pool.acquire()
+            try:
+                return await operation(connection)
+            finally:
+                await pool.release(connection)
         async with _Lease(self) as connection:
             return await operation(connection)
 
