@@ -85,7 +85,10 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
-        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_causes=(
+            "A field name with a typo (`user_email` for `email`) leaves the field missing too; the misspelt "
+            "key is reported as DF-102 on its own.",
+        ),
         more_solutions=(
             "Give the node every required field, for example:\n\n"
             '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
