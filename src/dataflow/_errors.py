@@ -12,7 +12,8 @@ Hierarchy::
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
-    └── StalePoolWarning
+    ├── StalePoolWarning
+    └── ReplicasUnavailableWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -33,7 +34,8 @@ __all__ = [
     "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
     "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
     "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
-    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
+    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ReplicaConfigurationError",
+    "ReplicasUnavailableWarning", "ResourceLeakError", "SchemaMismatchError",
     "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
     "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
     "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
@@ -367,6 +369,12 @@ class InvalidURLError(ConfigurationError):
     code = "DF-801"
 
 
+class ReplicaConfigurationError(ConfigurationError):
+    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
+
+    code = "DF-810"
+
+
 class MigrationError(DataFlowError):
     """Base class of the 9xx migration errors."""
 
@@ -424,3 +432,9 @@ class StalePoolWarning(DataFlowWarning):
     """DF-507: a pool outlived its event loop and was closed by DataFlow."""
 
     code = "DF-507"
+
+
+class ReplicasUnavailableWarning(DataFlowWarning):
+    """DF-520: no read replica answered; reads went to the primary."""
+
+    code = "DF-520"

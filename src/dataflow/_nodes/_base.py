@@ -39,6 +39,8 @@ class Node:
     operation: ClassVar[str] = ""
     #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
     needs_database: ClassVar[bool] = True
+    #: True for nodes that only read (Read, List, Count): a read replica may serve them.
+    reads_only: ClassVar[bool] = False
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -167,7 +169,9 @@ class Node:
     @classmethod
     async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
+        return await cls.execution_context().run(
+            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only
+        )
 
     @classmethod
     async def ensure_table(cls) -> None:
