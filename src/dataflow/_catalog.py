@@ -85,7 +85,10 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
-        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_causes=(
+            "A field name with a typo (`user_email` for `email`) leaves the field missing too; the misspelt "
+            "key is reported as DF-102 on its own.",
+        ),
         more_solutions=(
             "Give the node every required field, for example:\n\n"
             '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
@@ -311,6 +314,13 @@ _ENTRIES = [
         "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
         "invalid SQL.",
     ),
+    ErrorInfo(
+        "DF-520", "ReplicasUnavailableWarning", "Every read replica is unavailable",
+        "No read replica accepted connections (each one failed and is left out for "
+        "`replica_retry_interval` seconds), so reads went to the primary.",
+        "Start the replicas again or fix their URLs in `read_replicas`; reads return to them by themselves "
+        "once they answer. Check them with `db.get_replica_metrics()`.",
+    ),
     # 6xx: transactions
     ErrorInfo(
         "DF-601", "TransactionError", "Transaction misuse",
@@ -322,54 +332,43 @@ _ENTRIES = [
         "DF-602", "SerializationFailureError", "Transaction conflict: serialization failure or deadlock",
         "The database rolled the transaction back because it conflicted with a concurrent transaction: a "
         "serialization failure under REPEATABLE READ or SERIALIZABLE (SQLSTATE 40001) or a deadlock (40P01).",
-        "Run the whole transaction again: pass `retries=` (`await db.transaction(retries=3).run(fn)`, "
-        "`async for attempt in db.transaction(retries=3)`, or `\"retries\": 3` on TransactionContextNode).",
+        "Run the whole transaction again: pass `retries=` (`await db.transaction(retries=3).run(fn)`, `async for "
+        "attempt in db.transaction(retries=3)`, or `\"retries\": 3` on TransactionContextNode).",
     ),
     ErrorInfo(
         "DF-603", "TransactionTimeoutError", "Transaction timed out",
-        "A statement or a lock wait took longer than the transaction's `timeout` (PostgreSQL "
-        "`statement_timeout` / `lock_timeout`, SQLite's busy timeout while another connection held the "
-        "write lock); the transaction was rolled back.",
-        "Run the transaction again once the competing work is done (`retries=` does not retry timeouts), "
-        "shorten the slow statement or the transaction holding the lock, or raise `timeout`.",
+        "A statement or a lock wait took longer than the transaction's `timeout` (PostgreSQL `statement_timeout` "
+        "/ `lock_timeout`, SQLite's busy timeout); the transaction was rolled back.",
+        "Run the transaction again once the competing work is done (`retries=` does not retry timeouts), shorten "
+        "the slow statement or the transaction holding the lock, or raise `timeout`.",
     ),
     ErrorInfo(
         "DF-604", "InvalidTransactionOptionError", "Invalid transaction option",
-        "`db.transaction()` or TransactionContextNode got an isolation level, timeout or retry count it "
-        "does not accept, an option a nested block (a savepoint) cannot change, `retries` on an "
-        "`async with` block, or downstream nodes on more than one database.",
-        "Use `READ_COMMITTED`, `REPEATABLE_READ` or `SERIALIZABLE`, a `timeout` in seconds above 0 and "
-        "`retries` of 0 or more, on the outermost block; with `retries` use `.run(fn)` or `async for`.",
+        "`db.transaction()` or TransactionContextNode got an isolation level, timeout or retry count it does not "
+        "accept, an option a savepoint cannot change, `retries` on `async with`, or nodes on two databases.",
+        "Use `READ_COMMITTED`, `REPEATABLE_READ` or `SERIALIZABLE`, a `timeout` in seconds above 0 and `retries` "
+        "of 0 or more, on the outermost block; with `retries` use `.run(fn)` or `async for`.",
     ),
     ErrorInfo(
         "DF-605", "InvalidSagaError", "Invalid saga definition",
-        "A saga's `steps` or `compensation_logic` is not in the documented shape: a step without a name "
-        "or node, two steps with one name, a compensation for a step that does not exist, or a "
-        "`${step.path}` reference to a step that has not run before it.",
-        "Give `steps` as a list of `{\"name\": ..., \"node\": ..., \"params\": {...}}` and each "
-        "compensation as `{\"node\": ..., \"params\": {...}}` under the step's name in `compensation_logic`.",
+        "A saga's `steps` or `compensation_logic` is not in the documented shape: a step without a name or node, "
+        "a duplicate step name, or a compensation or `${step.path}` for a step that does not run before it.",
+        "Give `steps` as a list of `{\"name\": ..., \"node\": ..., \"params\": {...}}` and each compensation "
+        "as `{\"node\": ..., \"params\": {...}}` under the step's name in `compensation_logic`.",
     ),
     ErrorInfo(
         "DF-606", "TwoPhaseCommitUnavailableError", "Two-phase commit not available",
-        "A two-phase commit has a participant that cannot prepare a transaction: a SQLite database (SQLite "
-        "has no PREPARE TRANSACTION) or a PostgreSQL server with `max_prepared_transactions = 0`.",
-        "Use a saga (`pattern=\"saga\"` or `\"auto\"`, or SagaCoordinator), or set "
-        "`max_prepared_transactions` above 0 on every PostgreSQL server (a restart applies it).",
-        more_causes=(
-            "A participant is already inside `db.transaction()` or `db.isolated()`, whose transaction "
-            "cannot be prepared.",
-        ),
-        more_solutions=(
-            "Start the two-phase commit outside other transactions; test it on committed data "
-            "(the `dataflow_db` fixture, not `dataflow_isolated`).",
-        ),
+        "A two-phase commit has a participant that cannot prepare: a SQLite database (no PREPARE TRANSACTION), "
+        "a server with `max_prepared_transactions = 0`, or one inside `db.transaction()` / `db.isolated()`.",
+        "Use a saga (`pattern=\"saga\"` or `\"auto\"`, or SagaCoordinator), or set `max_prepared_transactions` above "
+        "0 on every PostgreSQL server (a restart applies it).",
     ),
     ErrorInfo(
         "DF-607", "TwoPhaseCommitError", "Two-phase commit failed",
-        "A participant failed before or during PREPARE TRANSACTION, so every participant was rolled back "
-        "and nothing committed, or a COMMIT PREPARED failed after the log recorded the decision to commit.",
-        "Read the participant and the chained error in the message; after a prepare failure fix its "
-        "cause and run again; after a commit failure call `await TwoPhaseCommit.recover(...)`.",
+        "A participant failed before or during PREPARE TRANSACTION, so every participant was rolled back and "
+        "nothing committed, or a COMMIT PREPARED failed after the log recorded the decision to commit.",
+        "Read the participant and the chained error in the message; after a prepare failure fix its cause and run "
+        "again; after a commit failure call `await TwoPhaseCommit.recover(...)`.",
     ),
     # 7xx: testing support
     ErrorInfo(
@@ -390,6 +389,14 @@ _ENTRIES = [
         "DF-802", "ConfigurationError", "Invalid configuration",
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
+    ),
+    ErrorInfo(
+        "DF-810", "ReplicaConfigurationError", "Invalid read replica setting",
+        "`read_replicas` was given for a backend without streaming replication (SQLite), as one string "
+        "instead of a list, with a URL of another backend or the primary itself, or with a negative "
+        "`max_replica_lag` or `replica_retry_interval`.",
+        "Pass a list of the replicas' PostgreSQL URLs (`read_replicas=[url]`), leave it out on SQLite, "
+        "and give the lag and retry settings in seconds (>= 0).",
     ),
     # 9xx: migrations
     ErrorInfo(

@@ -12,7 +12,8 @@ Hierarchy::
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
-    └── StalePoolWarning
+    ├── StalePoolWarning
+    └── ReplicasUnavailableWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -33,7 +34,8 @@ __all__ = [
     "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
     "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
     "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
-    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
+    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ReplicaConfigurationError",
+    "ReplicasUnavailableWarning", "ResourceLeakError", "SchemaMismatchError",
     "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
     "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
     "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
@@ -278,37 +280,31 @@ class DatabaseConnectionError(DataFlowError):
 
 class ServerUnavailableError(DatabaseConnectionError):
     """DF-501: connection refused; the message names the host and port."""
-
     code = "DF-501"
 
 
 class AuthenticationError(DatabaseConnectionError):
     """DF-502: the server rejected the credentials."""
-
     code = "DF-502"
 
 
 class DatabaseNotFoundError(DatabaseConnectionError):
     """DF-503: the database named in the URL does not exist."""
-
     code = "DF-503"
 
 
 class PoolClosedError(DatabaseConnectionError):
     """DF-504: the DataFlow instance was closed and is still used."""
-
     code = "DF-504"
 
 
 class EventLoopClosedError(DatabaseConnectionError):
     """DF-505: an operation on an event loop that is already closed."""
-
     code = "DF-505"
 
 
 class WrongEventLoopError(DatabaseConnectionError):
     """DF-506: a connection or transaction used from a loop other than its own."""
-
     code = "DF-506"
 
 
@@ -374,20 +370,22 @@ class TwoPhaseCommitError(TransactionError):
 
 class ResourceLeakError(DataFlowError):
     """DF-701: a test left pools, connections or tasks open."""
-
     code = "DF-701"
 
 
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
-
     code = "DF-802"
 
 
 class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
-
     code = "DF-801"
+
+
+class ReplicaConfigurationError(ConfigurationError):
+    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
+    code = "DF-810"
 
 
 class MigrationError(DataFlowError):
@@ -396,13 +394,11 @@ class MigrationError(DataFlowError):
 
 class MultipleHeadsError(MigrationError):
     """DF-901: the migration history forks into several heads."""
-
     code = "DF-901"
 
 
 class MigrationChecksumError(MigrationError):
     """DF-902: the file of an applied revision was edited."""
-
     code = "DF-902"
 
 
@@ -445,5 +441,9 @@ class DataFlowWarning(UserWarning):
 
 class StalePoolWarning(DataFlowWarning):
     """DF-507: a pool outlived its event loop and was closed by DataFlow."""
-
     code = "DF-507"
+
+
+class ReplicasUnavailableWarning(DataFlowWarning):
+    """DF-520: no read replica answered; reads went to the primary."""
+    code = "DF-520"

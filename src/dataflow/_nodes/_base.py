@@ -46,6 +46,8 @@ class Node:
     uses_databases: ClassVar[bool] = False
     #: The bound builder's instance, else the workflow's other databases, else every live instance.
     databases: Sequence[ExecutionContext] = ()
+    #: True for nodes that only read (Read, List, Count): a read replica may serve them.
+    reads_only: ClassVar[bool] = False
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -101,7 +103,7 @@ class Node:
 
         Connected parameters count as present for the required check but are not in the result.
         """
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):  # a plain dict skips the ABC check
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),
@@ -174,7 +176,9 @@ class Node:
     @classmethod
     async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
+        return await cls.execution_context().run(
+            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only
+        )
 
     @classmethod
     async def ensure_table(cls) -> None:
