@@ -381,3 +381,23 @@ async def test_node_parameters_are_checked_at_build(db: DataFlow) -> None:
 def test_transaction_context_node_pickles_by_name() -> None:
     assert pickle.loads(pickle.dumps(TransactionContextNode)) is TransactionContextNode
     assert dataflow.nodes.TransactionContextNode is TransactionContextNode  # type: ignore[attr-defined]
+
+
+def test_local_runtime_runs_the_scope_on_its_own_loop(database_url: str) -> None:
+    from dataflow import LocalRuntime
+
+    db = DataFlow(database_url)
+    declare(db)
+    workflow = db.workflow()
+    workflow.add_node("TransactionContextNode", "tx", {"isolation_level": "SERIALIZABLE", "retries": 1})
+    workflow.add_node("DoctorCreateNode", "a", {"name": "a"})
+    workflow.add_node("DoctorReadNode", "missing", {"id": 99})
+    workflow.add_connection("tx", "status", "a", "trigger")
+    workflow.add_connection("a", "id", "missing", "trigger")
+    with LocalRuntime() as runtime:
+        with pytest.raises(dataflow.RecordNotFoundError):
+            runtime.execute(workflow.build())
+        count = db.workflow().add_node("DoctorCountNode", "n", {})
+        results, _ = runtime.execute(count.build())
+        assert results["n"]["count"] == 0
+        runtime.execute(db.workflow().add_node("TransactionContextNode", "tx", {}).build())
