@@ -79,6 +79,7 @@ from ._errors import (
 from ._migrations import MigrationPlan, Migrations, RevisionStatus
 from ._model import Field, FieldSpec, ModelSpec
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
+from ._query_cache import QueryCache
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
@@ -141,6 +142,7 @@ __all__ = [
     "RecordNotFoundError",
     "ResourceLeakError",
     "RevisionStatus",
+    "QueryCache",
     "SchemaCache",
     "SchemaMismatchError",
     "ServerUnavailableError",
