@@ -398,6 +398,20 @@ _ENTRIES = [
         "Pass a list of the replicas' PostgreSQL URLs (`read_replicas=[url]`), leave it out on SQLite, "
         "and give the lag and retry settings in seconds (>= 0).",
     ),
+    ErrorInfo(
+        "DF-811", "GatewayWithoutAuthWarning", "Gateway without authentication",
+        "`create_gateway_api()` was called without `auth=` (every request gets 401), or with `auth=None` "
+        "(every client can read and write the exposed models).",
+        "Pass an authentication dependency, `create_gateway_api(db, auth=current_user)`, that raises "
+        "`HTTPException(401)` for a request it refuses; keep `auth=None` for an API that is open on purpose.",
+    ),
+    ErrorInfo(
+        "DF-812", "GatewayConfigurationError", "Gateway cannot be built",
+        "FastAPI is not installed, `create_gateway_api()` got no `db` while several (or no) DataFlow "
+        "instances are live, or `models=` names a model the instance does not declare.",
+        "Install the extra (`pip install \"dataflow[gateway]\"`), pass the instance (`create_gateway_api(db)`), "
+        "and list models that `db` declares.",
+    ),
     # 9xx: migrations
     ErrorInfo(
         "DF-901", "MultipleHeadsError", "Migration history has more than one head",

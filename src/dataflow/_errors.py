@@ -34,6 +34,7 @@ __all__ = [
     "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
     "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
     "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
+    "GatewayConfigurationError", "GatewayWithoutAuthWarning",
     "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ReplicaConfigurationError",
     "ReplicasUnavailableWarning", "ResourceLeakError", "SchemaMismatchError",
     "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
@@ -388,6 +389,12 @@ class ReplicaConfigurationError(ConfigurationError):
     code = "DF-810"
 
 
+class GatewayConfigurationError(ConfigurationError):
+    """DF-812: ``create_gateway_api()`` cannot build the application."""
+
+    code = "DF-812"
+
+
 class MigrationError(DataFlowError):
     """Base class of the 9xx migration errors."""
 
@@ -447,3 +454,9 @@ class StalePoolWarning(DataFlowWarning):
 class ReplicasUnavailableWarning(DataFlowWarning):
     """DF-520: no read replica answered; reads went to the primary."""
     code = "DF-520"
+
+
+class GatewayWithoutAuthWarning(DataFlowWarning):
+    """DF-811: a gateway that refuses every request (no ``auth=``) or accepts every one (``auth=None``)."""
+
+    code = "DF-811"

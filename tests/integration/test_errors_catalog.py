@@ -72,6 +72,8 @@ PUBLISHED: dict[str, str] = {
     "DF-801": "InvalidURLError",
     "DF-802": "ConfigurationError",
     "DF-810": "ReplicaConfigurationError",
+    "DF-811": "GatewayWithoutAuthWarning",
+    "DF-812": "GatewayConfigurationError",
     "DF-901": "MultipleHeadsError",
     "DF-902": "MigrationChecksumError",
     "DF-903": "InvalidMigrationTargetError",
@@ -89,7 +91,7 @@ FAMILY = {
     "5": ("DatabaseConnectionError", "DatabaseError", "DataFlowWarning"),
     "6": "TransactionError",
     "7": "ResourceLeakError",
-    "8": "ConfigurationError",
+    "8": ("ConfigurationError", "DataFlowWarning"),
     "9": "MigrationError",
 }
 

@@ -921,6 +921,36 @@ def test_df810_read_replicas_on_sqlite_and_bad_replica_urls(tmp_path: Any) -> No
     assert "must be a list of URLs" in check(info.value, "DF-810")
 
 
+@triggers("DF-811")
+def test_df811_gateway_without_auth(database_url: str) -> None:
+    from dataflow.gateway import create_gateway_api
+
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        with pytest.warns(dataflow.GatewayWithoutAuthWarning) as record:
+            create_gateway_api(db)
+    finally:
+        asyncio.run(db.close())
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.GatewayWithoutAuthWarning))
+    message = str(warning)
+    assert message.startswith(f"DF-811: {CATALOG['DF-811'].title}\n") and message.endswith(expected_link("DF-811"))
+
+
+@triggers("DF-812")
+def test_df812_gateway_for_a_model_the_instance_does_not_declare(database_url: str) -> None:
+    from dataflow.gateway import create_gateway_api
+
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        with pytest.raises(dataflow.GatewayConfigurationError) as info:
+            create_gateway_api(db, models=["Invoice"], auth=None)
+    finally:
+        asyncio.run(db.close())
+    assert "Invoice" in check(info.value, "DF-812")
+
+
 # --- 9xx: migrations -----------------------------------------------------------------------------------
 
 
