@@ -155,6 +155,19 @@ def test_bad_setups_are_df_812(database_url: str) -> None:
         asyncio.run(db.close())
 
 
+def _examples(operation: Any, given: Any, settings: Any, health_check: Any) -> list[Any]:
+    """30 requests hypothesis draws from one operation's schema."""
+    cases: list[Any] = []
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(health_check), database=None)
+    @given(case=operation.as_strategy())
+    def collect(case: Any) -> None:
+        cases.append(case)
+
+    collect()
+    return cases
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_fuzzing_from_the_openapi_schema_finds_no_server_error(database_url: str) -> None:
     """schemathesis generates requests from the schema and checks every response against it:
@@ -181,15 +194,7 @@ async def test_fuzzing_from_the_openapi_schema_finds_no_server_error(database_ur
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         for operation in operations:
-            cases: list[Any] = []
-
-            @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-            @given(case=operation.as_strategy())
-            def collect(case: Any) -> None:
-                cases.append(case)
-
-            collect()
-            for case in cases:
+            for case in _examples(operation, given, settings, HealthCheck):
                 kwargs = case.as_transport_kwargs(base_url="http://test")
                 kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {TOKEN}"}
                 response = await http.request(

@@ -69,14 +69,13 @@ class ModelSchemas:
         self.page: type[BaseModel] = create_model(
             f"{spec.name}Page", records=(list[self.record], ...), count=(int, ...)  # type: ignore[name-defined]
         )
-        self.upsert: type[BaseModel] = create_model(
-            f"{spec.name}Upsert",
-            __config__=strict,
-            where=(self.fields, ...),
-            update=(Optional[self.update], None),  # noqa: UP045
-            create=(Optional[self.fields], None),  # noqa: UP045
-            conflict_on=(Optional[list[str]], None),  # noqa: UP045
-        )
+        upsert: dict[str, Any] = {
+            "where": (self.fields, ...),
+            "update": (Optional[self.update], None),  # noqa: UP045
+            "create": (Optional[self.fields], None),  # noqa: UP045
+            "conflict_on": (Optional[list[str]], None),  # noqa: UP045
+        }
+        self.upsert: type[BaseModel] = create_model(f"{spec.name}Upsert", __config__=strict, **upsert)
         self.upserted: type[BaseModel] = create_model(
             f"{spec.name}Upserted", created=(bool, ...), record=(self.record, ...)
         )
