@@ -69,6 +69,7 @@ SERVER_SETTINGS: dict[str, str] = {
     "full_page_writes": "off",
     "synchronous_commit": "off",
     "max_connections": "300",
+    "wal_level": "logical",
 }
 """Settings of the throwaway server: fast and roomy enough for the pool and leak tests."""
 

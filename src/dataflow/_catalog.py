@@ -227,6 +227,22 @@ _ENTRIES = [
         "workflow does not contain: a typo, or a node of another workflow.",
         "Use one of the node ids the message lists; `Inspector(workflow).nodes()` shows them all.",
     ),
+    ErrorInfo(
+        "DF-410", "UnknownSourceTableError", "Unknown change capture source table",
+        "A `ChangeDataCaptureNode` or `db.change_feed(...)` names a `source_table` that no model declares "
+        "(on the bound instance, or on any live instance for an unbound `WorkflowBuilder()`), or several "
+        "live instances declare it and an unbound builder cannot tell which database to read.",
+        "Pass the model class, its name (`Customer`) or its table name (`customers`) of a model declared "
+        "with `@db.model`; with several instances, build the workflow with `db.workflow()`.",
+    ),
+    ErrorInfo(
+        "DF-411", "InvalidCaptureParameterError", "Invalid change capture parameter",
+        "A change capture parameter is not one DataFlow accepts: an operation other than `INSERT`, "
+        "`UPDATE` and `DELETE`, an empty operation list, a feed name that is not 1 to 40 lowercase "
+        "letters, digits and underscores starting with a letter, or a limit that is not a positive integer.",
+        'Capture some of `["INSERT", "UPDATE", "DELETE"]`, name the feed like `billing_v2`, and read '
+        "at least one change at a time.",
+    ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
         "DF-501", "ServerUnavailableError", "Connection refused: database server not reachable",
@@ -310,6 +326,34 @@ _ENTRIES = [
         "(`db.generate_migration(...)`, then `db.migrate()`), or in development "
         "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
         "invalid SQL.",
+    ),
+    ErrorInfo(
+        "DF-513", "LogicalDecodingUnavailableError", "PostgreSQL logical decoding is off",
+        "The PostgreSQL server runs with a `wal_level` other than `logical`, so change feeds cannot "
+        "read row changes from its write-ahead log.",
+        "Run `ALTER SYSTEM SET wal_level = logical;` as a superuser and restart PostgreSQL (or start it "
+        "with `-c wal_level=logical`); a managed server calls it logical replication in its settings.",
+    ),
+    ErrorInfo(
+        "DF-514", "ChangeFeedExistsError", "Change feed already exists",
+        "`feed.create()` was called for a feed name that already exists in this database (a feed row "
+        "or its PostgreSQL replication slot), for instance by an earlier run or another service.",
+        "Use the existing feed (`await feed.exists()` tells), or drop it first with `await feed.drop()` "
+        "if its position may be thrown away.",
+    ),
+    ErrorInfo(
+        "DF-515", "ChangeFeedNotFoundError", "Change feed does not exist",
+        "A feed was read, acknowledged or dropped before `await feed.create()` made it, after "
+        "`feed.drop()`, or its PostgreSQL replication slot was dropped outside DataFlow.",
+        "Create the feed once, outside the consumer loop (`await db.change_feed(\"customers\").create()`); "
+        "when only its slot is gone, `await feed.drop()` and create it again.",
+    ),
+    ErrorInfo(
+        "DF-516", "ChangeCaptureOutdatedError", "Change capture triggers are outdated",
+        "On SQLite the capture triggers list the table's columns: a migration added or dropped columns "
+        "since `feed.create()`, or rebuilt the table, which drops its triggers.",
+        "Run `await feed.refresh()` after every migration of a captured table, in the same deploy step "
+        "as the migration, so the triggers list the new columns.",
     ),
     # 6xx: transactions
     ErrorInfo(

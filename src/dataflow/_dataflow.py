@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _testmode
+from ._cdc import ChangeFeed, bound_builtin
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
@@ -277,8 +278,17 @@ class DataFlow:
         return dict(self._nodes)
 
     def node_type(self, name: str) -> type[Node] | None:
-        """The generated node type called ``name`` (``"UserCreateNode"``), or ``None``."""
-        return self._nodes.get(name)
+        """The node type called ``name`` (``"UserCreateNode"``, ``"ChangeDataCaptureNode"``), or ``None``."""
+        return self._nodes.get(name) or bound_builtin(self, name)
+
+    def change_feed(
+        self, source: Any, *, name: str | None = None, operations: Iterable[str] | None = None
+    ) -> ChangeFeed:
+        """The change feed ``name`` (default: the table name) of a model (its class, name or table name).
+
+        Nothing happens in the database until ``await feed.create()``; see :class:`ChangeFeed` (DF-410, DF-411).
+        """
+        return ChangeFeed.of(self._context, self._models, self._statements, source, name=name, operations=operations)
 
     def workflow(self) -> WorkflowBuilder:
         """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.

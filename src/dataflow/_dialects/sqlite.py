@@ -43,6 +43,7 @@ from ._base import (
     ToDB,
     quote_ident,
 )
+from ._cdc_sqlite import SQLiteCapture
 from ._sqlite_schema import SQLiteEditor
 
 if TYPE_CHECKING:
@@ -62,8 +63,7 @@ def _glob_literal(text: str) -> str:
 
 
 def _dt_to_sqlite(value: datetime) -> str:
-    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux, which
-    # broke both the fixed width (ordering) and reading the value back.
+    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux (width, reading back).
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -99,13 +99,13 @@ class SQLiteBackend(Backend):
 
     name = "sqlite"
     schemes = ("sqlite", "sqlite+aiosqlite")
-    # Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
-    # fail with "database is locked" at once, without waiting for the busy timeout.
+    # Write lock at BEGIN: a deferred read-then-write transaction can fail "database is locked" at once.
     begin_sql = "BEGIN IMMEDIATE"
     numbered_params = False
     column_types = _COLUMN_TYPES
     to_db = _TO_DB
     from_db = _FROM_DB
+    capture_class = SQLiteCapture
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:
         return parse_path_url(self.name, url, rest)

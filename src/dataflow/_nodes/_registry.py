@@ -31,7 +31,9 @@ __all__ = [
     "OPERATIONS",
     "NodeOwner",
     "generate_nodes",
+    "live_owners",
     "node_types_changed",
+    "register_builtin",
     "register_owner",
     "resolve_node_type",
 ]
@@ -53,6 +55,11 @@ OPERATIONS: dict[str, type[Node]] = {
 
 #: Node types that belong to no model and no instance.
 BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
+
+
+def register_builtin(node: type[Node]) -> None:
+    """Make a node type that belongs to no model resolvable by name (and picklable as ``dataflow.nodes.X``)."""
+    BUILTIN_NODES[node.type_name] = node
 
 #: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
 NODES_MODULE = "dataflow.nodes"
@@ -130,6 +137,11 @@ def _live_owners() -> list[NodeOwner]:
     return [o for o in owners if not o.closed]
 
 
+def live_owners() -> list[NodeOwner]:
+    """The DataFlow instances that are alive and not closed (for built-in nodes that pick one)."""
+    return _live_owners()
+
+
 def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[Node]:
     """The node class called ``name``: on ``owner`` when bound, else on the one live instance.
 
@@ -138,8 +150,8 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
     """
     builtin = BUILTIN_NODES.get(name)
-    if builtin is not None:
-        return builtin
+    if builtin is not None:  # an instance may have its own class of a built-in (ChangeDataCaptureNode)
+        return (owner.node_type(name) if owner is not None else None) or builtin
     if owner is not None:
         found = owner.node_type(name)
         if found is not None:
