@@ -328,11 +328,13 @@ _ENTRIES = [
         "invalid SQL.",
     ),
     ErrorInfo(
-        "DF-513", "LogicalDecodingUnavailableError", "PostgreSQL logical decoding is off",
-        "The PostgreSQL server runs with a `wal_level` other than `logical`, so change feeds cannot "
-        "read row changes from its write-ahead log.",
-        "Run `ALTER SYSTEM SET wal_level = logical;` as a superuser and restart PostgreSQL (or start it "
-        "with `-c wal_level=logical`); a managed server calls it logical replication in its settings.",
+        "DF-513", "LogicalDecodingUnavailableError", "PostgreSQL logical decoding unavailable",
+        "Change feeds read row changes from PostgreSQL's write-ahead log through a replication slot: the "
+        "server runs with a `wal_level` other than `logical`, or the user in the URL is neither a superuser "
+        "nor a role with the `REPLICATION` attribute.",
+        "Run `ALTER SYSTEM SET wal_level = logical;` as a superuser and restart PostgreSQL (or start it with "
+        "`-c wal_level=logical`; managed servers call it logical replication), and grant the role "
+        "`ALTER ROLE app REPLICATION;`.",
     ),
     ErrorInfo(
         "DF-514", "ChangeFeedExistsError", "Change feed already exists",

@@ -179,9 +179,10 @@ class ChangeFeed:
             LogicalDecodingUnavailableError: DF-513, PostgreSQL without ``wal_level=logical``.
             TransactionError: DF-601, on PostgreSQL inside a transaction (slots are made outside one).
         """
-        await self._ensure_table()
         async with self._context.connection() as connection:
             await self._capture.check(connection)
+        await self._ensure_table()
+        async with self._context.connection() as connection:
             await connection.execute(_FEEDS_DDL)
             existing = await self._row(connection)
             if existing is not None:

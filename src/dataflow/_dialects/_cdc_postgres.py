@@ -174,6 +174,17 @@ class PostgresCapture(ChangeCapture):
                 "-c wal_level=logical).",
                 context={"wal_level": level},
             )
+        rows = await connection.fetch(
+            "SELECT current_user, rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user"
+        )
+        if rows and not rows[0][1]:
+            user = str(rows[0][0])
+            raise LogicalDecodingUnavailableError(
+                f"The user {user!r} may not use replication slots: PostgreSQL lets only superusers and roles "
+                "with the REPLICATION attribute create and read them.",
+                fix=f'Run ALTER ROLE "{user}" REPLICATION; as a superuser, or connect as a role that has it.',
+                context={"user": user},
+            )
 
     async def install(self, connection: SQLConnection, table: str) -> None:
         rows = await connection.fetch(

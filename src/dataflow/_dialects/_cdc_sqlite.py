@@ -123,7 +123,7 @@ class SQLiteCapture(ChangeCapture):
         return (int(rows[0][0]), 0)
 
     async def drop_slot(self, connection: SQLConnection, feed: str) -> bool:
-        return True
+        return False  # a SQLite feed is its row in dataflow_change_feeds
 
     async def fetch(
         self,
