@@ -64,7 +64,12 @@ async def create(db: DataFlow, name: str, tier: int = 0) -> int:
 
 def summary(events: list[ChangeEvent]) -> list[tuple[Any, ...]]:
     return [
-        (e.operation, e.primary_key["id"], None if e.new is None else e.new["name"], None if e.old is None else e.old["name"])
+        (
+            e.operation,
+            e.primary_key["id"],
+            None if e.new is None else e.new["name"],
+            None if e.old is None else e.old["name"],
+        )
         for e in events
     ]
 
@@ -77,7 +82,9 @@ async def test_a_feed_delivers_committed_changes_in_commit_order_with_new_and_ol
     ada = await create(db, "Ada")
     async with db.transaction():
         bob = await create(db, "Bob", tier=2)
-        await run(db, ("CustomerUpdateNode", "u", {"filter": {"id": ada}, "fields": {"name": "Ada L.", "tier": 1}}))
+        await run(
+            db, ("CustomerUpdateNode", "u", {"filter": {"id": ada}, "fields": {"name": "Ada L.", "tier": 1}})
+        )
         await run(db, ("CustomerDeleteNode", "d", {"id": bob}))
     events = await feed.read()
     assert summary(events) == [
@@ -180,7 +187,9 @@ async def test_the_seed_node_with_an_unbound_builder_and_a_bound_one(db: DataFlo
         declare(twin)
         try:
             with pytest.raises(dataflow.UnknownSourceTableError, match="2 live DataFlow instances"):
-                WorkflowBuilder().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "customers"}).build()
+                WorkflowBuilder().add_node(
+                    "ChangeDataCaptureNode", "cdc", {"source_table": "customers"}
+                ).build()
             bound = twin.workflow().add_node(
                 "ChangeDataCaptureNode", "cdc", {"source_table": "Customer", "acknowledge": False, "limit": 5}
             )
@@ -226,7 +235,9 @@ async def test_queue_handoff(db: DataFlow) -> None:
     assert summary([queue.get_nowait()]) == [("INSERT", ada, "Ada", None)]
 
 
-async def test_a_column_change_needs_refresh_on_sqlite_and_nothing_on_postgresql(db: DataFlow, backend: str) -> None:
+async def test_a_column_change_needs_refresh_on_sqlite_and_nothing_on_postgresql(
+    db: DataFlow, backend: str
+) -> None:
     feed = db.change_feed("customers")
     await feed.create()
     async with db.connection() as connection:
@@ -267,7 +278,9 @@ async def test_feed_status_reports_retained_bytes_and_abandoned_slots(db: DataFl
         async with db.connection() as connection:
             await connection.execute("DELETE FROM dataflow_change_feeds WHERE name = 'lagging'")
         [orphan] = await dataflow.change_feed_status(db)
-        assert orphan.abandoned and orphan.name.startswith("dataflow_lagging_") and orphan.source_table is None
+        assert (
+            orphan.abandoned and orphan.name.startswith("dataflow_lagging_") and orphan.source_table is None
+        )
         await feed.drop()  # drops the slot left without its feed
         assert await dataflow.change_feed_status(db) == []
 
@@ -275,7 +288,9 @@ async def test_feed_status_reports_retained_bytes_and_abandoned_slots(db: DataFl
 # --- 1,000 changes, the consumer killed halfway ----------------------------------------------------
 
 
-async def produce(db: DataFlow, rng: random.Random, count: int, live: dict[int, str]) -> list[tuple[str, int, str]]:
+async def produce(
+    db: DataFlow, rng: random.Random, count: int, live: dict[int, str]
+) -> list[tuple[str, int, str]]:
     """``count`` inserts, updates and deletes in transactions of 1 to 7; the changes in commit order."""
     expected: list[tuple[str, int, str]] = []
     while len(expected) < count:
@@ -288,7 +303,9 @@ async def produce(db: DataFlow, rng: random.Random, count: int, live: dict[int, 
                 elif op == "UPDATE":
                     key = rng.choice(sorted(live))
                     name = f"{live[key]}+"
-                    await run(db, ("CustomerUpdateNode", "u", {"filter": {"id": key}, "fields": {"name": name}}))
+                    await run(
+                        db, ("CustomerUpdateNode", "u", {"filter": {"id": key}, "fields": {"name": name}})
+                    )
                 else:
                     key = rng.choice(sorted(live))
                     name = live.pop(key)
