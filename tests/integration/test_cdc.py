@@ -372,3 +372,34 @@ async def test_1000_changes_exactly_once_in_commit_order_across_a_killed_consume
     assert positions == sorted(positions) and len(set(positions)) == 1000
     assert {op for op, _, _ in expected} == {"INSERT", "UPDATE", "DELETE"}
     assert os.environ.get("CI") != "true" or killed_at >= 150
+
+
+async def test_doctor_reports_abandoned_slots_and_lagging_feeds(
+    db: DataFlow, database_url: str, backend: str
+) -> None:
+    from dataflow.cli._doctor_cdc import check_change_feeds
+    from dataflow.cli.doctor import diagnose
+
+    feed = db.change_feed("customers", name="forgotten")
+    await feed.create()
+    await create(db, "Ada")
+    await feed.read(1)
+    assert check_change_feeds(database_url) == []
+    [lagging] = check_change_feeds(database_url, max_retained_bytes=0)
+    assert (
+        lagging.check == "change-feeds"
+        and "change feed 'forgotten' of table 'customers' retains" in lagging.message
+    )
+    assert "db.change_feed('customers', name='forgotten').drop()" in lagging.fix
+    assert lagging.url.endswith("/guide/change-data-capture/#abandoned-feeds")
+    if backend == "postgresql":
+        async with db.connection() as connection:
+            await connection.execute("DELETE FROM dataflow_change_feeds WHERE name = 'forgotten'")
+        result = await asyncio.to_thread(
+            diagnose, Path(__file__).parent / "_cdc_consumer.py", database_url=database_url
+        )
+        [abandoned] = [f for f in result.findings if f.check == "change-feeds"]
+        assert "belongs to no change feed any more" in abandoned.message
+        assert "SELECT pg_drop_replication_slot('dataflow_forgotten_" in abandoned.fix
+        await feed.drop()
+        assert check_change_feeds(database_url, max_retained_bytes=0) == []
