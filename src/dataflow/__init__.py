@@ -28,6 +28,7 @@ from ._cdc import (
     change_feed_status,
 )
 from ._dataflow import DataFlow
+from ._distributed import DistributedTransactionManagerNode, TwoPhaseCommit
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import (
     AmbiguousNodeTypeError,
@@ -56,6 +57,8 @@ from ._errors import (
     InvalidMigrationTargetError,
     InvalidModelError,
     InvalidParameterError,
+    InvalidSagaError,
+    InvalidTransactionOptionError,
     InvalidURLError,
     LogicalDecodingUnavailableError,
     MigrationChecksumError,
@@ -69,12 +72,18 @@ from ._errors import (
     PoolTimeoutError,
     RecordError,
     RecordNotFoundError,
+    ReplicaConfigurationError,
+    ReplicasUnavailableWarning,
     ResourceLeakError,
     SchemaMismatchError,
+    SerializationFailureError,
     ServerUnavailableError,
     StalePoolWarning,
     TooManyConnectionsError,
     TransactionError,
+    TransactionTimeoutError,
+    TwoPhaseCommitError,
+    TwoPhaseCommitUnavailableError,
     TypeMismatchError,
     UniqueViolationError,
     UnknownFieldError,
@@ -90,10 +99,18 @@ from ._errors import (
 )
 from ._migrations import MigrationPlan, Migrations, RevisionStatus
 from ._model import Field, FieldSpec, ModelSpec
-from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
+from ._monitoring import (
+    TransactionMetricsNode,
+    TransactionMonitor,
+    TransactionMonitorNode,
+    transaction_metrics,
+)
+from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
+from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
 from ._transaction import Transaction, TransactionState
+from ._tx_options import IsolationLevel, TransactionOptions
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
 from .platform import Inspector
@@ -122,6 +139,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseLockedError",
     "DatabaseNotFoundError",
+    "DistributedTransactionManagerNode",
     "DuplicateNodeIdError",
     "ErrorEnhancer",
     "ErrorEnhancerConfig",
@@ -139,7 +157,10 @@ __all__ = [
     "InvalidMigrationTargetError",
     "InvalidModelError",
     "InvalidParameterError",
+    "InvalidSagaError",
+    "InvalidTransactionOptionError",
     "InvalidURLError",
+    "IsolationLevel",
     "LocalRuntime",
     "LogicalDecodingUnavailableError",
     "MigrationChecksumError",
@@ -163,15 +184,30 @@ __all__ = [
     "RecordNotFoundError",
     "ResourceLeakError",
     "RevisionStatus",
+    "SagaCoordinator",
+    "SagaCoordinatorNode",
+    "SagaResult",
     "SchemaCache",
     "SchemaMismatchError",
+    "SerializationFailureError",
     "ServerUnavailableError",
+    "ReplicaConfigurationError",
+    "ReplicasUnavailableWarning",
     "StalePoolWarning",
     "SwitchNode",
     "TooManyConnectionsError",
     "Transaction",
+    "TransactionContextNode",
     "TransactionError",
+    "TransactionMetricsNode",
+    "TransactionMonitor",
+    "TransactionMonitorNode",
+    "TransactionOptions",
     "TransactionState",
+    "TransactionTimeoutError",
+    "TwoPhaseCommit",
+    "TwoPhaseCommitError",
+    "TwoPhaseCommitUnavailableError",
     "TypeMismatchError",
     "UniqueViolationError",
     "UnknownFieldError",
@@ -186,6 +222,7 @@ __all__ = [
     "WorkflowCycleError",
     "WorkflowError",
     "WrongEventLoopError",
+    "transaction_metrics",
     "__version__",
     "change_feed_status",
 ]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ._catalog_cdc import CDC_ENTRIES
 from ._version import __version__
 
 __all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "docs_version", "error_url"]
 
-#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal). It holds one
-#: version of the docs per minor release, ``<site>/<major.minor>/`` (published with mike).
+#: The published docs site (``site_url`` in mkdocs.yml, kept equal by a test): ``<site>/<major.minor>/`` per release.
 DOCS_BASE_URL = "https://dataflow-dev.github.io/dataflow/"
 
 #: The page that holds one section per code.
@@ -85,7 +85,10 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
-        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_causes=(
+            "A field name with a typo (`user_email` for `email`) leaves the field missing too; the misspelt "
+            "key is reported as DF-102 on its own.",
+        ),
         more_solutions=(
             "Give the node every required field, for example:\n\n"
             '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
@@ -227,22 +230,6 @@ _ENTRIES = [
         "workflow does not contain: a typo, or a node of another workflow.",
         "Use one of the node ids the message lists; `Inspector(workflow).nodes()` shows them all.",
     ),
-    ErrorInfo(
-        "DF-410", "UnknownSourceTableError", "Unknown change capture source table",
-        "A `ChangeDataCaptureNode` or `db.change_feed(...)` names a `source_table` that no model declares "
-        "(on the bound instance, or on any live instance for an unbound `WorkflowBuilder()`), or several "
-        "live instances declare it and an unbound builder cannot tell which database to read.",
-        "Pass the model class, its name (`Customer`) or its table name (`customers`) of a model declared "
-        "with `@db.model`; with several instances, build the workflow with `db.workflow()`.",
-    ),
-    ErrorInfo(
-        "DF-411", "InvalidCaptureParameterError", "Invalid change capture parameter",
-        "A change capture parameter is not one DataFlow accepts: an operation other than `INSERT`, "
-        "`UPDATE` and `DELETE`, an empty operation list, a feed name that is not 1 to 40 lowercase "
-        "letters, digits and underscores starting with a letter, or a limit that is not a positive integer.",
-        'Capture some of `["INSERT", "UPDATE", "DELETE"]`, name the feed like `billing_v2`, and read '
-        "at least one change at a time.",
-    ),
     # 5xx: connections, pools and event loops
     ErrorInfo(
         "DF-501", "ServerUnavailableError", "Connection refused: database server not reachable",
@@ -328,34 +315,11 @@ _ENTRIES = [
         "invalid SQL.",
     ),
     ErrorInfo(
-        "DF-513", "LogicalDecodingUnavailableError", "PostgreSQL logical decoding unavailable",
-        "Change feeds read row changes from PostgreSQL's write-ahead log through a replication slot: the "
-        "server runs with a `wal_level` other than `logical`, or the user in the URL is neither a superuser "
-        "nor a role with the `REPLICATION` attribute.",
-        "Run `ALTER SYSTEM SET wal_level = logical;` as a superuser and restart PostgreSQL (or start it with "
-        "`-c wal_level=logical`; managed servers call it logical replication), and grant the role "
-        "`ALTER ROLE app REPLICATION;`.",
-    ),
-    ErrorInfo(
-        "DF-514", "ChangeFeedExistsError", "Change feed already exists",
-        "`feed.create()` was called for a feed name that already exists in this database (a feed row "
-        "or its PostgreSQL replication slot), for instance by an earlier run or another service.",
-        "Use the existing feed (`await feed.exists()` tells), or drop it first with `await feed.drop()` "
-        "if its position may be thrown away.",
-    ),
-    ErrorInfo(
-        "DF-515", "ChangeFeedNotFoundError", "Change feed does not exist",
-        "A feed was read, acknowledged or dropped before `await feed.create()` made it, after "
-        "`feed.drop()`, or its PostgreSQL replication slot was dropped outside DataFlow.",
-        "Create the feed once, outside the consumer loop (`await db.change_feed(\"customers\").create()`); "
-        "when only its slot is gone, `await feed.drop()` and create it again.",
-    ),
-    ErrorInfo(
-        "DF-516", "ChangeCaptureOutdatedError", "Change capture triggers are outdated",
-        "On SQLite the capture triggers list the table's columns: a migration added or dropped columns "
-        "since `feed.create()`, or rebuilt the table, which drops its triggers.",
-        "Run `await feed.refresh()` after every migration of a captured table, in the same deploy step "
-        "as the migration, so the triggers list the new columns.",
+        "DF-520", "ReplicasUnavailableWarning", "Every read replica is unavailable",
+        "No read replica accepted connections (each one failed and is left out for "
+        "`replica_retry_interval` seconds), so reads went to the primary.",
+        "Start the replicas again or fix their URLs in `read_replicas`; reads return to them by themselves "
+        "once they answer. Check them with `db.get_replica_metrics()`.",
     ),
     # 6xx: transactions
     ErrorInfo(
@@ -363,6 +327,48 @@ _ENTRIES = [
         "A transaction was used after it ended, entered twice, or a sync LocalRuntime was called inside "
         "an async transaction, whose connection belongs to the running loop.",
         "Use `async with db.transaction():` once per block, and AsyncLocalRuntime inside async code.",
+    ),
+    ErrorInfo(
+        "DF-602", "SerializationFailureError", "Transaction conflict: serialization failure or deadlock",
+        "The database rolled the transaction back because it conflicted with a concurrent transaction: a "
+        "serialization failure under REPEATABLE READ or SERIALIZABLE (SQLSTATE 40001) or a deadlock (40P01).",
+        "Run the whole transaction again: pass `retries=` (`await db.transaction(retries=3).run(fn)`, `async for "
+        "attempt in db.transaction(retries=3)`, or `\"retries\": 3` on TransactionContextNode).",
+    ),
+    ErrorInfo(
+        "DF-603", "TransactionTimeoutError", "Transaction timed out",
+        "A statement or a lock wait took longer than the transaction's `timeout` (PostgreSQL `statement_timeout` "
+        "/ `lock_timeout`, SQLite's busy timeout); the transaction was rolled back.",
+        "Run the transaction again once the competing work is done (`retries=` does not retry timeouts), shorten "
+        "the slow statement or the transaction holding the lock, or raise `timeout`.",
+    ),
+    ErrorInfo(
+        "DF-604", "InvalidTransactionOptionError", "Invalid transaction option",
+        "`db.transaction()` or TransactionContextNode got an isolation level, timeout or retry count it does not "
+        "accept, an option a savepoint cannot change, `retries` on `async with`, or nodes on two databases.",
+        "Use `READ_COMMITTED`, `REPEATABLE_READ` or `SERIALIZABLE`, a `timeout` in seconds above 0 and `retries` "
+        "of 0 or more, on the outermost block; with `retries` use `.run(fn)` or `async for`.",
+    ),
+    ErrorInfo(
+        "DF-605", "InvalidSagaError", "Invalid saga definition",
+        "A saga's `steps` or `compensation_logic` is not in the documented shape: a step without a name or node, "
+        "a duplicate step name, or a compensation or `${step.path}` for a step that does not run before it.",
+        "Give `steps` as a list of `{\"name\": ..., \"node\": ..., \"params\": {...}}` and each compensation "
+        "as `{\"node\": ..., \"params\": {...}}` under the step's name in `compensation_logic`.",
+    ),
+    ErrorInfo(
+        "DF-606", "TwoPhaseCommitUnavailableError", "Two-phase commit not available",
+        "A two-phase commit has a participant that cannot prepare: a SQLite database (no PREPARE TRANSACTION), "
+        "a server with `max_prepared_transactions = 0`, or one inside `db.transaction()` / `db.isolated()`.",
+        "Use a saga (`pattern=\"saga\"` or `\"auto\"`, or SagaCoordinator), or set `max_prepared_transactions` above "
+        "0 on every PostgreSQL server (a restart applies it).",
+    ),
+    ErrorInfo(
+        "DF-607", "TwoPhaseCommitError", "Two-phase commit failed",
+        "A participant failed before or during PREPARE TRANSACTION, so every participant was rolled back and "
+        "nothing committed, or a COMMIT PREPARED failed after the log recorded the decision to commit.",
+        "Read the participant and the chained error in the message; after a prepare failure fix its cause and run "
+        "again; after a commit failure call `await TwoPhaseCommit.recover(...)`.",
     ),
     # 7xx: testing support
     ErrorInfo(
@@ -383,6 +389,14 @@ _ENTRIES = [
         "DF-802", "ConfigurationError", "Invalid configuration",
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
+    ),
+    ErrorInfo(
+        "DF-810", "ReplicaConfigurationError", "Invalid read replica setting",
+        "`read_replicas` was given for a backend without streaming replication (SQLite), as one string "
+        "instead of a list, with a URL of another backend or the primary itself, or with a negative "
+        "`max_replica_lag` or `replica_retry_interval`.",
+        "Pass a list of the replicas' PostgreSQL URLs (`read_replicas=[url]`), leave it out on SQLite, "
+        "and give the lag and retry settings in seconds (>= 0).",
     ),
     # 9xx: migrations
     ErrorInfo(
@@ -432,5 +446,5 @@ _ENTRIES = [
     ),
 ]
 
-#: All codes, in order.
-CATALOG: dict[str, ErrorInfo] = {entry.code: entry for entry in _ENTRIES}
+#: All codes, in order (the change data capture entries are in ``_catalog_cdc``).
+CATALOG: dict[str, ErrorInfo] = dict(sorted((e.code, e) for e in [*_ENTRIES, *(ErrorInfo(*t) for t in CDC_ENTRIES)]))

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _testmode
-from ._cdc import ChangeFeed, bound_builtin
+from ._cdc import ChangeFeedCalls
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
@@ -21,6 +21,7 @@ from ._migrations import Migrations
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
+from ._replicas import replica_router
 from ._schema_cache import SchemaCache
 from ._settings import (
     caller_namespace,
@@ -30,6 +31,7 @@ from ._settings import (
     resolve_error_enhancer,
 )
 from ._transaction import Transaction
+from ._tx_options import IsolationLevel, transaction_options
 from ._workflow import WorkflowBuilder
 
 __all__ = ["DataFlow"]
@@ -41,7 +43,7 @@ _TEST_POOL = (1, 4)
 _PRODUCTION_POOL = (1, 10)
 
 
-class DataFlow:
+class DataFlow(ChangeFeedCalls):
     """One database: its models, their generated nodes, and the connection pools to reach it.
 
     Args:
@@ -66,6 +68,10 @@ class DataFlow:
             Default: ``DATAFLOW_ERROR_MODE``, else full.
         migrations_dir: The folder of migration revision files (default ``migrations``, relative to
             the working directory when a migration command runs).
+        read_replicas: URLs of PostgreSQL streaming replicas of ``url``: reads outside transactions
+            go to them, with read-your-writes (see the read-replicas guide). DF-810 on SQLite.
+        max_replica_lag: Seconds a replica may be behind the primary before reads skip it.
+        replica_retry_interval: Seconds a replica that failed is left out before it is tried again.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -98,6 +104,9 @@ class DataFlow:
         schema_cache_validation: bool = False,
         error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
         migrations_dir: str | os.PathLike[str] = "migrations",
+        read_replicas: Sequence[str] | None = None,
+        max_replica_lag: float | None = None,
+        replica_retry_interval: float = 5.0,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -127,7 +136,8 @@ class DataFlow:
             validation=schema_cache_validation,
         )
         self._enhancer = resolve_error_enhancer(error_enhancer)
-        self._context = ExecutionContext(
+        #: Where this instance's statements get their connections (sagas, 2PC and monitoring use it).
+        self.execution_context = self._context = ExecutionContext(
             self._url,
             self._backend,
             settings,
@@ -137,6 +147,9 @@ class DataFlow:
             enhancer=self._enhancer,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
+        if read_replicas is not None:
+            pools = self._context.pools
+            self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)
         register_owner(self)
         if self._test_mode:
             logger.info(
@@ -162,8 +175,7 @@ class DataFlow:
 
     @property
     def schema_cache(self) -> SchemaCache:
-        """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
-        ``is_table_ensured()``."""
+        """Known tables: ``get_metrics()``, ``clear()``, ``clear_table()``, ``is_table_ensured()``."""
         return self._schema
 
     @property
@@ -196,10 +208,7 @@ class DataFlow:
 
     @classmethod
     def enable_test_mode(cls) -> None:
-        """Make test mode the default for DataFlow instances created from now on in this process.
-
-        An explicit ``test_mode=`` argument still wins.
-        """
+        """Make test mode the default for instances created from now on (an explicit ``test_mode=`` still wins)."""
         _testmode.set_default(True)
 
     @classmethod
@@ -276,19 +285,6 @@ class DataFlow:
     def nodes(self) -> dict[str, type[Node]]:
         """This instance's generated node types by name."""
         return dict(self._nodes)
-
-    def node_type(self, name: str) -> type[Node] | None:
-        """The node type called ``name`` (``"UserCreateNode"``, ``"ChangeDataCaptureNode"``), or ``None``."""
-        return self._nodes.get(name) or bound_builtin(self, name)
-
-    def change_feed(
-        self, source: Any, *, name: str | None = None, operations: Iterable[str] | None = None
-    ) -> ChangeFeed:
-        """The change feed ``name`` (default: the table name) of a model (its class, name or table name).
-
-        Nothing happens in the database until ``await feed.create()``; see :class:`ChangeFeed` (DF-410, DF-411).
-        """
-        return ChangeFeed.of(self._context, self._models, self._statements, source, name=name, operations=operations)
 
     def workflow(self) -> WorkflowBuilder:
         """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.
@@ -377,19 +373,19 @@ class DataFlow:
         """
         return self._context.connection()
 
-    def transaction(self) -> Transaction:
-        """``async with db.transaction():`` — commit on success, roll back on an exception.
+    def transaction(
+        self, *, isolation: IsolationLevel | str | None = None, timeout: float | None = None, retries: int = 0
+    ) -> Transaction:
+        """``async with db.transaction():`` — commit on success, roll back on an exception. Nested
+        blocks are savepoints; workflows run with :class:`AsyncLocalRuntime` inside use its connection.
+        An option value it does not accept is DF-604.
 
-        Nested blocks are savepoints. Workflows run with :class:`AsyncLocalRuntime` inside the block
-        use its connection.
-
-        Example:
-            ```python
-            async with db.transaction():
-                await runtime.execute_workflow_async(workflow.build())
-            ```
+        Args:
+            isolation: ``READ_COMMITTED``, ``REPEATABLE_READ``, ``SERIALIZABLE`` (SQLite: always serializable).
+            timeout: Seconds a statement or lock wait may take (DF-603 beyond it).
+            retries: Runs after a serialization failure or deadlock (DF-602): use ``.run(fn)`` or ``async for``.
         """
-        return self._context.transaction()
+        return self._context.transaction(transaction_options(isolation, timeout, retries))
 
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[DataFlow]:
@@ -416,7 +412,7 @@ class DataFlow:
         Returns:
             The number of pools closed. Failures are logged and counted, never raised.
         """
-        return await self._context.pools.cleanup_all()
+        return await self._context.cleanup_all()
 
     async def cleanup_stale_pools(self) -> int:
         """Close pools whose event loop is closed.
@@ -425,6 +421,10 @@ class DataFlow:
             The number of stale pools closed. Never raises.
         """
         return await self._context.pools.cleanup_stale()
+
+    def get_replica_metrics(self) -> dict[str, Any]:
+        """Reads served by the primary and by each replica, failures, lag; ``{}`` without replicas."""
+        return self._context.replicas.metrics() if self._context.replicas is not None else {}
 
     def get_cleanup_metrics(self) -> dict[str, Any]:
         """Counters for pool lifecycle: ``pools_created``, ``pools_cleaned``, ``stale_pools_cleaned``,
@@ -435,8 +435,7 @@ class DataFlow:
         """Close every pool and retire this instance: later operations raise DF-504."""
         if self._closed:
             return
-        await self._context.pools.cleanup_all()
-        self._context.pools.closed = True
+        await self._context.close()
         self._closed = True
 
     async def __aenter__(self) -> DataFlow:

@@ -12,7 +12,8 @@ Hierarchy::
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
-    └── StalePoolWarning
+    ├── StalePoolWarning
+    └── ReplicasUnavailableWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -30,15 +31,17 @@ __all__ = [
     "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
     "DuplicateNodeIdError", "EventLoopClosedError", "InvalidCaptureParameterError", "InvalidConditionError",
     "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError",
-    "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError", "InvalidURLError",
-    "LogicalDecodingUnavailableError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
-    "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError",
-    "PoolClosedError", "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError",
-    "SchemaMismatchError", "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError",
-    "TransactionError", "TypeMismatchError", "UniqueViolationError", "UnknownFieldError",
-    "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError", "UnknownSourceTableError",
-    "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
-    "WrongEventLoopError", "format_message",
+    "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError", "InvalidSagaError",
+    "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError",
+    "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError",
+    "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError",
+    "RecordError", "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning",
+    "ResourceLeakError", "SchemaMismatchError", "SerializationFailureError", "ServerUnavailableError",
+    "StalePoolWarning", "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError",
+    "TwoPhaseCommitError", "TwoPhaseCommitUnavailableError", "TypeMismatchError", "UniqueViolationError",
+    "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError",
+    "UnknownSourceTableError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
+    "WorkflowError", "WrongEventLoopError", "format_message",
 ]
 
 
@@ -204,67 +207,56 @@ class DatabaseConnectionError(DataFlowError):
 
 class ServerUnavailableError(DatabaseConnectionError):
     """DF-501: connection refused; the message names the host and port."""
-
     code = "DF-501"
 
 
 class AuthenticationError(DatabaseConnectionError):
     """DF-502: the server rejected the credentials."""
-
     code = "DF-502"
 
 
 class DatabaseNotFoundError(DatabaseConnectionError):
     """DF-503: the database named in the URL does not exist."""
-
     code = "DF-503"
 
 
 class PoolClosedError(DatabaseConnectionError):
     """DF-504: the DataFlow instance was closed and is still used."""
-
     code = "DF-504"
 
 
 class EventLoopClosedError(DatabaseConnectionError):
     """DF-505: an operation on an event loop that is already closed."""
-
     code = "DF-505"
 
 
 class WrongEventLoopError(DatabaseConnectionError):
     """DF-506: a connection or transaction used from a loop other than its own."""
-
     code = "DF-506"
 
 
 class TooManyConnectionsError(DatabaseConnectionError):
     """DF-508: the server's ``max_connections`` is reached."""
-
     code = "DF-508"
 
 
 class PoolTimeoutError(DatabaseConnectionError):
     """DF-509: no connection became free within ``pool_acquire_timeout``."""
-
     code = "DF-509"
 
 
 class DatabaseLockedError(DatabaseConnectionError):
     """DF-510: SQLite's write lock was held past ``sqlite_busy_timeout``."""
-
     code = "DF-510"
 
 
 class ConnectionLostError(DatabaseConnectionError):
     """DF-511: the server closed the connection during an operation."""
-
     code = "DF-511"
 
 
 class DatabaseError(DataFlowError):
     """DF-512: a database error DataFlow does not translate more precisely."""
-
     code = "DF-512"
 
 
@@ -294,26 +286,57 @@ class ChangeCaptureOutdatedError(DatabaseError):
 
 class TransactionError(DataFlowError):
     """DF-601: a transaction used in a way it does not support."""
-
     code = "DF-601"
+
+
+class SerializationFailureError(TransactionError):
+    """DF-602: the database rolled a transaction back (serialization failure or deadlock); retry it."""
+    code = "DF-602"
+
+
+class TransactionTimeoutError(TransactionError):
+    """DF-603: a statement or lock wait outlasted the transaction's ``timeout``."""
+    code = "DF-603"
+
+
+class InvalidTransactionOptionError(TransactionError):
+    """DF-604: an isolation level, timeout or retry count a transaction does not accept."""
+    code = "DF-604"
+
+
+class InvalidSagaError(TransactionError):
+    """DF-605: a saga's steps or compensations are not in the documented shape."""
+    code = "DF-605"
+
+
+class TwoPhaseCommitUnavailableError(TransactionError):
+    """DF-606: a participant cannot prepare transactions (SQLite, max_prepared_transactions = 0)."""
+    code = "DF-606"
+
+
+class TwoPhaseCommitError(TransactionError):
+    """DF-607: a two-phase commit failed (rolled back everywhere, or a commit left prepared)."""
+    code = "DF-607"
 
 
 class ResourceLeakError(DataFlowError):
     """DF-701: a test left pools, connections or tasks open."""
-
     code = "DF-701"
 
 
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
-
     code = "DF-802"
 
 
 class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
-
     code = "DF-801"
+
+
+class ReplicaConfigurationError(ConfigurationError):
+    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
+    code = "DF-810"
 
 
 class MigrationError(DataFlowError):
@@ -322,13 +345,11 @@ class MigrationError(DataFlowError):
 
 class MultipleHeadsError(MigrationError):
     """DF-901: the migration history forks into several heads."""
-
     code = "DF-901"
 
 
 class MigrationChecksumError(MigrationError):
     """DF-902: the file of an applied revision was edited."""
-
     code = "DF-902"
 
 
@@ -371,5 +392,9 @@ class DataFlowWarning(UserWarning):
 
 class StalePoolWarning(DataFlowWarning):
     """DF-507: a pool outlived its event loop and was closed by DataFlow."""
-
     code = "DF-507"
+
+
+class ReplicasUnavailableWarning(DataFlowWarning):
+    """DF-520: no read replica answered; reads went to the primary."""
+    code = "DF-520"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -20,9 +21,12 @@ from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
+from ._replicas import ReplicaRouter
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
+from ._tx_metrics import TransactionMetrics
+from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
 __all__ = ["ExecutionContext", "check_columns"]
@@ -102,6 +106,12 @@ class ExecutionContext:
             weakref.WeakKeyDictionary()
         )
         self.pools.on_shared_closed.append(schema.clear)
+        #: Counts and durations of this instance's transactions (TransactionMetricsNode).
+        self.metrics = TransactionMetrics()
+        #: The outermost transaction blocks open right now (TransactionMonitorNode).
+        self.open_transactions: weakref.WeakSet[Transaction] = weakref.WeakSet()
+        #: Routes reads to read replicas (``DataFlow(read_replicas=...)``), else ``None``.
+        self.replicas: ReplicaRouter | None = None
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -124,18 +134,52 @@ class ExecutionContext:
         """``async with context.connection() as connection:`` — the right connection for now."""
         return _Lease(self)
 
+    async def cleanup_all(self) -> int:
+        """Close every pool (the replicas' too); return how many."""
+        count = await self.pools.cleanup_all()
+        if self.replicas is not None:
+            count += await self.replicas.cleanup_all()
+        return count
+
+    async def close(self) -> None:
+        """Close every pool and refuse new ones (the instance is closed)."""
+        await self.cleanup_all()
+        self.pools.closed = True
+        if self.replicas is not None:
+            self.replicas.close()
+
     def forget_tables(self, names: Iterable[str]) -> None:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
         self.schema.forget(names)
 
+    def transaction_started(self, transaction: Transaction) -> None:
+        """An outermost transaction block began."""
+        self.open_transactions.add(transaction)
+
+    def transaction_ended(self, transaction: Transaction, outcome: str, retried: bool) -> None:
+        """An outermost transaction block ended: count it."""
+        self.open_transactions.discard(transaction)
+        self.metrics.record(
+            outcome=outcome,
+            duration=time.monotonic() - transaction.started,
+            retried=retried,
+            models=transaction.models,
+            workflow=transaction.workflow,
+        )
+
     # --- running statements -----------------------------------------------------------------
 
-    def transaction(self) -> Transaction:
+    def transaction(self, options: TransactionOptions | None = None) -> Transaction:
         """A new transaction block (a savepoint when one is active)."""
-        return Transaction(self)
+        return Transaction(self, options=options)
 
     async def run(
-        self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]
+        self,
+        model: str,
+        ddl: Callable[[], TableDDL],
+        operation: Callable[[Connection], Awaitable[T]],
+        *,
+        read: bool = False,
     ) -> T:
         """Run ``operation`` on the right connection, creating the model's table first if needed.
 
@@ -143,9 +187,19 @@ class ExecutionContext:
             model: The model's name.
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
+            read: The operation only reads: with read replicas, a replica may serve it.
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
+        tx = self.current_transaction()
+        if tx is not None:
+            tx.root.models.add(model)
+        replicas = self.replicas
+        if replicas is not None:
+            if not read:
+                replicas.wrote(self.current_transaction() or self._isolation)
+            elif self.pinned is None and self.current_transaction() is None:
+                return await replicas.read(operation, self._on_primary)
         if self.pinned is None and self.tx_var.get() is None:
             # Most operations run outside any transaction: straight to the pool, as _Lease would.
             pool = await self.pools.get()
@@ -154,6 +208,9 @@ class ExecutionContext:
                 return await operation(connection)
             finally:
                 await pool.release(connection)
+        return await self._on_primary(operation)
+
+    async def _on_primary(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
         async with _Lease(self) as connection:
             return await operation(connection)
 
@@ -181,6 +238,8 @@ class ExecutionContext:
             scope = self.current_transaction() or self._isolation
             if scope is not None:
                 scope.created_tables.add(name)
+            if self.replicas is not None:
+                self.replicas.wrote(scope)  # replicas have the table once they replay past this
             self.schema.mark(name)
 
     @asynccontextmanager

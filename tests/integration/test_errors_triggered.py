@@ -562,6 +562,25 @@ def test_df506_transaction_used_from_another_loop(database_url: str) -> None:
         owner.run(db.close())
 
 
+@triggers("DF-520")
+@pytest.mark.postgresql_only(reason="SQLite has no streaming replication, so it has no replicas")
+async def test_df520_every_replica_down_reads_from_the_primary(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    nowhere = parts._replace(netloc=f"{parts.hostname}:1").geturl()  # nothing listens on port 1
+    db = DataFlow(database_url, read_replicas=[nowhere])
+    declare(db)
+    try:
+        with pytest.warns(dataflow.ReplicasUnavailableWarning) as record:
+            results = await run(("UserCountNode", "count", {}))
+        assert results["count"]["count"] == 0  # the read itself succeeded, on the primary
+    finally:
+        await db.close()
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.ReplicasUnavailableWarning))
+    message = str(warning)
+    assert warning.code == "DF-520" and message.startswith(f"DF-520: {CATALOG['DF-520'].title}\n")
+    assert message.endswith(expected_link("DF-520")) and ":1/" in message
+
+
 @triggers("DF-507")
 @pytest.mark.dataflow_leaks_expected(reason="closes an event loop without shutdown on purpose, to make the pool stale")
 def test_df507_stale_pool_warning(database_url: str) -> None:
@@ -720,6 +739,113 @@ async def test_df601_sync_runtime_inside_async_transaction(db: DataFlow) -> None
     assert "AsyncLocalRuntime" in message
 
 
+@triggers("DF-602")
+@pytest.mark.postgresql_only(reason="two transactions overlap only on PostgreSQL; SQLite runs one writer at a time")
+async def test_df602_write_skew_under_serializable(db: DataFlow) -> None:
+    first = await run(create("a", "a@example.com"))
+    second = await run(create("b", "b@example.com"))
+    ids = [next(iter(first.values()))["id"], next(iter(second.values()))["id"]]
+    both_read = asyncio.Barrier(2)
+
+    async def shift(me: int) -> None:
+        async with db.transaction(isolation="SERIALIZABLE"):
+            adults = (await run(("UserCountNode", "n", {"filter": {"age": 0}})))["n"]["count"]
+            await both_read.wait()
+            if adults == 2:
+                await run(("UserUpdateNode", "u", {"id": me, "fields": {"age": 1}}))
+
+    with pytest.raises(dataflow.SerializationFailureError) as info:
+        await asyncio.gather(*(shift(me) for me in ids))
+    message = check(info.value, "DF-602")
+    assert "retries" in message and info.value.context["sqlstate"] == "40001"
+
+
+@triggers("DF-603")
+async def test_df603_lock_wait_outlasts_the_timeout(database_url: str) -> None:
+    holder, waiter = DataFlow(database_url), DataFlow(database_url)
+    try:
+        declare(holder)
+        declare(waiter)
+        user = next(iter((await run(create(), db=holder)).values()))
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with holder.transaction():
+                await run(("UserUpdateNode", "u", {"id": user["id"], "fields": {"age": 5}}), db=holder)
+                held.set()
+                await release.wait()
+
+        task = asyncio.create_task(hold())
+        await asyncio.wait_for(held.wait(), 10)
+        try:
+            with pytest.raises(dataflow.TransactionTimeoutError) as info:
+                async with waiter.transaction(timeout=0.2):
+                    await run(("UserUpdateNode", "u", {"id": user["id"], "fields": {"age": 6}}), db=waiter)
+        finally:
+            release.set()
+            await task
+        message = check(info.value, "DF-603")
+        assert "timeout" in message
+    finally:
+        await holder.close()
+        await waiter.close()
+
+
+@triggers("DF-604")
+async def test_df604_unknown_isolation_level(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidTransactionOptionError) as info:
+        db.transaction(isolation="SNAPSHOT")
+    message = check(info.value, "DF-604")
+    assert "SERIALIZABLE" in message
+    with pytest.raises(dataflow.InvalidTransactionOptionError) as info:
+        workflow(("TransactionContextNode", "tx", {"timeout": -1}), db=db)
+    assert check(info.value, "DF-604") and info.value.context["node"] == "tx"
+
+
+@triggers("DF-605")
+async def test_df605_compensation_for_an_unknown_step(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidSagaError) as info:
+        await dataflow.SagaCoordinator(db).run(
+            [{"name": "create", "node": "UserCreateNode", "params": {"name": "a", "email": "a"}}],
+            {"craete": {"node": "UserDeleteNode", "params": {"id": "${create.id}"}}},
+        )
+    message = check(info.value, "DF-605")
+    assert "'craete'" in message
+
+
+@triggers("DF-606")
+async def test_df606_participant_cannot_prepare(backend: str, db: DataFlow) -> None:
+    """SQLite cannot prepare at all; a PostgreSQL participant cannot inside an open transaction."""
+    with pytest.raises(dataflow.TwoPhaseCommitUnavailableError) as info:
+        if backend == "sqlite":
+            async with dataflow.TwoPhaseCommit([db], log=db):
+                pass
+        else:
+            async with db.transaction():
+                async with dataflow.TwoPhaseCommit([db], log=db):
+                    pass
+    message = check(info.value, "DF-606")
+    assert ("saga" if backend == "sqlite" else "outside other transactions") in message
+
+
+@triggers("DF-607")
+@pytest.mark.postgresql_only(reason="SQLite has no PREPARE TRANSACTION")
+async def test_df607_participant_fails_to_prepare(db: DataFlow, database_url: str) -> None:
+    other = DataFlow(database_url)
+    try:
+        with pytest.raises(dataflow.TwoPhaseCommitError) as info:
+            async with dataflow.TwoPhaseCommit([db, other], log=db):
+                await run(create())
+                async with other.connection() as connection:
+                    await connection.execute('CREATE TABLE "t" ("x" INT UNIQUE DEFERRABLE INITIALLY DEFERRED)')
+                    await connection.execute('INSERT INTO "t" VALUES (1), (1)')
+        message = check(info.value, "DF-607")
+        assert "nothing was committed" in message
+        assert (await run(("UserCountNode", "n", {})))["n"]["count"] == 0
+    finally:
+        await other.close()
+
+
 # --- 7xx: testing support ---------------------------------------------------------------------------
 
 
@@ -783,6 +909,16 @@ def test_df802_invalid_pool_settings() -> None:
         DataFlow("sqlite:///:memory:", pool_min_size=5, pool_max_size=2)
     message = check(info.value, "DF-802")
     assert "pool_min_size" in message
+
+
+@triggers("DF-810")
+def test_df810_read_replicas_on_sqlite_and_bad_replica_urls(tmp_path: Any) -> None:
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"sqlite:///{tmp_path}/app.db", read_replicas=[f"sqlite:///{tmp_path}/copy.db"])
+    assert "streaming replication" in check(info.value, "DF-810")
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"postgresql://app:{PASSWORD}@primary/shop", read_replicas=f"postgresql://app:{PASSWORD}@replica/shop")
+    assert "must be a list of URLs" in check(info.value, "DF-810")
 
 
 # --- 9xx: migrations -----------------------------------------------------------------------------------

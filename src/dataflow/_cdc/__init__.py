@@ -6,6 +6,7 @@ report. The backend's :class:`~dataflow._dialects.ChangeCapture` records and rea
 """
 
 from .._nodes import register_builtin
+from ._calls import ChangeFeedCalls
 from ._events import OPERATIONS, ChangeEvent, ChangePosition
 from ._feed import FEEDS_TABLE, ChangeFeed, find_model
 from ._health import FeedStatus, change_feed_status
@@ -17,6 +18,7 @@ __all__ = [
     "FEEDS_TABLE",
     "OPERATIONS",
     "ChangeDataCaptureNode",
+    "ChangeFeedCalls",
     "ChangeEvent",
     "ChangeFeed",
     "ChangePosition",

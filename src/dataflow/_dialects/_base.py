@@ -20,6 +20,8 @@ from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
 from ._capture import ChangeCapture
+from ._replication import Replication
+from ._transactions import TransactionSpelling
 
 __all__ = [
     "Backend",
@@ -71,14 +73,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Backend(ABC):
+class Backend(TransactionSpelling, ABC):
     """One database product: how its URLs look, how it spells SQL, stores values and opens pools."""
 
     name: ClassVar[str]
     #: URL schemes that select this backend (``_dialects.SCHEMES`` is built from these).
     schemes: ClassVar[tuple[str, ...]]
-    #: The statement that opens a top-level transaction.
-    begin_sql: ClassVar[str] = "BEGIN"
     numbered_params: ClassVar[bool]
     column_types: ClassVar[dict[FieldType, str]]
     to_db: ClassVar[dict[FieldType, ToDB]]
@@ -142,6 +142,10 @@ class Backend(ABC):
 
     #: Appended to an upsert's RETURNING list when the backend can tell inserted from updated rows.
     upsert_inserted_column: ClassVar[str | None] = None
+
+    #: Replication positions for read replicas (``_replication.Replication``); ``None``: the
+    #: backend has no replicas (``DataFlow(read_replicas=...)`` is DF-810).
+    replication: ClassVar[Replication | None] = None
 
     def sync_identity(self, table: str) -> str | None:
         """A statement that moves ``table``'s id sequence past explicitly inserted ids, if needed."""
@@ -252,6 +256,11 @@ class Connection(ABC):
     async def copy_records(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
         """Bulk-load rows with the backend's fastest path; ``False`` if it has none."""
         return False
+
+    @property
+    def session(self) -> int | None:
+        """The server's id of this session, when the database has sessions (PostgreSQL's pid)."""
+        return None
 
     @abstractmethod
     def is_usable(self) -> bool:

@@ -45,6 +45,7 @@ from ._base import (
 )
 from ._cdc_sqlite import SQLiteCapture
 from ._sqlite_schema import SQLiteEditor
+from ._transactions import SQLiteTransactionSpelling
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -94,13 +95,13 @@ _COLUMN_TYPES = {
 }
 
 
-class SQLiteBackend(Backend):
-    """SQLite through aiosqlite (3.35+ for RETURNING)."""
+class SQLiteBackend(SQLiteTransactionSpelling, Backend):
+    """SQLite through aiosqlite (3.35+ for RETURNING); BEGIN IMMEDIATE (SQLiteTransactionSpelling) takes
+    the write lock at BEGIN: a deferred transaction that reads first and writes later can fail with
+    "database is locked" at once, without waiting for the busy timeout."""
 
     name = "sqlite"
     schemes = ("sqlite", "sqlite+aiosqlite")
-    # Write lock at BEGIN: a deferred read-then-write transaction can fail "database is locked" at once.
-    begin_sql = "BEGIN IMMEDIATE"
     numbered_params = False
     column_types = _COLUMN_TYPES
     to_db = _TO_DB
@@ -152,8 +153,7 @@ class SQLiteBackend(Backend):
         pattern = self.literal_pattern(text, prefix=prefix, suffix=suffix)
         if len(pattern.encode("utf-8")) <= _MAX_GLOB_BYTES:
             return self.literal_match(column, params.add(pattern))
-        # GLOB patterns over 50,000 bytes fail with "LIKE or GLOB pattern too complex"; these are
-        # literal, case-sensitive (binary) matches, so INSTR/SUBSTR (which count characters) agree.
+        # GLOB over 50,000 bytes is "pattern too complex"; literal binary matches: INSTR/SUBSTR agree.
         if prefix and suffix:
             return f"INSTR({column}, {params.add(text)}) > 0"
         if suffix:  # starts with: the first occurrence is at the start

@@ -6,6 +6,7 @@ time share, ``_spec`` the declarative description, ``_registry`` generation and 
 
 from ._base import Node
 from ._registry import (
+    BUILTIN_NODES,
     OPERATIONS,
     NodeOwner,
     generate_nodes,
@@ -18,11 +19,13 @@ from ._registry import (
 )
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 from ._switch import SwitchNode
+from ._transaction_node import TransactionContextNode
 
 __all__ = [
     "BUILTIN_NODES",
     "OPERATIONS",
     "SwitchNode",
+    "TransactionContextNode",
     "Node",
     "NodeOwner",
     "NodeSpec",
@@ -30,8 +33,8 @@ __all__ = [
     "ParamSpec",
     "generate_nodes",
     "live_owners",
-    "node_types_changed",
     "register_builtin",
+    "node_types_changed",
     "register_owner",
     "resolve_node_type",
     "resolve_unbound",

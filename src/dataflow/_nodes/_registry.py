@@ -20,6 +20,7 @@ from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
 from ._listing import CountNode, ListNode
 from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
 from ._switch import SwitchNode
+from ._transaction_node import TransactionContextNode
 from ._upsert import BulkUpsertNode, UpsertNode
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ __all__ = [
     "NodeOwner",
     "generate_nodes",
     "live_owners",
-    "node_types_changed",
     "register_builtin",
+    "node_types_changed",
     "register_owner",
     "resolve_node_type",
 ]
@@ -54,7 +55,7 @@ OPERATIONS: dict[str, type[Node]] = {
 }
 
 #: Node types that belong to no model and no instance.
-BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
+BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode, "TransactionContextNode": TransactionContextNode}
 
 
 def register_builtin(node: type[Node]) -> None:
@@ -105,6 +106,9 @@ class NodeOwner(Protocol):
 
     def node_type(self, name: str) -> type[Node] | None: ...
 
+    @property
+    def execution_context(self) -> ExecutionContext: ...
+
 
 _owners: weakref.WeakSet[NodeOwner] = weakref.WeakSet()
 _owners_lock = threading.Lock()
@@ -138,7 +142,7 @@ def _live_owners() -> list[NodeOwner]:
 
 
 def live_owners() -> list[NodeOwner]:
-    """The DataFlow instances that are alive and not closed (for built-in nodes that pick one)."""
+    """The DataFlow instances that are alive and not closed."""
     return _live_owners()
 
 

@@ -73,6 +73,7 @@ class ReadNode(Node):
     """Fetch one record by id; DF-301 when it does not exist."""
 
     operation = "read"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
