@@ -106,6 +106,7 @@ from ._monitoring import (
     transaction_metrics,
 )
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
+from ._query_cache import QueryCache
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
@@ -184,6 +185,7 @@ __all__ = [
     "RecordNotFoundError",
     "ResourceLeakError",
     "RevisionStatus",
+    "QueryCache",
     "SagaCoordinator",
     "SagaCoordinatorNode",
     "SagaResult",

@@ -6,7 +6,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -16,11 +15,11 @@ from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
 from ._executor import ExecutionContext
-from ._loops import run_blocking
-from ._migrations import Migrations
+from ._migrations import MigrationCalls, Migrations
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
+from ._query_cache import QueryCache, query_cache
 from ._replicas import replica_router
 from ._schema_cache import SchemaCache
 from ._settings import (
@@ -43,7 +42,7 @@ _TEST_POOL = (1, 4)
 _PRODUCTION_POOL = (1, 10)
 
 
-class DataFlow(ChangeFeedCalls):
+class DataFlow(MigrationCalls, ChangeFeedCalls):
     """One database: its models, their generated nodes, and the connection pools to reach it.
 
     Args:
@@ -72,6 +71,11 @@ class DataFlow(ChangeFeedCalls):
             go to them, with read-your-writes (see the read-replicas guide). DF-810 on SQLite.
         max_replica_lag: Seconds a replica may be behind the primary before reads skip it.
         replica_retry_interval: Seconds a replica that failed is left out before it is tried again.
+        enable_query_cache: Keep the results of Read, List and Count nodes until this instance writes
+            to their model (see the query-cache guide). Off by default.
+        cache_ttl: Seconds a cached result is served at most (``None``: until a write drops it), to
+            bound what writers outside this instance (other processes) can make stale.
+        cache_max_size: Cached results kept at most (least recently used dropped first).
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -107,6 +111,9 @@ class DataFlow(ChangeFeedCalls):
         read_replicas: Sequence[str] | None = None,
         max_replica_lag: float | None = None,
         replica_retry_interval: float = 5.0,
+        enable_query_cache: bool = False,
+        cache_ttl: float | None = None,
+        cache_max_size: int = 10_000,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -147,6 +154,8 @@ class DataFlow(ChangeFeedCalls):
             enhancer=self._enhancer,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
+        if enable_query_cache:
+            self._context.query_cache = query_cache(cache_ttl, cache_max_size)
         if read_replicas is not None:
             pools = self._context.pools
             self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)
@@ -310,7 +319,7 @@ class DataFlow(ChangeFeedCalls):
         """Drop the tables of every registered model (their data is lost)."""
         context = self._context
         for spec in self._models.values():
-            async with context.connection() as connection:
+            async with context.raw_connection() as connection:
                 await connection.execute(self._statements[spec.name].drop_table())
             context.forget_tables([spec.name])
 
@@ -321,46 +330,6 @@ class DataFlow(ChangeFeedCalls):
         """This instance's migrations: ``await db.migrations.history()``, ``current()``, ``check()``, ..."""
         return self._migrations
 
-    def generate_migration(self, message: str, *, empty: bool = False) -> Path | None:
-        """Write the next revision file from what the models ask for and the migrations lack.
-
-        Blocking (for scripts); in async code use :meth:`generate_migration_async`. Returns the new
-        file, or ``None`` when the models and the migrations already agree (``empty=True`` writes a
-        revision with no operations, to fill in by hand).
-        """
-        self._migrations.outside_transaction("generate_migration")
-        return run_blocking(lambda: self._migrations.generate(message, empty=empty))
-
-    def migrate(self, target: str | None = None) -> list[str]:
-        """Apply the revisions up to ``target`` (default: the head); return the ids applied.
-
-        Blocking (for scripts); in async code use :meth:`migrate_async`. Each revision runs in its own
-        transaction; a failing one is rolled back and raises DF-905.
-        """
-        self._migrations.outside_transaction("migrate")
-        return run_blocking(lambda: self._migrations.upgrade(target))
-
-    def rollback(self, target: str | int) -> list[str]:
-        """Roll back to ``target``: a revision id (it stays applied), ``"previous_version"`` or ``-1``
-        (one revision), ``-n``, or ``"base"`` (all); return the ids rolled back, newest first.
-
-        Blocking (for scripts); in async code use :meth:`rollback_async`.
-        """
-        self._migrations.outside_transaction("rollback")
-        return run_blocking(lambda: self._migrations.downgrade(target))
-
-    async def generate_migration_async(self, message: str, *, empty: bool = False) -> Path | None:
-        """The awaitable form of :meth:`generate_migration`."""
-        return await self._migrations.generate(message, empty=empty)
-
-    async def migrate_async(self, target: str | None = None) -> list[str]:
-        """The awaitable form of :meth:`migrate`."""
-        return await self._migrations.upgrade(target)
-
-    async def rollback_async(self, target: str | int) -> list[str]:
-        """The awaitable form of :meth:`rollback`."""
-        return await self._migrations.downgrade(target)
-
     # --- connections and transactions ------------------------------------------------------
 
     def connection(self) -> AbstractAsyncContextManager[Connection]:
@@ -369,9 +338,10 @@ class DataFlow(ChangeFeedCalls):
         Inside ``db.transaction()`` it is the transaction's connection, inside ``db.isolated()`` the
         isolated one, else one from the running loop's pool, given back when the block ends. Use it
         for SQL of your own (``await connection.fetch("SELECT 1")``); statements are not translated
-        between backends.
+        between backends. Read replicas and the query cache treat what runs on it as a write to any
+        table.
         """
-        return self._context.connection()
+        return self._context.raw_connection()
 
     def transaction(
         self, *, isolation: IsolationLevel | str | None = None, timeout: float | None = None, retries: int = 0
@@ -421,6 +391,11 @@ class DataFlow(ChangeFeedCalls):
             The number of stale pools closed. Never raises.
         """
         return await self._context.pools.cleanup_stale()
+
+    @property
+    def query_cache(self) -> QueryCache | None:
+        """The query cache (``enable_query_cache=True``): ``get_metrics()``, ``clear()``; else ``None``."""
+        return self._context.query_cache
 
     def get_replica_metrics(self) -> dict[str, Any]:
         """Reads served by the primary and by each replica, failures, lag; ``{}`` without replicas."""

@@ -12,15 +12,16 @@ import asyncio
 import contextvars
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
+from ._query_cache import ALL_MODELS, QueryCache
 from ._replicas import ReplicaRouter
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
@@ -112,6 +113,8 @@ class ExecutionContext:
         self.open_transactions: weakref.WeakSet[Transaction] = weakref.WeakSet()
         #: Routes reads to read replicas (``DataFlow(read_replicas=...)``), else ``None``.
         self.replicas: ReplicaRouter | None = None
+        #: Read results (``DataFlow(enable_query_cache=True)``), else ``None``.
+        self.query_cache: QueryCache | None = None
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -134,6 +137,17 @@ class ExecutionContext:
         """``async with context.connection() as connection:`` — the right connection for now."""
         return _Lease(self)
 
+    @asynccontextmanager
+    async def raw_connection(self) -> AsyncIterator[Connection]:
+        """``db.connection()``: a connection for SQL DataFlow cannot see into, so it may write any
+        table (read replicas and the query cache are told, before and after)."""
+        self.wrote(ALL_MODELS)
+        try:
+            async with _Lease(self) as connection:
+                yield connection
+        finally:
+            self.wrote(ALL_MODELS)
+
     async def cleanup_all(self) -> int:
         """Close every pool (the replicas' too); return how many."""
         count = await self.pools.cleanup_all()
@@ -150,7 +164,11 @@ class ExecutionContext:
 
     def forget_tables(self, names: Iterable[str]) -> None:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
+        names = list(names)
         self.schema.forget(names)
+        if self.query_cache is not None:
+            for name in names:
+                self.query_cache.invalidate(name)
 
     def transaction_started(self, transaction: Transaction) -> None:
         """An outermost transaction block began."""
@@ -180,6 +198,7 @@ class ExecutionContext:
         operation: Callable[[Connection], Awaitable[T]],
         *,
         read: bool = False,
+        cache_key: tuple[str, Sequence[Any]] | None = None,
     ) -> T:
         """Run ``operation`` on the right connection, creating the model's table first if needed.
 
@@ -188,18 +207,48 @@ class ExecutionContext:
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
             read: The operation only reads: with read replicas, a replica may serve it.
+            cache_key: With the query cache on, a read's result is kept under its statement (SQL
+                and values); ``None``: not cached.
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
         tx = self.current_transaction()
         if tx is not None:
             tx.root.models.add(model)
-        replicas = self.replicas
-        if replicas is not None:
-            if not read:
-                replicas.wrote(self.current_transaction() or self._isolation)
-            elif self.pinned is None and self.current_transaction() is None:
-                return await replicas.read(operation, self._on_primary)
+        if self.replicas is None and self.query_cache is None:
+            return await self._plain(operation)
+        if not read:
+            self.wrote(model)
+            try:
+                return await self._plain(operation)
+            finally:
+                self.wrote(model)  # a read that raced the write must not keep what it saw
+        outside = self.pinned is None and self.current_transaction() is None
+        cache = self.query_cache if outside and cache_key is not None else None
+        if cache is not None and cache_key is not None and cache.usable(model):
+            key = (cache_key[0], repr(cache_key[1]))
+            found, value, generation = cache.lookup(model, key)
+            if found:
+                return list(value) if isinstance(value, list) else value  # type: ignore[return-value]
+            result = await self._read(operation, outside)
+            cache.store(model, key, result, generation)
+            return result
+        return await self._read(operation, outside)
+
+    def wrote(self, model: str) -> None:
+        """A write to ``model`` (``ALL_MODELS``: any table) runs now: the replicas and the cache learn of it."""
+        scope = self.current_transaction() or self._isolation
+        if self.replicas is not None:
+            self.replicas.wrote(scope)
+        if self.query_cache is not None:
+            self.query_cache.invalidate(model, scope)
+
+    async def _read(self, operation: Callable[[Connection], Awaitable[T]], outside: bool) -> T:
+        if outside and self.replicas is not None:
+            return await self.replicas.read(operation, self._on_primary)
+        return await self._plain(operation)
+
+    async def _plain(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
         if self.pinned is None and self.tx_var.get() is None:
             # Most operations run outside any transaction: straight to the pool, as _Lease would.
             pool = await self.pools.get()
@@ -240,6 +289,8 @@ class ExecutionContext:
                 scope.created_tables.add(name)
             if self.replicas is not None:
                 self.replicas.wrote(scope)  # replicas have the table once they replay past this
+            if self.query_cache is not None:
+                self.query_cache.invalidate(name, scope)  # a miss on a missing table is not kept
             self.schema.mark(name)
 
     @asynccontextmanager

@@ -119,6 +119,25 @@ async def test_a_read_after_a_write_sees_the_write(db: DataFlow, servers: Server
 
 
 @REPLICA
+@pytest.mark.parametrize(
+    ("node", "params"),
+    [
+        ("NoteBulkCreateNode", {"records": [{"text": "mine"}]}),
+        ("NoteUpdateNode", {"filter": {"text": "seed"}, "fields": {"text": "mine"}}),
+        ("NoteBulkUpsertNode", {"records": [{"id": 1, "text": "mine"}]}),
+    ],
+)
+async def test_writes_in_their_own_transaction_are_read_back(
+    db: DataFlow, servers: Servers, node: str, params: dict[str, Any]
+) -> None:
+    servers.pause_replay()
+    workflow = db.workflow().add_node(node, "write", params)
+    await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+    assert "mine" in await texts(db)
+    assert reads(db) == (1, 0)
+
+
+@REPLICA
 async def test_reads_inside_a_transaction_stay_on_the_primary(db: DataFlow) -> None:
     async with db.transaction():
         await write(db, "in tx")

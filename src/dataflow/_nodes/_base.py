@@ -174,11 +174,25 @@ class Node:
     # --- running ------------------------------------------------------------------------------
 
     @classmethod
-    async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``operation`` on the execution context's connection, creating the table first if needed."""
+    async def on_connection(
+        cls, operation: Callable[[Connection], Awaitable[T]], cache_key: tuple[str, Sequence[Any]] | None = None
+    ) -> T:
+        """Run ``operation`` on the execution context's connection, creating the table first if needed.
+
+        ``cache_key`` (the statement: its SQL and values) lets the query cache keep a read's result.
+        """
         return await cls.execution_context().run(
-            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only
+            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only, cache_key=cache_key
         )
+
+    @classmethod
+    def wrote(cls) -> None:
+        """Tell the instance that this node writes to its model now (read replicas, query cache).
+
+        Operations that write through ``on_connection`` are told already; a write inside its own
+        ``context.transaction()`` calls this once it is inside it.
+        """
+        cls.execution_context().wrote(cls.model.name)
 
     @classmethod
     async def ensure_table(cls) -> None:

@@ -84,7 +84,7 @@ class ReadNode(Node):
         record_id = values["id"]
         st = cls.statements
         sql, args = st.select({"id": record_id}, limit=1, node=cls.type_name)
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args))
+        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         if not rows:
             raise RecordNotFoundError(
                 f"{cls.type_name} found no {cls.model.name} with id {record_id!r}.",
@@ -131,6 +131,7 @@ class _SingleWriteNode(Node):
             context = cls.execution_context()
             async with context.transaction():
                 await cls.ensure_table()
+                cls.wrote()
                 async with context.connection() as c:
                     ids = await c.fetch(id_sql, id_args)
                 if len(ids) > 1:
