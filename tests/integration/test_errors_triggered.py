@@ -1186,6 +1186,18 @@ async def test_df515_a_feed_read_before_create_and_after_drop(db: DataFlow) -> N
     for call in (feed.read, feed.drop, feed.position):
         with pytest.raises(dataflow.ChangeFeedNotFoundError):
             await call()
+    if db.dialect == "postgresql":  # the slot dropped behind DataFlow's back
+        await feed.create()
+        async with db.connection() as connection:
+            await connection.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database() AND slot_name LIKE 'dataflow_billing_%'"
+            )
+        with pytest.raises(dataflow.ChangeFeedNotFoundError) as info:
+            await feed.read()
+        assert "of change feed 'billing' does not exist (it was dropped outside DataFlow" in check(info.value, "DF-515")
+        await feed.drop()
+        assert not await feed.exists()
 
 
 @triggers("DF-516")

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .._errors import LogicalDecodingUnavailableError, TransactionError
+from .._errors import ChangeFeedNotFoundError, LogicalDecodingUnavailableError, TransactionError
 from .._types import FieldType
 from ._base import quote_ident
 from ._capture import CapturedChange, ChangeCapture, SQLConnection
@@ -264,7 +264,18 @@ class PostgresCapture(ChangeCapture):
         limit: int,
     ) -> list[CapturedChange]:
         slot = await self.slot(connection, feed)
-        schema = str((await connection.fetch("SELECT current_schema()"))[0][0])
+        schema, exists = (
+            await connection.fetch(
+                "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", [slot]
+            )
+        )[0]
+        if not exists:
+            raise ChangeFeedNotFoundError(
+                f"The replication slot {slot!r} of change feed {feed!r} does not exist (it was dropped outside "
+                "DataFlow, or the database was restored without it); the changes it kept are gone. Run "
+                "await feed.drop(), then await feed.create() to deliver changes from now on.",
+                context={"feed": feed, "slot": slot},
+            )
         await self._flush(connection)
         advanced = -1
         while True:
