@@ -22,7 +22,8 @@ CDC_ENTRIES: list[tuple[str, str, str, str, str]] = [
         "DF-411", "InvalidCaptureParameterError", "Invalid change capture parameter",
         "A change capture parameter is not one DataFlow accepts: an operation other than `INSERT`, "
         "`UPDATE` and `DELETE`, an empty operation list, a feed name that is not 1 to 40 lowercase "
-        "letters, digits and underscores starting with a letter, or a limit that is not a positive integer.",
+        "letters, digits and underscores starting with a letter, a limit that is not a positive integer, "
+        "or an `acknowledge` that is not True or False.",
         'Capture some of `["INSERT", "UPDATE", "DELETE"]`, name the feed like `billing_v2`, and read '
         "at least one change at a time.",
     ),

@@ -1126,6 +1126,10 @@ async def test_df411_unsupported_capture_operation_feed_name_and_limit(db: DataF
     with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
         await db.change_feed("users").read(0)
     assert "limit must be a positive integer, got 0." in check(info.value, "DF-411")
+    flag = db.workflow().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "users", "acknowledge": "no"})
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        flag.build()
+    assert "acknowledge must be True or False, got 'no'." in check(info.value, "DF-411")
 
 
 @pytest.fixture

@@ -41,4 +41,6 @@ class ChangeFeedCalls:
 
         Nothing happens in the database until ``await feed.create()``; see :class:`ChangeFeed` (DF-410, DF-411).
         """
-        return ChangeFeed.of(self._context, self._models, self._statements, source, name=name, operations=operations)
+        return ChangeFeed.of(
+            self._context, self._models, self._statements, source, name=name, operations=operations
+        )

@@ -125,3 +125,12 @@ def check_limit(value: Any, parameter: str = "limit") -> int:
             f"{parameter} must be a positive integer, got {value!r:.40}.", context={"parameter": parameter}
         )
     return value
+
+
+def check_flag(value: Any, parameter: str) -> bool:
+    """``True`` or ``False`` (DF-411 for anything else, such as the string ``"false"``)."""
+    if not isinstance(value, bool):
+        raise InvalidCaptureParameterError(
+            f"{parameter} must be True or False, got {value!r:.40}.", context={"parameter": parameter}
+        )
+    return value

@@ -302,7 +302,9 @@ class ChangeFeed:
                 if position <= current:
                     return
                 params = connection.backend.params()
-                values = [params.add(v) for v in (position.commit, position.index, self.name, *_tuple(current))]
+                values = [
+                    params.add(v) for v in (position.commit, position.index, self.name, *_tuple(current))
+                ]
                 changed = await connection.execute(
                     f'UPDATE "{FEEDS_TABLE}" SET "commit_position" = {values[0]}, "change_index" = {values[1]} '
                     f'WHERE "name" = {values[2]} AND "commit_position" = {values[3]} AND "change_index" = {values[4]}',

@@ -16,7 +16,7 @@ from .._errors import UnknownSourceTableError
 from .._model import ModelSpec
 from .._nodes import Node, NodeSpec, OutputSpec, ParamSpec, live_owners
 from .._types import FieldType
-from ._events import OPERATIONS, check_feed_name, check_limit, check_operations
+from ._events import OPERATIONS, check_feed_name, check_flag, check_limit, check_operations
 from ._feed import find_model
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class ChangeDataCaptureNode(Node):
                 "Acknowledge the changes read when the node succeeds (default True); False leaves that to "
                 "feed.ack(position).",
                 field_type=FieldType.BOOL,
+                check=lambda cls, v: check_flag(v, "acknowledge"),
             ),
         ),
         (
