@@ -107,6 +107,7 @@ from ._monitoring import (
 )
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._query_cache import QueryCache
+from ._routing import QueryRouterNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
@@ -186,6 +187,7 @@ __all__ = [
     "ResourceLeakError",
     "RevisionStatus",
     "QueryCache",
+    "QueryRouterNode",
     "SagaCoordinator",
     "SagaCoordinatorNode",
     "SagaResult",

@@ -156,6 +156,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         self._migrations = Migrations(self._context, self._models, migrations_dir)
         if enable_query_cache:
             self._context.query_cache = query_cache(cache_ttl, cache_max_size)
+            self._context.cache_by_default = True
         if read_replicas is not None:
             pools = self._context.pools
             self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)

@@ -22,7 +22,7 @@ from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
 from ._query_cache import ALL_MODELS, QueryCache
-from ._replicas import ReplicaRouter
+from ._replicas import ReplicaRouter, Routing
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
@@ -113,8 +113,14 @@ class ExecutionContext:
         self.open_transactions: weakref.WeakSet[Transaction] = weakref.WeakSet()
         #: Routes reads to read replicas (``DataFlow(read_replicas=...)``), else ``None``.
         self.replicas: ReplicaRouter | None = None
-        #: Read results (``DataFlow(enable_query_cache=True)``), else ``None``.
+        #: Read results (``DataFlow(enable_query_cache=True)``, or made by a QueryRouterNode), else ``None``.
         self.query_cache: QueryCache | None = None
+        #: Whether reads use the query cache outside a QueryRouterNode that says otherwise.
+        self.cache_by_default = False
+        #: The routing a QueryRouterNode sets for the nodes downstream of it.
+        self.routing: contextvars.ContextVar[Routing | None] = contextvars.ContextVar(
+            f"dataflow_routing_{id(self):x}", default=None
+        )
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -224,7 +230,11 @@ class ExecutionContext:
             finally:
                 self.wrote(model)  # a read that raced the write must not keep what it saw
         outside = self.pinned is None and self.current_transaction() is None
-        cache = self.query_cache if outside and cache_key is not None else None
+        routing = self.routing.get()
+        cached = self.cache_by_default if routing is None or routing.cache_reads is None else routing.cache_reads
+        cache = self.query_cache if outside and cached else None
+        if routing is not None and not routing.read_write_split:
+            outside = False  # the primary only
         if cache is not None and cache_key is not None and cache.usable(model):
             key = (cache_key[0], repr(cache_key[1]))
             found, value, generation = cache.lookup(model, key)
@@ -234,6 +244,12 @@ class ExecutionContext:
             cache.store(model, key, result, generation)
             return result
         return await self._read(operation, outside)
+
+    def ensure_query_cache(self, ttl: float | None) -> QueryCache:
+        """The instance's query cache, made with ``ttl`` if it has none (writes invalidate it from now on)."""
+        if self.query_cache is None:
+            self.query_cache = QueryCache(ttl=ttl)
+        return self.query_cache
 
     def wrote(self, model: str) -> None:
         """A write to ``model`` (``ALL_MODELS``: any table) runs now: the replicas and the cache learn of it."""

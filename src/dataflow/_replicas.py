@@ -17,6 +17,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._dialects import Connection, backend_for, parse_url
@@ -33,7 +34,7 @@ from ._pool import PoolManager
 from ._transaction import Transaction, TransactionState
 from ._url import DatabaseURL
 
-__all__ = ["ReplicaRouter", "replica_router"]
+__all__ = ["ReplicaRouter", "Routing", "replica_router"]
 
 logger = logging.getLogger("dataflow")
 
@@ -44,6 +45,16 @@ OnPrimary = Callable[[Callable[[Connection], Awaitable[Any]]], Awaitable[Any]]
 
 #: Errors that mean "this server cannot serve reads now", not "this read is wrong".
 _DOWN = (ServerUnavailableError, ConnectionLostError, PoolTimeoutError, TooManyConnectionsError)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How reads are served inside a QueryRouterNode's scope."""
+
+    #: Reads may go to read replicas (``False``: the primary only).
+    read_write_split: bool = True
+    #: Reads use the query cache (``None``: as the instance is configured).
+    cache_reads: bool | None = None
 
 
 class _Replica:

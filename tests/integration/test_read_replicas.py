@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 from _postgres import ReplicaServer
+from _replicahelp import Servers
 
 from dataflow import (
     AsyncLocalRuntime,
@@ -24,30 +25,6 @@ from dataflow import (
 )
 
 REPLICA = pytest.mark.postgresql_only(reason="streaming replication is a PostgreSQL server feature")
-
-
-class Servers:
-    """The test database on the primary, and the same database on the replica."""
-
-    def __init__(self, primary_url: str, replica: ReplicaServer) -> None:
-        self.primary_url = primary_url
-        self.replica = replica
-        self.replica_url = replica.url(primary_url)
-
-    def primary_sql(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.primary_url, autocommit=True) as conn:
-            cursor = conn.execute(sql, args)
-            return cursor.fetchall() if cursor.description else []
-
-    def replica_sql(self, sql: str) -> None:
-        with psycopg.connect(self.replica_url, autocommit=True) as conn:
-            conn.execute(sql)
-
-    def pause_replay(self) -> None:
-        self.replica_sql("SELECT pg_wal_replay_pause()")
-
-    def resume_replay(self) -> None:
-        self.replica_sql("SELECT pg_wal_replay_resume()")
 
 
 @pytest.fixture
