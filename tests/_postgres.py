@@ -70,6 +70,7 @@ SERVER_SETTINGS: dict[str, str] = {
     "full_page_writes": "off",
     "synchronous_commit": "off",
     "max_connections": "300",
+    "wal_level": "logical",
     "max_prepared_transactions": "50",
 }
 """Settings of the throwaway server: fast and roomy enough for the pool and leak tests; prepared

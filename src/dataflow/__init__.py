@@ -19,12 +19,23 @@ The drivers (aiosqlite, asyncpg) are imported on first use, so importing this pa
 """
 
 from ._catalog import CATALOG, ErrorInfo
+from ._cdc import (
+    ChangeDataCaptureNode,
+    ChangeEvent,
+    ChangeFeed,
+    ChangePosition,
+    FeedStatus,
+    change_feed_status,
+)
 from ._dataflow import DataFlow
 from ._distributed import DistributedTransactionManagerNode, TwoPhaseCommit
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import (
     AmbiguousNodeTypeError,
     AuthenticationError,
+    ChangeCaptureOutdatedError,
+    ChangeFeedExistsError,
+    ChangeFeedNotFoundError,
     ConfigurationError,
     ConnectionLostError,
     ConnectionPathError,
@@ -40,6 +51,7 @@ from ._errors import (
     EventLoopClosedError,
     GatewayConfigurationError,
     GatewayWithoutAuthWarning,
+    InvalidCaptureParameterError,
     InvalidConditionError,
     InvalidConflictTargetError,
     InvalidFilterError,
@@ -50,6 +62,7 @@ from ._errors import (
     InvalidSagaError,
     InvalidTransactionOptionError,
     InvalidURLError,
+    LogicalDecodingUnavailableError,
     MigrationChecksumError,
     MigrationError,
     MigrationFailedError,
@@ -79,6 +92,7 @@ from ._errors import (
     UnknownNodeIdError,
     UnknownNodeTypeError,
     UnknownOperatorError,
+    UnknownSourceTableError,
     UnsupportedMigrationOperationError,
     ValidationError,
     WorkflowCycleError,
@@ -110,6 +124,13 @@ __all__ = [
     "AmbiguousNodeTypeError",
     "AsyncLocalRuntime",
     "AuthenticationError",
+    "ChangeCaptureOutdatedError",
+    "ChangeDataCaptureNode",
+    "ChangeEvent",
+    "ChangeFeed",
+    "ChangeFeedExistsError",
+    "ChangeFeedNotFoundError",
+    "ChangePosition",
     "ConfigurationError",
     "ConnectionLostError",
     "ConnectionPathError",
@@ -128,9 +149,11 @@ __all__ = [
     "ErrorEnhancerConfig",
     "ErrorInfo",
     "EventLoopClosedError",
+    "FeedStatus",
     "Field",
     "FieldSpec",
     "Inspector",
+    "InvalidCaptureParameterError",
     "InvalidConditionError",
     "InvalidConflictTargetError",
     "InvalidFilterError",
@@ -143,6 +166,7 @@ __all__ = [
     "InvalidURLError",
     "IsolationLevel",
     "LocalRuntime",
+    "LogicalDecodingUnavailableError",
     "MigrationChecksumError",
     "MigrationError",
     "MigrationFailedError",
@@ -198,6 +222,7 @@ __all__ = [
     "UnknownNodeIdError",
     "UnknownNodeTypeError",
     "UnknownOperatorError",
+    "UnknownSourceTableError",
     "UnsupportedMigrationOperationError",
     "ValidationError",
     "Workflow",
@@ -207,4 +232,5 @@ __all__ = [
     "WrongEventLoopError",
     "transaction_metrics",
     "__version__",
+    "change_feed_status",
 ]

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ._catalog_cdc import CDC_ENTRIES
+from ._catalog_services import SERVICE_ENTRIES
 from ._version import __version__
 
 __all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "docs_version", "error_url"]
 
-#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal). It holds one
-#: version of the docs per minor release, ``<site>/<major.minor>/`` (published with mike).
+#: The published docs site (``site_url`` in mkdocs.yml, kept equal by a test): ``<site>/<major.minor>/`` per release.
 DOCS_BASE_URL = "https://dataflow-dev.github.io/dataflow/"
 
 #: The page that holds one section per code.
@@ -314,13 +315,6 @@ _ENTRIES = [
         "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
         "invalid SQL.",
     ),
-    ErrorInfo(
-        "DF-520", "ReplicasUnavailableWarning", "Every read replica is unavailable",
-        "No read replica accepted connections (each one failed and is left out for "
-        "`replica_retry_interval` seconds), so reads went to the primary.",
-        "Start the replicas again or fix their URLs in `read_replicas`; reads return to them by themselves "
-        "once they answer. Check them with `db.get_replica_metrics()`.",
-    ),
     # 6xx: transactions
     ErrorInfo(
         "DF-601", "TransactionError", "Transaction misuse",
@@ -390,28 +384,6 @@ _ENTRIES = [
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
     ),
-    ErrorInfo(
-        "DF-810", "ReplicaConfigurationError", "Invalid read replica setting",
-        "`read_replicas` was given for a backend without streaming replication (SQLite), as one string "
-        "instead of a list, with a URL of another backend or the primary itself, or with a negative "
-        "`max_replica_lag` or `replica_retry_interval`.",
-        "Pass a list of the replicas' PostgreSQL URLs (`read_replicas=[url]`), leave it out on SQLite, "
-        "and give the lag and retry settings in seconds (>= 0).",
-    ),
-    ErrorInfo(
-        "DF-811", "GatewayWithoutAuthWarning", "Gateway without authentication",
-        "`create_gateway_api()` was called without `auth=` (every request gets 401), or with `auth=None` "
-        "(every client can read and write the exposed models).",
-        "Pass an authentication dependency, `create_gateway_api(db, auth=current_user)`, that raises "
-        "`HTTPException(401)` for a request it refuses; keep `auth=None` for an API that is open on purpose.",
-    ),
-    ErrorInfo(
-        "DF-812", "GatewayConfigurationError", "Gateway cannot be built",
-        "FastAPI is not installed, `create_gateway_api()` got no `db` while several (or no) DataFlow "
-        "instances are live, or `models=` names a model the instance does not declare.",
-        "Install the extra (`pip install \"dataflow[gateway]\"`), pass the instance (`create_gateway_api(db)`), "
-        "and list models that `db` declares.",
-    ),
     # 9xx: migrations
     ErrorInfo(
         "DF-901", "MultipleHeadsError", "Migration history has more than one head",
@@ -460,5 +432,8 @@ _ENTRIES = [
     ),
 ]
 
-#: All codes, in order.
-CATALOG: dict[str, ErrorInfo] = {entry.code: entry for entry in _ENTRIES}
+#: All codes, in order (change data capture's entries are in ``_catalog_cdc``, read replicas' and the
+#: gateway's in ``_catalog_services``).
+CATALOG: dict[str, ErrorInfo] = dict(
+    sorted((e.code, e) for e in [*_ENTRIES, *(ErrorInfo(*t) for t in (*CDC_ENTRIES, *SERVICE_ENTRIES))])
+)

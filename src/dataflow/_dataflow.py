@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _testmode
+from ._cdc import ChangeFeedCalls
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
@@ -41,7 +42,7 @@ _TEST_POOL = (1, 4)
 _PRODUCTION_POOL = (1, 10)
 
 
-class DataFlow(MigrationCalls):
+class DataFlow(MigrationCalls, ChangeFeedCalls):
     """One database: its models, their generated nodes, and the connection pools to reach it.
 
     Args:
@@ -294,10 +295,6 @@ class DataFlow(MigrationCalls):
     def nodes(self) -> dict[str, type[Node]]:
         """This instance's generated node types by name."""
         return dict(self._nodes)
-
-    def node_type(self, name: str) -> type[Node] | None:
-        """The generated node type called ``name`` (``"UserCreateNode"``), or ``None``."""
-        return self._nodes.get(name)
 
     def workflow(self) -> WorkflowBuilder:
         """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.

@@ -80,6 +80,12 @@ PUBLISHED: dict[str, str] = {
     "DF-904": "UnsupportedMigrationOperationError",
     "DF-905": "MigrationFailedError",
     "DF-906": "InvalidMigrationHistoryError",
+    "DF-410": "UnknownSourceTableError",
+    "DF-411": "InvalidCaptureParameterError",
+    "DF-513": "LogicalDecodingUnavailableError",
+    "DF-514": "ChangeFeedExistsError",
+    "DF-515": "ChangeFeedNotFoundError",
+    "DF-516": "ChangeCaptureOutdatedError",
 }
 
 #: Families by the first digit of the code (ARCHITECTURE.md, "Errors").

@@ -1124,3 +1124,150 @@ async def test_df501_server_stopped_mid_run_then_restarted(private_postgres: Any
     results = await run(("UserCountNode", "count", {}))
     assert results["count"]["count"] == 1
     await db.close()
+
+
+# --- change data capture -----------------------------------------------------------------------------
+
+
+@triggers("DF-410")
+async def test_df410_change_capture_of_a_table_no_model_declares(db: DataFlow) -> None:
+    workflow = WorkflowBuilder().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "custmers"})
+    with pytest.raises(dataflow.UnknownSourceTableError) as info:
+        workflow.build()
+    message = check(info.value, "DF-410")
+    assert "source_table 'custmers' is not a model or table of any live DataFlow instance" in message
+    with pytest.raises(dataflow.UnknownSourceTableError) as info:
+        db.change_feed("orders")
+    assert "its tables: users" in check(info.value, "DF-410")
+
+
+@triggers("DF-411")
+async def test_df411_unsupported_capture_operation_feed_name_and_limit(db: DataFlow) -> None:
+    workflow = db.workflow().add_node(
+        "ChangeDataCaptureNode", "cdc", {"source_table": "users", "capture_operations": ["INSERT", "TRUNCATE"]}
+    )
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        workflow.build()
+    message = check(info.value, "DF-411")
+    assert "'TRUNCATE' is not an operation change capture supports; use INSERT, UPDATE, DELETE." in message
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        db.change_feed("users", name="Billing-2")
+    assert "'Billing-2' is not a feed name" in check(info.value, "DF-411")
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        await db.change_feed("users").read(0)
+    assert "limit must be a positive integer, got 0." in check(info.value, "DF-411")
+    flag = db.workflow().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "users", "acknowledge": "no"})
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        flag.build()
+    assert "acknowledge must be True or False, got 'no'." in check(info.value, "DF-411")
+
+
+@pytest.fixture
+def replica_level_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A throwaway PostgreSQL server of this test alone, with wal_level=replica (no logical decoding)."""
+    import _postgres
+
+    if _postgres.os.environ.get(_postgres.ENV_URL):
+        pytest.skip(f"{_postgres.ENV_URL} is set: the suite does not start or stop servers of its own")
+    monkeypatch.setattr(_postgres, "SERVER_SETTINGS", {**_postgres.SERVER_SETTINGS, "wal_level": "replica"})
+    try:
+        server = _postgres.start_throwaway_server(_postgres.find_pg_ctl(), worker=f"{_postgres.worker_id()}-cdc")
+    except _postgres.PostgresUnavailableError as exc:
+        _postgres.handle_unavailable(str(exc))
+    try:
+        wait_until_ready(server.admin_url)
+        yield server
+    finally:
+        server.close()
+
+
+@triggers("DF-513")
+async def test_df513_postgresql_without_logical_decoding(replica_level_postgres: Any) -> None:
+    """PostgreSQL only: SQLite captures with triggers and has no wal_level."""
+    db = DataFlow(replica_level_postgres.create_database())
+    declare(db)
+    with pytest.raises(dataflow.LogicalDecodingUnavailableError) as info:
+        await db.change_feed("users").create()
+    message = check(info.value, "DF-513")
+    assert "The server runs with wal_level=replica" in message
+    assert "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL" in message
+    assert not await db.change_feed("users").exists()
+    await db.close()
+
+
+@triggers("DF-514")
+async def test_df514_a_feed_created_twice(db: DataFlow) -> None:
+    feed = db.change_feed("users", name="billing")
+    await feed.create()
+    try:
+        with pytest.raises(dataflow.ChangeFeedExistsError) as info:
+            await db.change_feed("users", name="billing").create()
+        message = check(info.value, "DF-514")
+        assert "Change feed 'billing' already exists for table 'users'" in message
+    finally:
+        await feed.drop()
+
+
+@triggers("DF-515")
+async def test_df515_a_feed_read_before_create_and_after_drop(db: DataFlow) -> None:
+    feed = db.change_feed("users", name="billing")
+    with pytest.raises(dataflow.ChangeFeedNotFoundError) as info:
+        await feed.read()
+    message = check(info.value, "DF-515")
+    assert "await db.change_feed('users', name='billing').create()" in message
+    await feed.create()
+    await feed.drop()
+    for call in (feed.read, feed.drop, feed.position):
+        with pytest.raises(dataflow.ChangeFeedNotFoundError):
+            await call()
+    if db.dialect == "postgresql":  # the slot dropped behind DataFlow's back
+        await feed.create()
+        async with db.connection() as connection:
+            await connection.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database() AND slot_name LIKE 'dataflow_billing_%'"
+            )
+        with pytest.raises(dataflow.ChangeFeedNotFoundError) as info:
+            await feed.read()
+        assert "of change feed 'billing' does not exist (it was dropped outside DataFlow" in check(info.value, "DF-515")
+        await feed.drop()
+        assert not await feed.exists()
+
+
+@triggers("DF-516")
+@pytest.mark.sqlite_only(reason="PostgreSQL decodes the write-ahead log, which follows column changes by itself")
+async def test_df516_sqlite_triggers_outdated_by_a_column_change(db: DataFlow) -> None:
+    feed = db.change_feed("users")
+    await feed.create()
+    async with db.connection() as connection:
+        await connection.execute('ALTER TABLE "users" ADD COLUMN "country" TEXT')
+    with pytest.raises(dataflow.ChangeCaptureOutdatedError) as info:
+        await feed.read()
+    message = check(info.value, "DF-516")
+    assert "lists other columns than table 'users' has now" in message
+    assert "Run await db.change_feed('users', name='users').refresh()." in message
+    await feed.refresh()
+    assert await feed.read() == []
+
+
+@triggers("DF-513")
+@pytest.mark.postgresql_only(reason="replication privileges are PostgreSQL roles; SQLite has no users")
+async def test_df513_a_role_without_the_replication_attribute(database_url: str) -> None:
+    import asyncpg
+
+    role = f"no_replication_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
+    try:
+        db = DataFlow(with_credentials(database_url, user=role, password=PASSWORD))
+        declare(db)
+        with pytest.raises(dataflow.LogicalDecodingUnavailableError) as info:
+            await db.change_feed("users").create()
+        message = check(info.value, "DF-513")
+        assert f"The user '{role}' may not use replication slots" in message
+        assert f'ALTER ROLE "{role}" REPLICATION;' in message
+        assert PASSWORD not in message
+        await db.close()
+    finally:
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()

@@ -9,6 +9,7 @@ never compares backend names. Drivers are imported lazily by the concrete module
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
+from ._capture import ChangeCapture
 from ._replication import Replication
 from ._transactions import TransactionSpelling
 
@@ -194,6 +196,14 @@ class Backend(TransactionSpelling, ABC):
     @abstractmethod
     def editor(self) -> SchemaEditor:
         """Reads a live schema and changes it (the DDL of migrations)."""
+
+    #: The backend's change capture class (``_cdc_sqlite``, ``_cdc_postgres``), built with the backend.
+    capture_class: ClassVar[type[ChangeCapture]]
+
+    @functools.cached_property
+    def change_capture(self) -> ChangeCapture:
+        """Records a table's row changes for change feeds and reads them back in commit order."""
+        return self.capture_class(self)
 
 
 @dataclass(frozen=True)
@@ -391,3 +401,4 @@ class SchemaEditor(ABC):
     @abstractmethod
     async def reset(self, connection: Connection) -> None:
         """Drop every table, view and index (a throwaway test database back to empty)."""
+

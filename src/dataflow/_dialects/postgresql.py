@@ -35,6 +35,7 @@ from ._base import (
     ddl_lock_key,
     quote_ident,
 )
+from ._cdc_postgres import PostgresCapture
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
 from ._replication import PostgresReplication
@@ -95,6 +96,7 @@ class PostgresBackend(PostgresTransactionSpelling, Backend):
     from_db = _FROM_DB
     text_collation = '"C"'
     upsert_inserted_column = '(xmax = 0) AS "__df_inserted"'
+    capture_class = PostgresCapture
     replication = PostgresReplication()
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:

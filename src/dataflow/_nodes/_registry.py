@@ -154,8 +154,8 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
     """
     builtin = BUILTIN_NODES.get(name)
-    if builtin is not None:
-        return builtin
+    if builtin is not None:  # an instance may have its own class of a built-in (ChangeDataCaptureNode)
+        return (owner.node_type(name) if owner is not None else None) or builtin
     if owner is not None:
         found = owner.node_type(name)
         if found is not None:
