@@ -326,6 +326,32 @@ _ENTRIES = [
         "Close what the test opened (use the `dataflow_db` fixture, `await db.cleanup_all_pools()`, "
         "or await/cancel tasks), or give the object the scope that owns it.",
     ),
+    ErrorInfo(
+        "DF-702", "EscapedWritesError", "Writes escaped the test's isolation",
+        "A test under `dataflow_isolated` changed rows that are still there after its rollback: it wrote "
+        "through a connection of its own that committed, through an instance on another URL of the "
+        "database, or ran a raw `COMMIT` on the isolated connection. The message names the test, each "
+        "table and how many rows escaped.",
+        "Write through the fixture's instance or the app's own `DataFlow` instances (they join the "
+        "isolation), use `db.connection()` for raw SQL and never `COMMIT` on it; or mark the test "
+        '`@pytest.mark.dataflow_escapes_expected(reason="...")` and clean up yourself.',
+    ),
+    ErrorInfo(
+        "DF-703", "LoopReuseWarning", "Instance reused on another event loop",
+        "A `DataFlow` instance that nobody closed is used from a second event loop: its pool on the "
+        "first loop was closed by DataFlow when that loop ended. Typically an instance created at "
+        "import time and used by tests that each run on their own function loop.",
+        "Request `dataflow_isolated` in those tests (the app's instance runs inside the test's "
+        "isolation), or close the instance's pools at the end of each loop in a fixture "
+        "(`await db.cleanup_all_pools()`).",
+    ),
+    ErrorInfo(
+        "DF-704", "SeedError", "Invalid seed data loader",
+        "The `dataflow_seed` fixture returned something other than `None` or an async function that takes "
+        "the `DataFlow` instance, or the loader failed while loading the seed data.",
+        "Return an `async def load(db)` function from a session- or module-scoped `dataflow_seed` fixture, "
+        "and read the chained error (`__cause__`) when the loader failed.",
+    ),
     # 8xx: configuration
     ErrorInfo(
         "DF-801", "InvalidURLError", "Invalid or unsupported database URL",

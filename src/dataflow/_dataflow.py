@@ -134,6 +134,7 @@ class DataFlow:
             test_mode=self._test_mode,
             owner=repr(self),
             enhancer=self._enhancer,
+            created_at=self._created_at,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
         register_owner(self)
@@ -381,17 +382,25 @@ class DataFlow:
         return self._context.transaction()
 
     @asynccontextmanager
-    async def isolated(self) -> AsyncIterator[DataFlow]:
+    async def isolated(self, *, join_instances: bool = False) -> AsyncIterator[DataFlow]:
         """Run everything on one connection inside a transaction that is always rolled back.
 
         While the block runs, every operation of this instance (from any task) uses that connection,
         and ``db.transaction()`` blocks become savepoints, so code under test that commits persists
         nothing. This is what the ``dataflow_isolated`` fixture uses.
 
+        Args:
+            join_instances: Also run every other open ``DataFlow`` instance on the same database
+                inside this isolation while the block runs: the ones that exist (an app module's
+                ``db = DataFlow()`` created at import time) and the ones created meanwhile. Their
+                nodes, workflows and ``transaction()`` blocks use the isolated connection; their
+                transactions become savepoints of it. The ``dataflow_isolated`` fixture passes True.
+
         Raises:
-            TransactionError: DF-601, when already isolated or inside a transaction.
+            TransactionError: DF-601, when already isolated, inside a transaction, or when another
+                instance on the database is inside its own isolation or transaction.
         """
-        async with self._context.isolated():
+        async with self._context.isolated(join_instances=join_instances):
             yield self
 
     # --- cleanup ------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ __all__ = [
     "AmbiguousNodeTypeError", "AuthenticationError", "ConfigurationError", "ConnectionLostError",
     "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError",
     "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
-    "DuplicateNodeIdError", "EventLoopClosedError", "InvalidConditionError", "InvalidConflictTargetError",
+    "DuplicateNodeIdError", "EscapedWritesError", "EventLoopClosedError", "LoopReuseWarning", "SeedError",
+    "InvalidConditionError", "InvalidConflictTargetError",
     "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
     "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
     "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
@@ -355,6 +356,18 @@ class ResourceLeakError(DataFlowError):
     code = "DF-701"
 
 
+class EscapedWritesError(DataFlowError):
+    """DF-702: writes of an isolated test reached the database outside its isolation."""
+
+    code = "DF-702"
+
+
+class SeedError(DataFlowError):
+    """DF-704: the dataflow_seed fixture is not an async function taking the DataFlow instance."""
+
+    code = "DF-704"
+
+
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
 
@@ -424,3 +437,9 @@ class StalePoolWarning(DataFlowWarning):
     """DF-507: a pool outlived its event loop and was closed by DataFlow."""
 
     code = "DF-507"
+
+
+class LoopReuseWarning(DataFlowWarning):
+    """DF-703: an instance nobody closed is used from a second event loop."""
+
+    code = "DF-703"
