@@ -8,11 +8,10 @@ Hierarchy::
     ├── WorkflowError            4xx: workflow build and execution
     ├── DatabaseConnectionError  5xx: connections, pools, event loops
     ├── TransactionError         6xx
-    ├── ResourceLeakError        7xx (testing support)
+    ├── TestingError             7xx: the pytest plugin (leaks, escaped writes, seed data)
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
-    DataFlowWarning (UserWarning)
-    └── StalePoolWarning
+    DataFlowWarning (UserWarning): StalePoolWarning, LoopReuseWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -35,7 +34,7 @@ __all__ = [
     "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
     "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
     "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
-    "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
+    "ServerUnavailableError", "StalePoolWarning", "TestingError", "TooManyConnectionsError", "TransactionError",
     "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
     "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
     "WorkflowError", "WrongEventLoopError", "format_message",
@@ -350,20 +349,26 @@ class TransactionError(DataFlowError):
     code = "DF-601"
 
 
-class ResourceLeakError(DataFlowError):
+class TestingError(DataFlowError):
+    """Base class of the 7xx errors of the testing support (``dataflow.testing``)."""
+
+    __test__ = False  # not a test class when a test module imports it
+
+
+class ResourceLeakError(TestingError):
     """DF-701: a test left pools, connections or tasks open."""
 
     code = "DF-701"
 
 
-class EscapedWritesError(DataFlowError):
+class EscapedWritesError(TestingError):
     """DF-702: writes of an isolated test reached the database outside its isolation."""
 
     code = "DF-702"
 
 
-class SeedError(DataFlowError):
-    """DF-704: the dataflow_seed fixture is not an async function taking the DataFlow instance."""
+class SeedError(TestingError):
+    """DF-704: the dataflow_seed fixture is not an async loader, or the loader failed."""
 
     code = "DF-704"
 

@@ -62,6 +62,9 @@ PUBLISHED: dict[str, str] = {
     "DF-512": "DatabaseError",
     "DF-601": "TransactionError",
     "DF-701": "ResourceLeakError",
+    "DF-702": "EscapedWritesError",
+    "DF-703": "LoopReuseWarning",
+    "DF-704": "SeedError",
     "DF-801": "InvalidURLError",
     "DF-802": "ConfigurationError",
     "DF-901": "MultipleHeadsError",
@@ -80,7 +83,7 @@ FAMILY = {
     "4": "WorkflowError",
     "5": ("DatabaseConnectionError", "DatabaseError", "DataFlowWarning"),
     "6": "TransactionError",
-    "7": "ResourceLeakError",
+    "7": ("TestingError", "DataFlowWarning"),
     "8": "ConfigurationError",
     "9": "MigrationError",
 }
