@@ -172,7 +172,7 @@ def measure(backend: str, database_url: str, tests: int, rows: int, repeats: int
         pair = [(checked, on), (unchecked, off)]
         for project, walls in pair if i % 2 == 0 else reversed(pair):
             walls.append(_run(project, database_url) / tests * 1000)
-    diffs = [a - b for a, b in zip(on, off)]
+    diffs = [a - b for a, b in zip(on, off, strict=True)]
     return {
         "per_test_ms_check_on": round(statistics.median(on), 3),
         "per_test_ms_check_off": round(statistics.median(off), 3),
