@@ -156,13 +156,17 @@ class ExecutionContext:
         """The isolated connection while ``isolated()`` (its own or its leader's) runs."""
         return self.root._pinned
 
-    def follow(self, leader: ExecutionContext) -> None:
-        """Use ``leader``'s connections and transactions until :meth:`unfollow` (DF-601 when busy)."""
-        if self._pinned is not None or self.tx_var.get() is not None or self._followers:
+    def check_can_follow(self) -> None:
+        """DF-601 when this context is inside its own isolation or transaction."""
+        if self._pinned is not None or self.current_transaction() is not None or self._followers:
             raise TransactionError(
                 f"The DataFlow instance on {self.url.redacted} is inside its own db.isolated() or "
                 "db.transaction() block, so it cannot join another instance's isolation."
             )
+
+    def follow(self, leader: ExecutionContext) -> None:
+        """Use ``leader``'s connections and transactions until :meth:`unfollow` (DF-601 when busy)."""
+        self.check_can_follow()
         self.leader = leader
         leader._followers.add(self)
 
@@ -259,6 +263,7 @@ class ExecutionContext:
             raise TransactionError(
                 "db.isolated() cannot be nested or used inside db.transaction(); it must be the outermost block."
             )
+        followers = self._joinable() if join_instances else []
         isolation = Transaction(
             self, always_rollback=True, publish=False, share_timeout=self.settings.acquire_timeout
         )
@@ -267,7 +272,7 @@ class ExecutionContext:
             self._pinned = isolation.shared
             try:
                 if join_instances:
-                    self._join_all()
+                    self._join_all(followers)
                 yield
             finally:
                 if join_instances:
@@ -275,12 +280,18 @@ class ExecutionContext:
                 self._pinned = None
                 self._isolation = None
 
-    def _join_all(self) -> None:
+    def _joinable(self) -> list[ExecutionContext]:
+        """The open contexts on this database (DF-601 before BEGIN when one is busy)."""
         followers = [
             c
             for c in live_contexts()
             if c is not self and c.leader is None and not c.pools.closed and _joins(c.url, self.url)
         ]
+        for context in followers:
+            context.check_can_follow()
+        return followers
+
+    def _join_all(self, followers: list[ExecutionContext]) -> None:
         for context in followers:
             context.follow(self)
         _leaders.append(self)

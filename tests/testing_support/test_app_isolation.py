@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from ts_helpers import database_name, pg_query
+from ts_helpers import INNER_INI, database_name, pg_query
 
 APP = """
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
@@ -313,3 +313,34 @@ def test_the_leak_check_can_be_turned_off_in_the_ini(app_suite) -> None:
     result = inner.run("-p", "no:randomly")
     _outcomes(result, passed=2, errors=0)
     assert "DF-701" not in result.stdout.str()
+
+
+CONFTEST_PLUGIN_AFTER_APP = """
+import pytest
+
+import app  # imported before the plugin is configured: its instance holds the run's DATABASE_URL
+
+pytest_plugins = ["dataflow.testing"]
+
+
+@pytest.fixture(scope="session")
+def dataflow_models():
+    return [app.Item]
+"""
+
+ALIAS_TESTS = APP_TESTS.split("async def test_each_test_starts_empty")[0] + '''
+async def test_each_test_starts_empty(dataflow_isolated):
+    assert await app.names() == []
+'''
+
+
+def test_an_instance_created_before_the_plugin_still_joins_under_xdist(app_suite, tmp_path: Path) -> None:
+    """pytest_plugins in a conftest.py that imports the app first: the app's instance keeps the
+    run's URL, and joins the isolation of the worker's database all the same."""
+    inner = app_suite(ALIAS_TESTS, conftest=CONFTEST_PLUGIN_AFTER_APP)
+    inner.pytester.makeini(INNER_INI.replace("-p dataflow.testing ", ""))
+    result = inner.run("-p", "no:randomly", "-p", "xdist", "-n", "2")
+    _outcomes(result, passed=5, failed=0, errors=0)
+    assert "DF-70" not in result.stdout.str()
+    left = _rows_left(inner, tmp_path)
+    assert set(left.values()) <= {0}, left

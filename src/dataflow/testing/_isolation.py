@@ -76,10 +76,17 @@ async def isolate_test(
     watch = None if escapes_allowed(item) else EscapeWatch(db, url)
     if watch is not None:
         await watch.start()
+    isolation = db.isolated(join_instances=True)
+    await isolation.__aenter__()
+    try:
+        yield db
+    except BaseException as exc:  # thrown in: end the isolation with it, no check
+        if not await isolation.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+        return
     error: Exception | None = None
     try:
-        async with db.isolated(join_instances=True):
-            yield db
+        await isolation.__aexit__(None, None, None)
     except Exception as exc:  # e.g. a raw COMMIT ended the isolation's transaction under it
         error = exc
     if watch is not None:
