@@ -85,7 +85,10 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
-        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_causes=(
+            "A field name with a typo (`user_email` for `email`) leaves the field missing too; the misspelt "
+            "key is reported as DF-102 on its own.",
+        ),
         more_solutions=(
             "Give the node every required field, for example:\n\n"
             '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
@@ -311,6 +314,13 @@ _ENTRIES = [
         "drop it (`await db.drop_tables()`) so DataFlow recreates it; report it if DataFlow produced "
         "invalid SQL.",
     ),
+    ErrorInfo(
+        "DF-520", "ReplicasUnavailableWarning", "Every read replica is unavailable",
+        "No read replica accepted connections (each one failed and is left out for "
+        "`replica_retry_interval` seconds), so reads went to the primary.",
+        "Start the replicas again or fix their URLs in `read_replicas`; reads return to them by themselves "
+        "once they answer. Check them with `db.get_replica_metrics()`.",
+    ),
     # 6xx: transactions
     ErrorInfo(
         "DF-601", "TransactionError", "Transaction misuse",
@@ -363,6 +373,14 @@ _ENTRIES = [
         "DF-802", "ConfigurationError", "Invalid configuration",
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
+    ),
+    ErrorInfo(
+        "DF-810", "ReplicaConfigurationError", "Invalid read replica setting",
+        "`read_replicas` was given for a backend without streaming replication (SQLite), as one string "
+        "instead of a list, with a URL of another backend or the primary itself, or with a negative "
+        "`max_replica_lag` or `replica_retry_interval`.",
+        "Pass a list of the replicas' PostgreSQL URLs (`read_replicas=[url]`), leave it out on SQLite, "
+        "and give the lag and retry settings in seconds (>= 0).",
     ),
     # 9xx: migrations
     ErrorInfo(

@@ -18,8 +18,9 @@ from ._executor import ExecutionContext
 from ._loops import run_blocking
 from ._migrations import Migrations
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, generate_nodes, register_owner
+from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
+from ._replicas import replica_router
 from ._schema_cache import SchemaCache
 from ._settings import (
     caller_namespace,
@@ -65,6 +66,10 @@ class DataFlow:
             Default: ``DATAFLOW_ERROR_MODE``, else full.
         migrations_dir: The folder of migration revision files (default ``migrations``, relative to
             the working directory when a migration command runs).
+        read_replicas: URLs of PostgreSQL streaming replicas of ``url``: reads outside transactions
+            go to them, with read-your-writes (see the read-replicas guide). DF-810 on SQLite.
+        max_replica_lag: Seconds a replica may be behind the primary before reads skip it.
+        replica_retry_interval: Seconds a replica that failed is left out before it is tried again.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -97,6 +102,9 @@ class DataFlow:
         schema_cache_validation: bool = False,
         error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
         migrations_dir: str | os.PathLike[str] = "migrations",
+        read_replicas: Sequence[str] | None = None,
+        max_replica_lag: float | None = None,
+        replica_retry_interval: float = 5.0,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -133,10 +141,12 @@ class DataFlow:
             self._schema,
             test_mode=self._test_mode,
             owner=repr(self),
-            enhancer=self._enhancer,
-            created_at=self._created_at,
+            enhancer=self._enhancer, created_at=self._created_at,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
+        if read_replicas is not None:
+            pools = self._context.pools
+            self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)
         register_owner(self)
         if self._test_mode:
             logger.info(
@@ -196,10 +206,7 @@ class DataFlow:
 
     @classmethod
     def enable_test_mode(cls) -> None:
-        """Make test mode the default for DataFlow instances created from now on in this process.
-
-        An explicit ``test_mode=`` argument still wins.
-        """
+        """Make test mode the default for instances created from now on (an explicit ``test_mode=`` still wins)."""
         _testmode.set_default(True)
 
     @classmethod
@@ -260,6 +267,7 @@ class DataFlow:
             self._models[spec.name] = spec
             self._statements[spec.name] = statements
             self._nodes.update(generate_nodes(spec, statements, self._context))
+            node_types_changed()
             return target
 
         if cls is not None:
@@ -386,19 +394,12 @@ class DataFlow:
         """Run everything on one connection inside a transaction that is always rolled back.
 
         While the block runs, every operation of this instance (from any task) uses that connection,
-        and ``db.transaction()`` blocks become savepoints, so code under test that commits persists
-        nothing. This is what the ``dataflow_isolated`` fixture uses.
-
-        Args:
-            join_instances: Also run every other open ``DataFlow`` instance on the same database
-                inside this isolation while the block runs: the ones that exist (an app module's
-                ``db = DataFlow()`` created at import time) and the ones created meanwhile. Their
-                nodes, workflows and ``transaction()`` blocks use the isolated connection; their
-                transactions become savepoints of it. The ``dataflow_isolated`` fixture passes True.
+        and ``db.transaction()`` blocks become savepoints, so code that commits persists nothing.
+        ``join_instances=True`` (what ``dataflow_isolated`` passes) does the same for every other open
+        instance on the database, existing or created meanwhile (an app's import-time instance).
 
         Raises:
-            TransactionError: DF-601, when already isolated, inside a transaction, or when another
-                instance on the database is inside its own isolation or transaction.
+            TransactionError: DF-601, when this instance or one that would join is isolated or in a transaction.
         """
         async with self._context.isolated(join_instances=join_instances):
             yield self
@@ -414,7 +415,7 @@ class DataFlow:
         Returns:
             The number of pools closed. Failures are logged and counted, never raised.
         """
-        return await self._context.pools.cleanup_all()
+        return await self._context.cleanup_all()
 
     async def cleanup_stale_pools(self) -> int:
         """Close pools whose event loop is closed.
@@ -423,6 +424,10 @@ class DataFlow:
             The number of stale pools closed. Never raises.
         """
         return await self._context.pools.cleanup_stale()
+
+    def get_replica_metrics(self) -> dict[str, Any]:
+        """Reads served by the primary and by each replica, failures, lag; ``{}`` without replicas."""
+        return self._context.replicas.metrics() if self._context.replicas is not None else {}
 
     def get_cleanup_metrics(self) -> dict[str, Any]:
         """Counters for pool lifecycle: ``pools_created``, ``pools_cleaned``, ``stale_pools_cleaned``,
@@ -433,8 +438,7 @@ class DataFlow:
         """Close every pool and retire this instance: later operations raise DF-504."""
         if self._closed:
             return
-        await self._context.pools.cleanup_all()
-        self._context.pools.closed = True
+        await self._context.close()
         self._closed = True
 
     async def __aenter__(self) -> DataFlow:

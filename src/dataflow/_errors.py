@@ -11,7 +11,7 @@ Hierarchy::
     ├── TestingError             7xx: the pytest plugin (leaks, escaped writes, seed data)
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
-    DataFlowWarning (UserWarning): StalePoolWarning, LoopReuseWarning
+    DataFlowWarning (UserWarning): StalePoolWarning, ReplicasUnavailableWarning, LoopReuseWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -26,14 +26,14 @@ from ._enhancer import ErrorEnhancer, default_enhancer
 
 __all__ = [
     "AmbiguousNodeTypeError", "AuthenticationError", "ConfigurationError", "ConnectionLostError",
-    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError",
-    "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
-    "DuplicateNodeIdError", "EscapedWritesError", "EventLoopClosedError", "LoopReuseWarning", "SeedError",
-    "InvalidConditionError", "InvalidConflictTargetError",
-    "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
-    "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
-    "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
-    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
+    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
+    "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
+    "DuplicateNodeIdError", "EscapedWritesError", "EventLoopClosedError", "InvalidConditionError",
+    "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError",
+    "InvalidModelError", "InvalidParameterError", "InvalidURLError", "LoopReuseWarning", "MigrationChecksumError",
+    "MigrationError", "MigrationFailedError", "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError",
+    "NodeExecutionError", "PoolClosedError", "PoolTimeoutError", "RecordError", "RecordNotFoundError",
+    "ReplicaConfigurationError", "ReplicasUnavailableWarning", "ResourceLeakError", "SchemaMismatchError",
     "ServerUnavailableError", "StalePoolWarning", "TestingError", "TooManyConnectionsError", "TransactionError",
     "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
     "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
@@ -44,11 +44,7 @@ _CODES_IN_USE: dict[str, str] = {}
 
 
 def format_message(
-    code: str,
-    detail: str,
-    *,
-    fix: str | None = None,
-    context: Mapping[str, Any] | None = None,
+    code: str, detail: str, *, fix: str | None = None, context: Mapping[str, Any] | None = None,
     enhancer: ErrorEnhancer | None = None,
 ) -> str:
     """The plain-text message for ``code`` in the enhancer's mode (default: the process's)."""
@@ -82,9 +78,7 @@ class DataFlowError(Exception):
             raise TypeError(f"{code} is used by both {_CODES_IN_USE[code]} and {cls.__name__}")
         _CODES_IN_USE[code] = cls.__name__
 
-    def __init__(
-        self, detail: str, *, context: Mapping[str, Any] | None = None, fix: str | None = None
-    ) -> None:
+    def __init__(self, detail: str, *, context: Mapping[str, Any] | None = None, fix: str | None = None) -> None:
         self.detail = detail
         self.context: dict[str, Any] = dict(context or {})
         self._fix = fix
@@ -123,9 +117,7 @@ class DataFlowError(Exception):
         return self
 
 
-def _rebuild(
-    cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None
-) -> DataFlowError:
+def _rebuild(cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None) -> DataFlowError:
     return cls(detail, context=context, fix=fix)
 
 
@@ -351,7 +343,6 @@ class TransactionError(DataFlowError):
 
 class TestingError(DataFlowError):
     """Base class of the 7xx errors of the testing support (``dataflow.testing``)."""
-
     __test__ = False  # not a test class when a test module imports it
 
 
@@ -363,13 +354,11 @@ class ResourceLeakError(TestingError):
 
 class EscapedWritesError(TestingError):
     """DF-702: writes of an isolated test reached the database outside its isolation."""
-
     code = "DF-702"
 
 
 class SeedError(TestingError):
     """DF-704: the dataflow_seed fixture is not an async loader, or the loader failed."""
-
     code = "DF-704"
 
 
@@ -383,6 +372,12 @@ class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
 
     code = "DF-801"
+
+
+class ReplicaConfigurationError(ConfigurationError):
+    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
+
+    code = "DF-810"
 
 
 class MigrationError(DataFlowError):
@@ -444,7 +439,12 @@ class StalePoolWarning(DataFlowWarning):
     code = "DF-507"
 
 
+class ReplicasUnavailableWarning(DataFlowWarning):
+    """DF-520: no read replica answered; reads went to the primary."""
+
+    code = "DF-520"
+
+
 class LoopReuseWarning(DataFlowWarning):
     """DF-703: an instance nobody closed is used from a second event loop."""
-
     code = "DF-703"

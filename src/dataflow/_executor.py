@@ -25,6 +25,7 @@ from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
+from ._replicas import ReplicaRouter
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
@@ -138,6 +139,8 @@ class ExecutionContext:
             weakref.WeakKeyDictionary()
         )
         self.pools.on_shared_closed.append(schema.clear)
+        #: Routes reads to read replicas (``DataFlow(read_replicas=...)``), else ``None``.
+        self.replicas: ReplicaRouter | None = None
         _contexts.add(self)
         for leader in _leaders:
             if _joins(url, leader.url):
@@ -198,6 +201,20 @@ class ExecutionContext:
         """``async with context.connection() as connection:`` — the right connection for now."""
         return _Lease(self.root)
 
+    async def cleanup_all(self) -> int:
+        """Close every pool (the replicas' too); return how many."""
+        count = await self.pools.cleanup_all()
+        if self.replicas is not None:
+            count += await self.replicas.cleanup_all()
+        return count
+
+    async def close(self) -> None:
+        """Close every pool and refuse new ones (the instance is closed)."""
+        await self.cleanup_all()
+        self.pools.closed = True
+        if self.replicas is not None:
+            self.replicas.close()
+
     def forget_tables(self, names: Iterable[str]) -> None:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
         names = list(names)
@@ -212,7 +229,12 @@ class ExecutionContext:
         return Transaction(self.root)
 
     async def run(
-        self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]
+        self,
+        model: str,
+        ddl: Callable[[], TableDDL],
+        operation: Callable[[Connection], Awaitable[T]],
+        *,
+        read: bool = False,
     ) -> T:
         """Run ``operation`` on the right connection, creating the model's table first if needed.
 
@@ -220,9 +242,27 @@ class ExecutionContext:
             model: The model's name.
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
+            read: The operation only reads: with read replicas, a replica may serve it.
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
+        replicas = self.replicas
+        if replicas is not None:
+            if not read:
+                replicas.wrote(self.current_transaction() or self.isolation)
+            elif self.pinned is None and self.current_transaction() is None:
+                return await replicas.read(operation, self._on_primary)
+        if self.pinned is None and self.root.tx_var.get() is None:
+            # Most operations run outside any transaction: straight to the pool, as _Lease would.
+            pool = await self.pools.get()
+            connection = await pool.acquire()
+            try:
+                return await operation(connection)
+            finally:
+                await pool.release(connection)
+        return await self._on_primary(operation)
+
+    async def _on_primary(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
         async with _Lease(self.root) as connection:
             return await operation(connection)
 
@@ -250,6 +290,8 @@ class ExecutionContext:
             scope = self.current_transaction() or self.isolation
             if scope is not None:
                 scope.created_tables.add(name)
+            if self.replicas is not None:
+                self.replicas.wrote(scope)  # replicas have the table once they replay past this
             self.schema.mark(name)
 
     @asynccontextmanager

@@ -60,6 +60,7 @@ PUBLISHED: dict[str, str] = {
     "DF-510": "DatabaseLockedError",
     "DF-511": "ConnectionLostError",
     "DF-512": "DatabaseError",
+    "DF-520": "ReplicasUnavailableWarning",
     "DF-601": "TransactionError",
     "DF-701": "ResourceLeakError",
     "DF-702": "EscapedWritesError",
@@ -67,6 +68,7 @@ PUBLISHED: dict[str, str] = {
     "DF-704": "SeedError",
     "DF-801": "InvalidURLError",
     "DF-802": "ConfigurationError",
+    "DF-810": "ReplicaConfigurationError",
     "DF-901": "MultipleHeadsError",
     "DF-902": "MigrationChecksumError",
     "DF-903": "InvalidMigrationTargetError",
@@ -320,13 +322,19 @@ def test_section_cause_and_fix_are_the_catalogs(code: str) -> None:
     (a section may explain more after them), so changing one without the other fails here."""
     info = CATALOG[code]
     body = sections(page_path(code))[code]
-    for lead, text in (("**Why it happens.**", info.cause), ("**Fix.**", info.fix)):
+    for lead, text, more in (
+        ("**Why it happens.**", info.cause, info.more_causes),
+        ("**Fix.**", info.fix, info.more_solutions),
+    ):
         shown = _paragraph(body, lead)
         assert shown is not None, f"{code}: no {lead} paragraph"
         assert shown.startswith(text), (
             f"{code}: the {lead} paragraph must start with the catalog's text "
             f"(dataflow._catalog, {code}).\n  catalog: {text}\n  page:    {shown}"
         )
+        for extra in more:  # full messages print these too: the page says the same (prose; code is shown below)
+            prose = " ".join(extra.split("\n\n")[0].split())
+            assert prose in shown, f"{code}: the {lead} paragraph lacks the catalog's additional text: {prose}"
 
 
 def test_index_table_is_the_catalog() -> None:

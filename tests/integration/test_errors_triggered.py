@@ -562,6 +562,25 @@ def test_df506_transaction_used_from_another_loop(database_url: str) -> None:
         owner.run(db.close())
 
 
+@triggers("DF-520")
+@pytest.mark.postgresql_only(reason="SQLite has no streaming replication, so it has no replicas")
+async def test_df520_every_replica_down_reads_from_the_primary(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    nowhere = parts._replace(netloc=f"{parts.hostname}:1").geturl()  # nothing listens on port 1
+    db = DataFlow(database_url, read_replicas=[nowhere])
+    declare(db)
+    try:
+        with pytest.warns(dataflow.ReplicasUnavailableWarning) as record:
+            results = await run(("UserCountNode", "count", {}))
+        assert results["count"]["count"] == 0  # the read itself succeeded, on the primary
+    finally:
+        await db.close()
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.ReplicasUnavailableWarning))
+    message = str(warning)
+    assert warning.code == "DF-520" and message.startswith(f"DF-520: {CATALOG['DF-520'].title}\n")
+    assert message.endswith(expected_link("DF-520")) and ":1/" in message
+
+
 @triggers("DF-507")
 @pytest.mark.dataflow_leaks_expected(reason="closes an event loop without shutdown on purpose, to make the pool stale")
 def test_df507_stale_pool_warning(database_url: str) -> None:
@@ -889,6 +908,16 @@ def test_df802_invalid_pool_settings() -> None:
         DataFlow("sqlite:///:memory:", pool_min_size=5, pool_max_size=2)
     message = check(info.value, "DF-802")
     assert "pool_min_size" in message
+
+
+@triggers("DF-810")
+def test_df810_read_replicas_on_sqlite_and_bad_replica_urls(tmp_path: Any) -> None:
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"sqlite:///{tmp_path}/app.db", read_replicas=[f"sqlite:///{tmp_path}/copy.db"])
+    assert "streaming replication" in check(info.value, "DF-810")
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"postgresql://app:{PASSWORD}@primary/shop", read_replicas=f"postgresql://app:{PASSWORD}@replica/shop")
+    assert "must be a list of URLs" in check(info.value, "DF-810")
 
 
 # --- 9xx: migrations -----------------------------------------------------------------------------------

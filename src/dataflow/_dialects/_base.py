@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
+from ._replication import Replication
 
 __all__ = [
     "Backend",
@@ -140,6 +141,10 @@ class Backend(ABC):
 
     #: Appended to an upsert's RETURNING list when the backend can tell inserted from updated rows.
     upsert_inserted_column: ClassVar[str | None] = None
+
+    #: Replication positions for read replicas (``_replication.Replication``); ``None``: the
+    #: backend has no replicas (``DataFlow(read_replicas=...)`` is DF-810).
+    replication: ClassVar[Replication | None] = None
 
     def sync_identity(self, table: str) -> str | None:
         """A statement that moves ``table``'s id sequence past explicitly inserted ids, if needed."""

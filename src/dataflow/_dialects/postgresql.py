@@ -37,6 +37,7 @@ from ._base import (
 )
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
+from ._replication import PostgresReplication
 
 if TYPE_CHECKING:
     import asyncpg
@@ -93,6 +94,7 @@ class PostgresBackend(Backend):
     from_db = _FROM_DB
     text_collation = '"C"'
     upsert_inserted_column = '(xmax = 0) AS "__df_inserted"'
+    replication = PostgresReplication()
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:
         return parse_server_url(self.name, url, rest, default_port=DEFAULT_PORT)

@@ -39,6 +39,8 @@ class Node:
     operation: ClassVar[str] = ""
     #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
     needs_database: ClassVar[bool] = True
+    #: True for nodes that only read (Read, List, Count): a read replica may serve them.
+    reads_only: ClassVar[bool] = False
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -94,7 +96,7 @@ class Node:
 
         Connected parameters count as present for the required check but are not in the result.
         """
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):  # a plain dict skips the ABC check
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),
@@ -167,7 +169,9 @@ class Node:
     @classmethod
     async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
+        return await cls.execution_context().run(
+            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only
+        )
 
     @classmethod
     async def ensure_table(cls) -> None:

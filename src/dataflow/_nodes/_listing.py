@@ -17,6 +17,7 @@ class ListNode(Node):
     """Records matching a filter, ordered and paged; output: ``records`` and ``count``."""
 
     operation = "list"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
@@ -51,6 +52,7 @@ class CountNode(Node):
     """How many records match a filter; output: ``count``."""
 
     operation = "count"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from .._executor import ExecutionContext
     from .._query import Statements
 
-__all__ = ["BUILTIN_NODES", "OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
+__all__ = [
+    "BUILTIN_NODES",
+    "OPERATIONS",
+    "NodeOwner",
+    "generate_nodes",
+    "node_types_changed",
+    "register_owner",
+    "resolve_node_type",
+]
 
 #: The eleven operations: the suffix of the node name -> its base class.
 OPERATIONS: dict[str, type[Node]] = {
@@ -98,11 +106,26 @@ _owners: weakref.WeakKeyDictionary[NodeOwner, int] = weakref.WeakKeyDictionary()
 _owners_lock = threading.Lock()
 _order = itertools.count()
 
+# Unbound resolution is on every build() of a seed-style workflow, so a name's single owner is
+# remembered until the set of owners or their node types changes (the generation moves on). A
+# remembered owner that was closed or collected since is not used: closing is final.
+_generation = 0
+_resolved: dict[str, tuple[int, weakref.ref[NodeOwner], type[Node]]] = {}
+
 
 def register_owner(owner: NodeOwner) -> None:
     """Make ``owner``'s node types resolvable by unbound builders while it is alive and open."""
     with _owners_lock:
         _owners[owner] = next(_order)
+    node_types_changed()
+
+
+def node_types_changed() -> None:
+    """An owner declared new node types: unbound names must be resolved again."""
+    global _generation
+    with _owners_lock:
+        _generation += 1
+        _resolved.clear()
 
 
 def _one_connection(matches: list[tuple[NodeOwner, type[Node]]]) -> type[Node] | None:
@@ -136,6 +159,12 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         if found is not None:
             return found
         raise _unknown(name, node_id, [owner], bound=owner)
+    remembered = _resolved.get(name)
+    if remembered is not None and remembered[0] == _generation:
+        known = remembered[1]()
+        if known is not None and not known.closed:
+            return remembered[2]
+    generation = _generation
     owners = _live_owners()
     matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
     if len(matches) > 1:
@@ -146,7 +175,11 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         owners = _live_owners()
         matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
     if len(matches) == 1:
-        return matches[0][1]
+        owner_found, found = matches[0]
+        with _owners_lock:
+            if generation == _generation:
+                _resolved[name] = (generation, weakref.ref(owner_found), found)
+        return found
     if not matches:
         raise _unknown(name, node_id, owners, bound=None)
     joined = _one_connection(matches)
