@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ._catalog_cdc import CDC_ENTRIES
 from ._catalog_services import SERVICE_ENTRIES
+from ._catalog_testing import TESTING_ENTRIES
 from ._version import __version__
 
 __all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "docs_version", "error_url"]
@@ -433,7 +434,6 @@ _ENTRIES = [
 ]
 
 #: All codes, in order (change data capture's entries are in ``_catalog_cdc``, read replicas' and the
-#: gateway's in ``_catalog_services``).
-CATALOG: dict[str, ErrorInfo] = dict(
-    sorted((e.code, e) for e in [*_ENTRIES, *(ErrorInfo(*t) for t in (*CDC_ENTRIES, *SERVICE_ENTRIES))])
-)
+#: gateway's in ``_catalog_services``, the testing support's after DF-701 in ``_catalog_testing``).
+_MORE = (*CDC_ENTRIES, *SERVICE_ENTRIES, *TESTING_ENTRIES)
+CATALOG: dict[str, ErrorInfo] = dict(sorted((e.code, e) for e in [*_ENTRIES, *(ErrorInfo(*t) for t in _MORE)]))

@@ -151,7 +151,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
             self._schema,
             test_mode=self._test_mode,
             owner=repr(self),
-            enhancer=self._enhancer,
+            enhancer=self._enhancer, created_at=self._created_at,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
         if enable_query_cache:
@@ -359,17 +359,18 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         return self._context.transaction(transaction_options(isolation, timeout, retries))
 
     @asynccontextmanager
-    async def isolated(self) -> AsyncIterator[DataFlow]:
+    async def isolated(self, *, join_instances: bool = False) -> AsyncIterator[DataFlow]:
         """Run everything on one connection inside a transaction that is always rolled back.
 
         While the block runs, every operation of this instance (from any task) uses that connection,
-        and ``db.transaction()`` blocks become savepoints, so code under test that commits persists
-        nothing. This is what the ``dataflow_isolated`` fixture uses.
+        and ``db.transaction()`` blocks become savepoints, so code that commits persists nothing.
+        ``join_instances=True`` (what ``dataflow_isolated`` passes) does the same for every other open
+        instance on the database, existing or created meanwhile (an app's import-time instance).
 
         Raises:
-            TransactionError: DF-601, when already isolated or inside a transaction.
+            TransactionError: DF-601, when this instance or one that would join is isolated or in a transaction.
         """
-        async with self._context.isolated():
+        async with self._context.isolated(join_instances=join_instances):
             yield self
 
     # --- cleanup ------------------------------------------------------------------------------

@@ -8,12 +8,10 @@ Hierarchy::
     ├── WorkflowError            4xx: workflow build and execution
     ├── DatabaseConnectionError  5xx: connections, pools, event loops
     ├── TransactionError         6xx
-    ├── ResourceLeakError        7xx (testing support)
+    ├── TestingError             7xx: the pytest plugin (leaks, escaped writes, seed data)
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
-    DataFlowWarning (UserWarning)
-    ├── StalePoolWarning
-    └── ReplicasUnavailableWarning
+    DataFlowWarning (UserWarning): StalePoolWarning, ReplicasUnavailableWarning, LoopReuseWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
@@ -29,20 +27,20 @@ __all__ = [
     "ChangeFeedNotFoundError", "ConfigurationError", "ConnectionLostError", "ConnectionPathError",
     "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
     "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
-    "DuplicateNodeIdError", "EventLoopClosedError", "GatewayConfigurationError", "GatewayWithoutAuthWarning",
-    "InvalidCaptureParameterError", "InvalidConditionError",
+    "DuplicateNodeIdError", "EscapedWritesError", "EventLoopClosedError", "GatewayConfigurationError",
+    "GatewayWithoutAuthWarning", "InvalidCaptureParameterError", "InvalidConditionError",
     "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError",
     "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError", "InvalidSagaError",
-    "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError",
-    "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError",
-    "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError",
-    "RecordError", "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning",
-    "ResourceLeakError", "SchemaMismatchError", "SerializationFailureError", "ServerUnavailableError",
-    "StalePoolWarning", "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError",
-    "TwoPhaseCommitError", "TwoPhaseCommitUnavailableError", "TypeMismatchError", "UniqueViolationError",
-    "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError",
-    "UnknownSourceTableError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
-    "WorkflowError", "WrongEventLoopError", "format_message",
+    "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError", "LoopReuseWarning",
+    "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError", "MultipleHeadsError",
+    "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError", "RecordError",
+    "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning", "ResourceLeakError",
+    "SchemaMismatchError", "SeedError", "SerializationFailureError", "ServerUnavailableError", "StalePoolWarning",
+    "TestingError", "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError", "TwoPhaseCommitError",
+    "TwoPhaseCommitUnavailableError", "TypeMismatchError", "UniqueViolationError", "UnknownFieldError",
+    "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError", "UnknownSourceTableError",
+    "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
+    "WrongEventLoopError", "format_message",
 ]
 
 
@@ -320,9 +318,24 @@ class TwoPhaseCommitError(TransactionError):
     code = "DF-607"
 
 
-class ResourceLeakError(DataFlowError):
+class TestingError(DataFlowError):
+    """Base class of the 7xx errors of the testing support (``dataflow.testing``)."""
+    __test__ = False  # not a test class when a test module imports it
+
+
+class ResourceLeakError(TestingError):
     """DF-701: a test left pools, connections or tasks open."""
     code = "DF-701"
+
+
+class EscapedWritesError(TestingError):
+    """DF-702: writes of an isolated test reached the database outside its isolation."""
+    code = "DF-702"
+
+
+class SeedError(TestingError):
+    """DF-704: the dataflow_seed fixture is not an async loader, or the loader failed."""
+    code = "DF-704"
 
 
 class ConfigurationError(DataFlowError):
@@ -411,3 +424,8 @@ class GatewayWithoutAuthWarning(DataFlowWarning):
     """DF-811: a gateway that refuses every request (no ``auth=``) or accepts every one (``auth=None``)."""
 
     code = "DF-811"
+
+
+class LoopReuseWarning(DataFlowWarning):
+    """DF-703: an instance nobody closed is used from a second event loop."""
+    code = "DF-703"

@@ -4,6 +4,11 @@ It owns the pool manager, the current-transaction context variable, the isolated
 ``db.isolated()`` and the set of tables known to exist. ``async with context.connection()`` is the
 only way any code obtains a connection: inside a transaction it is the transaction's connection,
 inside ``db.isolated()`` the isolated one, otherwise one from the running loop's pool.
+
+``isolated(join_instances=True)`` makes every other context on the same database *follow* this one
+while it runs (the ones that exist and the ones created meanwhile): a follower's connections,
+transactions and transaction context variable are its leader's, so an app's import-time instance
+writes on the test's isolated connection and its ``transaction()`` blocks become savepoints there.
 """
 
 from __future__ import annotations
@@ -19,20 +24,46 @@ from typing import Any, TypeVar
 
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
-from ._errors import SchemaMismatchError, TransactionError
+from ._errors import TransactionError
 from ._pool import PoolManager
 from ._query_cache import ALL_MODELS, QueryCache
 from ._replicas import ReplicaRouter, Routing
-from ._schema_cache import SchemaCache
+from ._schema_cache import SchemaCache, check_columns
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
 from ._tx_metrics import TransactionMetrics
 from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
-__all__ = ["ExecutionContext", "check_columns"]
+__all__ = ["ExecutionContext", "alias_database", "live_contexts"]
 
 T = TypeVar("T")
+
+#: Every live execution context (the instances isolated(join_instances=True) can reach).
+_contexts: weakref.WeakSet[ExecutionContext] = weakref.WeakSet()
+#: Leaders of a running isolated(join_instances=True): contexts created meanwhile join them.
+_leaders: list[ExecutionContext] = []
+
+
+#: ``(alias, database)``: a context on ``alias`` counts as one on ``database`` when it joins an isolation.
+_aliases: list[tuple[DatabaseURL, DatabaseURL]] = []
+
+
+def live_contexts() -> list[ExecutionContext]:
+    """Every live execution context in the process."""
+    return list(_contexts)
+
+
+def alias_database(alias: DatabaseURL, database: DatabaseURL) -> None:
+    """Let contexts on ``alias`` join isolations on ``database`` (under xdist: instances created from
+    ``DATABASE_URL`` before the plugin pointed it at the worker's database)."""
+    _aliases.append((alias, database))
+
+
+def _joins(url: DatabaseURL, leader: DatabaseURL) -> bool:
+    if url.same_database(leader):
+        return True
+    return any(url.same_database(alias) and leader.same_database(target) for alias, target in _aliases)
 
 
 class _Lease:
@@ -50,7 +81,7 @@ class _Lease:
     async def __aenter__(self) -> Connection:
         context = self._context
         tx = context.tx_var.get()
-        shared = tx.shared if tx is not None and tx.state is TransactionState.ACTIVE else context.pinned
+        shared = tx.shared if tx is not None and tx.state is TransactionState.ACTIVE else context._pinned
         if shared is not None:
             self._shared = shared
             return await shared.take()
@@ -76,6 +107,7 @@ class ExecutionContext:
         settings: Pool sizes and timeouts.
         test_mode: Whether the instance runs in test mode.
         owner: How the instance is named in pool events (its ``repr``).
+        created_at: ``file:line`` where the instance was created (named in DF-703).
     """
 
     def __init__(
@@ -88,19 +120,23 @@ class ExecutionContext:
         test_mode: bool,
         owner: str,
         enhancer: ErrorEnhancer | None = None,
+        created_at: str = "",
     ) -> None:
         self.url = url
         self.backend = backend
         #: Writes the messages of errors raised by this instance's nodes.
         self.enhancer = enhancer or default_enhancer()
         self.settings = settings
-        self.pools = PoolManager(url, backend, settings, test_mode=test_mode, owner=owner)
+        self.pools = PoolManager(url, backend, settings, test_mode=test_mode, owner=owner, created_at=created_at)
         self.tx_var: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
             f"dataflow_tx_{id(self):x}", default=None
         )
         #: The isolated connection while ``isolated()`` runs: every task of this instance uses it.
-        self.pinned: SharedConnection | None = None
+        self._pinned: SharedConnection | None = None
         self._isolation: Transaction | None = None
+        #: The context this one follows while another instance's isolated(join_instances=True) runs.
+        self.leader: ExecutionContext | None = None
+        self._followers: weakref.WeakSet[ExecutionContext] = weakref.WeakSet()
         #: Models whose tables are known to exist.
         self.schema = schema
         self._ddl_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -121,13 +157,51 @@ class ExecutionContext:
         self.routing: contextvars.ContextVar[Routing | None] = contextvars.ContextVar(
             f"dataflow_routing_{id(self):x}", default=None
         )
+        _contexts.add(self)
+        for leader in _leaders:
+            if _joins(url, leader.url):
+                self.follow(leader)
+                break
+
+    # --- following another context's isolation -----------------------------------------------
+
+    @property
+    def root(self) -> ExecutionContext:
+        """The context whose connections this one uses: its leader while it follows one, else itself."""
+        return self.leader if self.leader is not None else self
+
+    @property
+    def pinned(self) -> SharedConnection | None:
+        """The isolated connection while ``isolated()`` (its own or its leader's) runs."""
+        return self.root._pinned
+
+    def check_can_follow(self) -> None:
+        """DF-601 when this context is inside its own isolation or transaction."""
+        if self._pinned is not None or self.current_transaction() is not None or self._followers:
+            raise TransactionError(
+                f"The DataFlow instance on {self.url.redacted} is inside its own db.isolated() or "
+                "db.transaction() block, so it cannot join another instance's isolation."
+            )
+
+    def follow(self, leader: ExecutionContext) -> None:
+        """Use ``leader``'s connections and transactions until :meth:`unfollow` (DF-601 when busy)."""
+        self.check_can_follow()
+        self.leader = leader
+        leader._followers.add(self)
+
+    def unfollow(self) -> None:
+        """Stop following the leader; tables created meanwhile are checked again on next use."""
+        leader, self.leader = self.leader, None
+        if leader is not None:
+            leader._followers.discard(self)
+            self.schema.clear()
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
     @property
     def isolation(self) -> Transaction | None:
         """The always-rolled-back transaction of ``isolated()``, while it runs."""
-        return self._isolation
+        return self.root._isolation
 
     @property
     def begin_sql(self) -> str:
@@ -136,12 +210,12 @@ class ExecutionContext:
 
     def current_transaction(self) -> Transaction | None:
         """The active transaction of the running task context, if any."""
-        tx = self.tx_var.get()
+        tx = self.root.tx_var.get()
         return tx if tx is not None and tx.state is TransactionState.ACTIVE else None
 
     def connection(self) -> _Lease:
         """``async with context.connection() as connection:`` — the right connection for now."""
-        return _Lease(self)
+        return _Lease(self.root)
 
     @asynccontextmanager
     async def raw_connection(self) -> AsyncIterator[Connection]:
@@ -149,7 +223,7 @@ class ExecutionContext:
         table (read replicas and the query cache are told, before and after)."""
         self.wrote(ALL_MODELS)
         try:
-            async with _Lease(self) as connection:
+            async with _Lease(self.root) as connection:
                 yield connection
         finally:
             self.wrote(ALL_MODELS)
@@ -175,6 +249,8 @@ class ExecutionContext:
         if self.query_cache is not None:
             for name in names:
                 self.query_cache.invalidate(name)
+        for follower in list(self._followers):
+            follower.schema.forget(names)
 
     def transaction_started(self, transaction: Transaction) -> None:
         """An outermost transaction block began."""
@@ -195,7 +271,7 @@ class ExecutionContext:
 
     def transaction(self, options: TransactionOptions | None = None) -> Transaction:
         """A new transaction block (a savepoint when one is active)."""
-        return Transaction(self, options=options)
+        return Transaction(self.root, options=options)
 
     async def run(
         self,
@@ -253,7 +329,7 @@ class ExecutionContext:
 
     def wrote(self, model: str) -> None:
         """A write to ``model`` (``ALL_MODELS``: any table) runs now: the replicas and the cache learn of it."""
-        scope = self.current_transaction() or self._isolation
+        scope = self.current_transaction() or self.isolation
         if self.replicas is not None:
             self.replicas.wrote(scope)
         if self.query_cache is not None:
@@ -265,7 +341,7 @@ class ExecutionContext:
         return await self._plain(operation)
 
     async def _plain(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        if self.pinned is None and self.tx_var.get() is None:
+        if self.pinned is None and self.root.tx_var.get() is None:
             # Most operations run outside any transaction: straight to the pool, as _Lease would.
             pool = await self.pools.get()
             connection = await pool.acquire()
@@ -276,7 +352,7 @@ class ExecutionContext:
         return await self._on_primary(operation)
 
     async def _on_primary(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        async with _Lease(self) as connection:
+        async with _Lease(self.root) as connection:
             return await operation(connection)
 
     async def ensure_table(self, model: str, ddl: Callable[[], TableDDL]) -> None:
@@ -296,11 +372,11 @@ class ExecutionContext:
             if self.schema.contains(name):
                 return
             table = ddl()
-            async with _Lease(self) as connection:
+            async with _Lease(self.root) as connection:
                 await self.backend.create_table(connection, table)
                 if self.schema.validation:
                     check_columns(name, table, await self.backend.describe_columns(connection, table.table))
-            scope = self.current_transaction() or self._isolation
+            scope = self.current_transaction() or self.isolation
             if scope is not None:
                 scope.created_tables.add(name)
             if self.replicas is not None:
@@ -310,40 +386,51 @@ class ExecutionContext:
             self.schema.mark(name)
 
     @asynccontextmanager
-    async def isolated(self) -> AsyncIterator[None]:
-        """Pin one connection in a transaction that is always rolled back (see ``DataFlow.isolated``)."""
-        if self.pinned is not None or self.current_transaction() is not None:
+    async def isolated(self, *, join_instances: bool = False) -> AsyncIterator[None]:
+        """Pin one connection in a transaction that is always rolled back (see ``DataFlow.isolated``).
+
+        With ``join_instances``, every other context on the same database follows this one while the
+        block runs (those that exist and those created meanwhile).
+        """
+        if self.pinned is not None or self.current_transaction() is not None or self.leader is not None:
             raise TransactionError(
                 "db.isolated() cannot be nested or used inside db.transaction(); it must be the outermost block."
             )
+        followers = self._joinable() if join_instances else []
         isolation = Transaction(
             self, always_rollback=True, publish=False, share_timeout=self.settings.acquire_timeout
         )
         async with isolation:
             self._isolation = isolation
-            self.pinned = isolation.shared
+            self._pinned = isolation.shared
             try:
+                if join_instances:
+                    self._join_all(followers)
                 yield
             finally:
-                self.pinned = None
+                if join_instances:
+                    self._leave_all()
+                self._pinned = None
                 self._isolation = None
 
+    def _joinable(self) -> list[ExecutionContext]:
+        """The open contexts on this database (DF-601 before BEGIN when one is busy)."""
+        followers = [
+            c
+            for c in live_contexts()
+            if c is not self and c.leader is None and not c.pools.closed and _joins(c.url, self.url)
+        ]
+        for context in followers:
+            context.check_can_follow()
+        return followers
 
-def check_columns(model: str, table: TableDDL, live: dict[str, str]) -> None:
-    """DF-106 when the live table lacks a model column or stores one with another type."""
-    missing = [name for name in table.columns if name not in live]
-    mismatched = [
-        f"{name} ({live[name]} in the table, {expected} in the model)"
-        for name, expected in table.columns.items()
-        if name in live and live[name] != expected
-    ]
-    if missing or mismatched:
-        problems = []
-        if missing:
-            problems.append("missing column(s): " + ", ".join(missing))
-        if mismatched:
-            problems.append("column type(s) differ: " + "; ".join(mismatched))
-        raise SchemaMismatchError(
-            f"Table '{table.table}' of model {model} does not match the model: {'; '.join(problems)}.",
-            context={"model": model, "table": table.table, "missing": missing, "mismatched": mismatched},
-        )
+    def _join_all(self, followers: list[ExecutionContext]) -> None:
+        for context in followers:
+            context.follow(self)
+        _leaders.append(self)
+
+    def _leave_all(self) -> None:
+        if self in _leaders:
+            _leaders.remove(self)
+        for follower in list(self._followers):
+            follower.unfollow()

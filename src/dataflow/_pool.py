@@ -19,8 +19,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ._catalog import docs_base_url, docs_version
 from ._dialects import Backend, Pool, PoolSettings
-from ._errors import PoolClosedError, StalePoolWarning
+from ._errors import LoopReuseWarning, PoolClosedError, StalePoolWarning
 from ._events import ClosedBy, PoolEvent, PoolEventKind, publish
 from ._loops import forget_loop_shutdown, on_loop_shutdown, run_on_loop, run_on_loop_sync
 from ._url import DatabaseURL
@@ -73,9 +74,21 @@ class PoolManager:
     """The pools of one DataFlow instance, one per event loop."""
 
     def __init__(
-        self, url: DatabaseURL, backend: Backend, settings: PoolSettings, *, test_mode: bool, owner: str
+        self,
+        url: DatabaseURL,
+        backend: Backend,
+        settings: PoolSettings,
+        *,
+        test_mode: bool,
+        owner: str,
+        created_at: str = "",
     ) -> None:
         self.url = url
+        self.created_at = created_at
+        #: A pool of this instance was closed by the safety net (its loop ended with it open); the
+        #: next pool on another loop is the instance's reuse across loops (DF-703, once).
+        self._abandoned = False
+        self._reuse_warned = False
         self.settings = settings
         self.test_mode = test_mode
         self.owner = owner
@@ -125,6 +138,9 @@ class PoolManager:
         if self.test_mode:
             # Proactive: a loop that closed without shutdown hooks left its pools behind.
             await self.cleanup_stale(implicit=True)
+        if self.test_mode and self._abandoned and not self._reuse_warned:
+            self._reuse_warned = True
+            warnings.warn(LoopReuseWarning(self._reuse_detail()), stacklevel=2)
         pool = await self._source.create(loop)
         pool.name = f"pool-{next(_pool_numbers)}"
         if self.test_mode:
@@ -146,6 +162,16 @@ class PoolManager:
         self._publish(PoolEventKind.CREATED, loop, pool)
         return pool
 
+    def _reuse_detail(self) -> str:
+        fix = f"{docs_base_url()}{docs_version()}/guide/fixture-patterns/#a-dataflow-instance-that-nobody-closes"
+        return (
+            f"{self.owner}, created at {self.created_at or 'unknown'}, is used from a second event loop: its "
+            "pool on the first loop was never closed (the loop ended with it open). Each test on a function "
+            "loop reuses it the same way. Request dataflow_isolated (it runs the instance inside the test's "
+            "isolation), or close its pools in a fixture on the loop that uses them (await "
+            f"db.cleanup_all_pools()). See {fix}"
+        )
+
     def _publish(
         self, kind: PoolEventKind, loop: asyncio.AbstractEventLoop, pool: Pool, closed_by: ClosedBy | None = None
     ) -> None:
@@ -159,6 +185,7 @@ class PoolManager:
         if pool is None or pool.closed:
             return
         self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.OWNER if by_owner else ClosedBy.LOOP_SHUTDOWN)
+        self._abandoned = self._abandoned or not by_owner
         try:
             await asyncio.wait_for(pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
             self.pools_cleaned += 1
@@ -194,6 +221,7 @@ class PoolManager:
 
     async def cleanup_all(self) -> int:
         """Close every pool of this instance (and an in-memory database); return how many."""
+        self._abandoned = False  # its owner cleans up: use on another loop next is fine
         count = 0
         for loop, pool in list(self._pools.items()):
             self._pools.pop(loop, None)
@@ -216,6 +244,7 @@ class PoolManager:
         """Close pools whose event loop is closed; return how many."""
         stale = [(loop, pool) for loop, pool in self._pools.items() if loop.is_closed()]
         for loop, pool in stale:
+            self._abandoned = True
             self._pools.pop(loop, None)
             self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.STALE_SWEEP)
             try:

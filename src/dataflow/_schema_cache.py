@@ -14,10 +14,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._dialects import parse_url
-from ._errors import DataFlowError
+from ._dialects import TableDDL, parse_url
+from ._errors import DataFlowError, SchemaMismatchError
 
-__all__ = ["SchemaCache"]
+__all__ = ["SchemaCache", "check_columns"]
 
 
 class SchemaCache:
@@ -155,3 +155,23 @@ class SchemaCache:
             return parse_url(url).redacted == self.url
         except DataFlowError:  # an unparsable URL is not this database
             return False
+
+
+def check_columns(model: str, table: TableDDL, live: dict[str, str]) -> None:
+    """DF-106 when the live table lacks a model column or stores one with another type."""
+    missing = [name for name in table.columns if name not in live]
+    mismatched = [
+        f"{name} ({live[name]} in the table, {expected} in the model)"
+        for name, expected in table.columns.items()
+        if name in live and live[name] != expected
+    ]
+    if missing or mismatched:
+        problems = []
+        if missing:
+            problems.append("missing column(s): " + ", ".join(missing))
+        if mismatched:
+            problems.append("column type(s) differ: " + "; ".join(mismatched))
+        raise SchemaMismatchError(
+            f"Table '{table.table}' of model {model} does not match the model: {'; '.join(problems)}.",
+            context={"model": model, "table": table.table, "missing": missing, "mismatched": mismatched},
+        )

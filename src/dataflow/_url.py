@@ -6,6 +6,7 @@ the two shapes: a path URL (``scheme:///path``) and a server URL (``scheme://use
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -119,6 +120,18 @@ class DatabaseURL:
         if self.port is not None:
             netloc += f":{self.port}"
         return urlunsplit((self.dialect, netloc, "/" + quote(self.database), self.query, ""))
+
+    def same_database(self, other: DatabaseURL) -> bool:
+        """True when both URLs reach the same database (an in-memory database is nobody else's)."""
+        if self.dialect != other.dialect or self.path_style != other.path_style or self.is_memory:
+            return False
+        if self.path_style:
+            return os.path.realpath(self.database) == os.path.realpath(other.database)
+        return (self.host or "localhost", self.port or self.default_port, self.database) == (
+            other.host or "localhost",
+            other.port or other.default_port,
+            other.database,
+        )
 
     @property
     def redacted(self) -> str:

@@ -230,7 +230,9 @@ class WorkflowBuilder:
     Args:
         db: The DataFlow instance whose node types the names refer to (``db.workflow()`` is the
             same). Without one, a name resolves to the one live instance that declares it; when
-            several do, ``build()`` raises DF-407 instead of guessing.
+            several do, ``build()`` raises DF-407 instead of guessing -- unless they all run in one
+            ``isolated(join_instances=True)`` (the ``dataflow_isolated`` fixture): then the name
+            goes to the instance created first.
 
     Example:
         ```python

@@ -171,6 +171,7 @@ def test_memory_sqlite_keeps_tables_across_local_runtime_calls() -> None:
 
 
 @pytest.mark.dataflow_leaks_expected(reason="exercises the loop-shutdown safety net of asyncio.run on purpose")
+@pytest.mark.filterwarnings("ignore::dataflow.LoopReuseWarning")  # DF-703: one instance on five loops, on purpose
 def test_memory_sqlite_keeps_tables_across_asyncio_run_calls() -> None:
     """In-memory SQLite only: one connection per instance, shared by every event loop."""
     db = DataFlow("sqlite:///:memory:")

@@ -69,6 +69,9 @@ PUBLISHED: dict[str, str] = {
     "DF-606": "TwoPhaseCommitUnavailableError",
     "DF-607": "TwoPhaseCommitError",
     "DF-701": "ResourceLeakError",
+    "DF-702": "EscapedWritesError",
+    "DF-703": "LoopReuseWarning",
+    "DF-704": "SeedError",
     "DF-801": "InvalidURLError",
     "DF-802": "ConfigurationError",
     "DF-810": "ReplicaConfigurationError",
@@ -96,7 +99,7 @@ FAMILY = {
     "4": "WorkflowError",
     "5": ("DatabaseConnectionError", "DatabaseError", "DataFlowWarning"),
     "6": "TransactionError",
-    "7": "ResourceLeakError",
+    "7": ("TestingError", "DataFlowWarning"),
     "8": ("ConfigurationError", "DataFlowWarning"),
     "9": "MigrationError",
 }

@@ -598,7 +598,8 @@ def test_df507_stale_pool_warning(database_url: str) -> None:
             await db.close()
 
     with pytest.warns(dataflow.StalePoolWarning) as record:
-        asyncio.run(next_test())
+        with pytest.warns(dataflow.LoopReuseWarning):  # the same instance on a second loop (DF-703)
+            asyncio.run(next_test())
     warning = next(w.message for w in record if isinstance(w.message, dataflow.StalePoolWarning))
     message = str(warning)
     assert warning.code == "DF-507"
@@ -881,6 +882,111 @@ def test_df701_leak_check_names_the_test(pytester: pytest.Pytester, database_url
     assert "test_leaky.py:" in output  # where the pool was created
     assert expected_link("DF-701") in output
     assert "\x1b[" not in output
+
+
+def _inner_isolated_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database_url: str, tests: str
+) -> str:
+    """Run ``tests`` (which use ``dataflow_isolated`` with one Item model) in an inner pytest session."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the inner run is not an xdist worker
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+
+            class Item:
+                id: int
+                name: str
+
+
+            @pytest.fixture(scope="session")
+            def dataflow_models():
+                return [Item]
+            """
+        )
+    )
+    pytester.makepyfile(test_inner=textwrap.dedent(tests))
+    result = pytester.runpytest_subprocess("-p", "dataflow.testing", "-p", "no:randomly")
+    return result.stdout.str()
+
+
+@triggers("DF-702")
+def test_df702_a_raw_commit_under_dataflow_isolated(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A test that ends the isolation's transaction with a raw COMMIT, then writes: the rows stay."""
+    output = _inner_isolated_run(
+        pytester,
+        monkeypatch,
+        database_url,
+        """
+        from dataflow import AsyncLocalRuntime
+
+        async def test_commits(dataflow_isolated):
+            async with dataflow_isolated.connection() as connection:
+                await connection.execute("COMMIT")
+            workflow = dataflow_isolated.workflow()
+            workflow.add_node("ItemCreateNode", "create", {"id": 1, "name": "escaped"})
+            await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+        """,
+    )
+    assert "EscapedWritesError" in output, output
+    assert "DF-702: " + CATALOG["DF-702"].title in output, output
+    assert "Test test_inner.py::test_commits wrote to the database outside its isolation" in output, output
+    assert "table 'items': 1 row(s) inserted or updated (0 -> 1 rows)" in output, output
+    assert expected_link("DF-702") in output
+    assert PASSWORD not in output
+
+
+@triggers("DF-703")
+@pytest.mark.dataflow_leaks_expected(reason="the first loop's pool is left to DataFlow's safety net on purpose")
+def test_df703_an_unclosed_instance_on_a_second_loop(database_url: str) -> None:
+    """One test-mode instance used by two asyncio.run() loops, nobody closing its pools in between."""
+    db = DataFlow(database_url, test_mode=True)
+    declare(db)
+    asyncio.run(db.create_tables())  # this loop's pool is closed by DataFlow when the loop ends
+    with pytest.warns(dataflow.LoopReuseWarning) as record:
+        asyncio.run(db.create_tables())
+    asyncio.run(db.close())
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.LoopReuseWarning))
+    message = str(warning)
+    assert warning.code == "DF-703"
+    assert message.startswith(f"DF-703: {CATALOG['DF-703'].title}\n")
+    assert "created at " + __file__ in message  # where the instance was created
+    assert "guide/fixture-patterns/#a-dataflow-instance-that-nobody-closes" in message
+    assert message.endswith(expected_link("DF-703"))
+    assert PASSWORD not in message
+
+
+@triggers("DF-704")
+def test_df704_a_seed_fixture_that_returns_a_plain_function(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """``dataflow_seed`` returns a sync function instead of an async loader."""
+    output = _inner_isolated_run(
+        pytester,
+        monkeypatch,
+        database_url,
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def dataflow_seed():
+            def load(db):
+                pass
+            return load
+
+        async def test_seeded(dataflow_isolated):
+            pass
+        """,
+    )
+    assert "SeedError" in output, output
+    assert "DF-704: " + CATALOG["DF-704"].title in output, output
+    assert "it must return None or an async function that takes the DataFlow instance" in output, output
+    assert expected_link("DF-704") in output
 
 
 # --- 8xx: configuration --------------------------------------------------------------------------------

@@ -299,6 +299,7 @@ class _Interrupt(BaseException):
 @pytest.mark.dataflow_leaks_expected(
     reason="the interrupted run's pool is closed by the loop shutdown hook, as under Ctrl-C"
 )
+@pytest.mark.filterwarnings("ignore::dataflow.LoopReuseWarning")  # DF-703: the next run's loop, on purpose
 def test_interrupt_inside_transaction_rolls_back(database_url: str, exc_type: type[BaseException]) -> None:
     """A BaseException (Ctrl-C) inside db.transaction() under asyncio.run: rolled back; next run works."""
     db = DataFlow(database_url, test_mode=True)

@@ -80,13 +80,14 @@ def test_clean():
 """
 
 
-@pytest.mark.parametrize("enable", ["option", "ini"])
+@pytest.mark.parametrize("enable", ["default", "option", "ini"])
 def test_leaks_are_reported_with_df701(inner, enable: str) -> None:
     inner.pytester.makepyfile(test_leaky=LEAKY)
     args = ["-p", "no:randomly"]
-    if enable == "option":
+    if enable == "option":  # the option wins over an ini that turns the check off
+        inner.pytester.makeini(INNER_INI + "dataflow_leak_check = false\n")
         args.append("--dataflow-leak-check")
-    else:
+    elif enable == "ini":
         inner.pytester.makeini(INNER_INI + "dataflow_leak_check = true\n")
     result = inner.run(*args)
     out = result.stdout.str()
@@ -104,8 +105,9 @@ def test_leaks_are_reported_with_df701(inner, enable: str) -> None:
     assert "test_clean left" not in out
 
 
-def test_without_the_option_nothing_is_checked(inner) -> None:
+def test_turned_off_in_the_ini_nothing_is_checked(inner) -> None:
     inner.pytester.makepyfile(test_leaky=LEAKY)
+    inner.pytester.makeini(INNER_INI + "dataflow_leak_check = false\n")
     result = inner.run("-p", "no:randomly")
     result.assert_outcomes(passed=3)
     assert "DF-701" not in result.stdout.str()
@@ -113,6 +115,6 @@ def test_without_the_option_nothing_is_checked(inner) -> None:
 
 def test_the_same_suite_with_dataflow_db_passes_the_leak_check(inner) -> None:
     inner.pytester.makepyfile(test_fixed=FIXED)
-    result = inner.run("-p", "no:randomly", "--dataflow-leak-check")
+    result = inner.run("-p", "no:randomly")  # the check is on by default
     result.assert_outcomes(passed=3)
-    assert "DF-701" not in result.stdout.str()
+    assert "DF-701" not in result.stdout.str() and "DF-703" not in result.stdout.str()

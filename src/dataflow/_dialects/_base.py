@@ -402,3 +402,29 @@ class SchemaEditor(ABC):
     async def reset(self, connection: Connection) -> None:
         """Drop every table, view and index (a throwaway test database back to empty)."""
 
+    #: Lists the current schema's tables, one name per row (the escaped-writes check).
+    tables_sql: ClassVar[str]
+    #: A per-row value that every committed insert or update makes larger than any before it.
+    row_marker: ClassVar[str]
+
+    async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:
+        """``{table: (row count, largest row marker)}`` for every table, in one statement per call.
+
+        Read on a connection outside a test's isolation, before and after it, this sees exactly the
+        committed changes in between (the escaped-writes check, DF-702).
+        """
+        tables = [str(row[0]) for row in await connection.fetch(self.tables_sql)]
+        if not tables:
+            return {}
+        sql = " UNION ALL ".join(
+            f"SELECT {i}, count(*), coalesce(max({self.row_marker}), 0) FROM {quote_ident(name)}"
+            for i, name in enumerate(tables)
+        )
+        return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in await connection.fetch(sql)}
+
+    async def rows_written_since(self, connection: Connection, table: str, mark: int) -> int:
+        """Rows of ``table`` inserted or updated (and committed) since its marker was ``mark``."""
+        rows = await connection.fetch(
+            f"SELECT count(*) FROM {quote_ident(table)} WHERE {self.row_marker} > {int(mark)}"
+        )
+        return int(rows[0][0])

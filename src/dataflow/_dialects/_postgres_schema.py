@@ -46,6 +46,13 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S":
 class PostgresEditor(SQLEditor):
     """Schema changes on PostgreSQL."""
 
+    tables_sql = (
+        "SELECT c.relname FROM pg_class AS c WHERE c.relnamespace = current_schema()::regnamespace "
+        "AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+    )
+    #: The id of the transaction that wrote the row version: inserts and updates raise it.
+    row_marker = "xmin::text::bigint"
+
     true_literal: ClassVar[str] = "true"
     false_literal: ClassVar[str] = "false"
     type_aliases: ClassVar[dict[str, FieldType]] = {

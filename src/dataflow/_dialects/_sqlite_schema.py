@@ -54,6 +54,13 @@ def _strip_quoted(sql: str) -> str:
 class SQLiteEditor(SQLEditor):
     """Schema changes on SQLite (3.35+)."""
 
+    tables_sql = (
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+        "AND sql NOT LIKE '%WITHOUT ROWID%' ORDER BY name"
+    )
+    #: An insert takes a rowid above every one in the table (an update keeps it: counts show deletes).
+    row_marker = "rowid"
+
     # --- introspection --------------------------------------------------------------------------
 
     async def introspect(self, connection: Connection, table: str | None = None) -> Schema:

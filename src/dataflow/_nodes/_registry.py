@@ -2,12 +2,15 @@
 
 Node types belong to one DataFlow instance. A builder bound to an instance resolves names there;
 an unbound builder resolves a name to the one live instance that declares it, and refuses to guess
-when several do (DF-407).
+when several do (DF-407) -- unless they all run on one connection (an isolation that other instances
+on the same database joined, as under the ``dataflow_isolated`` fixture): then the name goes to the
+instance created first, the app's own.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 import weakref
 from difflib import get_close_matches
@@ -110,8 +113,9 @@ class NodeOwner(Protocol):
     def execution_context(self) -> ExecutionContext: ...
 
 
-_owners: weakref.WeakSet[NodeOwner] = weakref.WeakSet()
+_owners: weakref.WeakKeyDictionary[NodeOwner, int] = weakref.WeakKeyDictionary()
 _owners_lock = threading.Lock()
+_order = itertools.count()
 
 # Unbound resolution is on every build() of a seed-style workflow, so a name's single owner is
 # remembered until the set of owners or their node types changes (the generation moves on). A
@@ -123,7 +127,7 @@ _resolved: dict[str, tuple[int, weakref.ref[NodeOwner], type[Node]]] = {}
 def register_owner(owner: NodeOwner) -> None:
     """Make ``owner``'s node types resolvable by unbound builders while it is alive and open."""
     with _owners_lock:
-        _owners.add(owner)
+        _owners[owner] = next(_order)
     node_types_changed()
 
 
@@ -133,6 +137,16 @@ def node_types_changed() -> None:
     with _owners_lock:
         _generation += 1
         _resolved.clear()
+
+
+def _one_connection(matches: list[tuple[NodeOwner, type[Node]]]) -> type[Node] | None:
+    """The node type of the first-created owner when every match runs on one joined isolation."""
+    roots = {id(t.execution_context().root) for _, t in matches}
+    if len(roots) != 1 or matches[0][1].execution_context().root.pinned is None:
+        return None
+    with _owners_lock:
+        first = min(matches, key=lambda match: _owners.get(match[0], 0))
+    return first[1]
 
 
 def _live_owners() -> list[NodeOwner]:
@@ -184,6 +198,9 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         return found
     if not matches:
         raise _unknown(name, node_id, owners, bound=None)
+    joined = _one_connection(matches)
+    if joined is not None:
+        return joined
     listed = "; ".join(f"{o!r} created at {o.created_at}" for o, _ in matches)
     raise AmbiguousNodeTypeError(
         f"Node '{node_id}' has type {name!r}, which {len(matches)} live DataFlow instances declare: {listed}. "

@@ -4,9 +4,9 @@ Enable it in your root ``conftest.py``::
 
     pytest_plugins = ["dataflow.testing"]
 
-(or run ``pytest -p dataflow.testing``). It only registers fixtures; nothing runs unless a test
-requests one, except the leak check, which is off unless ``dataflow_leak_check = true`` is set in
-the pytest configuration or ``--dataflow-leak-check`` is passed.
+(or run ``pytest -p dataflow.testing``). It registers fixtures and the leak check (DF-701, on by
+default; ``dataflow_leak_check = false`` in the pytest configuration turns it off). Under xdist it
+points ``DATABASE_URL`` at the worker's database before test modules are imported.
 
 Fixtures:
 
@@ -15,8 +15,11 @@ Fixtures:
 * ``dataflow_models`` — override it (session scope) to return the model classes to register.
 * ``dataflow_db`` / ``dataflow_db_module`` / ``dataflow_db_session`` — a ``DataFlow`` with the models
   registered and their tables created; teardown drops those tables and closes the instance.
-* ``dataflow_isolated`` — a ``DataFlow`` inside ``db.isolated()``: everything the test writes,
-  including code that commits its own transactions, is rolled back at teardown.
+* ``dataflow_isolated`` — a ``DataFlow`` inside ``db.isolated(join_instances=True)``: everything the
+  test writes, through it or any other instance on its database (an app's import-time instance),
+  including code that commits its own transactions, is rolled back at teardown; writes that escaped
+  the isolation fail the test (DF-702). It starts from the ``dataflow_seed`` data, if any.
+* ``dataflow_seed`` — override it (session or module scope) to return ``async def load(db)``.
 * ``dataflow_migrations_dir`` / ``dataflow_migration_url`` / ``dataflow_migration_db`` — the
   migrations folder and an empty database of its own for testing migrations; the ready-made tests
   are in :mod:`dataflow.testing.migrations`.
@@ -25,12 +28,15 @@ Fixtures:
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
 import pytest_asyncio
 
 from .._dataflow import DataFlow
+from ._escapes import MARKER as ESCAPES_MARKER
+from ._escapes import LockedWriteHint
+from ._isolation import isolate_test, point_at_worker_database, restore_database_url, run_database_url
 from ._leaks import LeakCheck
 from ._migration_fixtures import (
     dataflow_migration_db,
@@ -38,6 +44,7 @@ from ._migration_fixtures import (
     dataflow_migration_url,
     dataflow_migrations_dir,
 )
+from ._seed import SeedState
 from ._urls import session_url, worker_url
 
 __all__ = [
@@ -50,6 +57,8 @@ __all__ = [
     "dataflow_migration_url",
     "dataflow_migrations_dir",
     "dataflow_models",
+    "dataflow_seed",
+    "dataflow_seed_state",
     "dataflow_session_url",
     "dataflow_url",
     "make_dataflow",
@@ -66,15 +75,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "dataflow_leak_check",
         type="bool",
-        default=False,
-        help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701).",
+        default=True,
+        help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701); "
+        "on by default, 'false' turns it off.",
     )
     parser.addoption(
         "--dataflow-leak-check",
         action="store_true",
         default=False,
-        help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701).",
+        help="Run the leak check (DF-701) even when the configuration turns it off.",
     )
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # Enabled with -p (or an entry point): before conftest.py files import the app.
+    point_at_worker_database()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,8 +98,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "dataflow_leaks_expected(reason): the test leaves pools or tasks open on purpose; "
         "the leak check (DF-701) skips it. reason= is required.",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{ESCAPES_MARKER}(reason): the test writes outside its dataflow_isolated isolation on purpose; "
+        "the escaped-writes check (DF-702) skips it. reason= is required.",
+    )
+    point_at_worker_database()
+    config.pluginmanager.register(LockedWriteHint(), "dataflow-locked-write-hint")
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_database_url()
 
 
 async def make_dataflow(url: str, models: Iterable[type]) -> DataFlow:
@@ -117,7 +143,7 @@ def dataflow_models() -> list[type]:
 @pytest.fixture(scope="session")
 def dataflow_session_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One database URL for the whole session (per xdist worker)."""
-    return session_url(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("dataflow"))
+    return session_url(run_database_url(), tmp_path_factory.mktemp("dataflow"))
 
 
 @pytest.fixture
@@ -127,7 +153,7 @@ def dataflow_url(dataflow_session_url: str, tmp_path: os.PathLike[str]) -> str:
     ``DATABASE_URL`` when set — for PostgreSQL, each xdist worker gets its own database
     (``<name>_gw0``, ...), created on first use — else a fresh SQLite file in ``tmp_path``.
     """
-    return worker_url(os.environ.get("DATABASE_URL"), dataflow_session_url, tmp_path)
+    return worker_url(run_database_url(), dataflow_session_url, tmp_path)
 
 
 @pytest_asyncio.fixture
@@ -164,19 +190,53 @@ async def dataflow_db_session(
         await _dispose(db)
 
 
+@pytest.fixture(scope="session")
+def dataflow_seed() -> object:
+    """The seed data every ``dataflow_isolated`` test starts from: ``None`` (none), or an async
+    function that loads it. Override it in your conftest.py (session scope: loaded once per xdist
+    worker) or in a test module (module scope: loaded for that module)::
+
+    @pytest.fixture(scope="session")
+    def dataflow_seed():
+        async def load(db):
+            ...  # write the rows; they are committed
+        return load
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def dataflow_seed_state(dataflow_session_url: str) -> Iterator[SeedState]:
+    """Which seed the session database holds (the plugin's bookkeeping); emptied at the end."""
+    state = SeedState()
+    try:
+        yield state
+    finally:
+        state.finish()
+
+
 @pytest_asyncio.fixture
 async def dataflow_isolated(
-    dataflow_session_url: str, dataflow_models: list[type]
+    request: pytest.FixtureRequest,
+    dataflow_session_url: str,
+    dataflow_models: list[type],
+    dataflow_seed: object,
+    dataflow_seed_state: SeedState,
 ) -> AsyncIterator[DataFlow]:
     """A ``DataFlow`` whose every write during the test is rolled back afterwards.
 
     The test's operations all run on one connection inside a transaction; ``db.transaction()``
     blocks in the code under test become savepoints, so even code that commits leaves nothing behind.
+    Every other ``DataFlow`` instance on the same database (an app module's instance created at import
+    time) runs on that connection too. Writes that reach the database outside it fail the test at
+    teardown (DF-702; opt out with ``@pytest.mark.dataflow_escapes_expected(reason=...)``).
     Tables are created once (outside the transaction) and kept for the next test.
     """
     db = await make_dataflow(dataflow_session_url, dataflow_models)
     try:
-        async with db.isolated():
+        async with isolate_test(
+            request.node, db, dataflow_session_url, dataflow_seed, dataflow_seed_state, dataflow_models
+        ):
             yield db
     finally:
         await db.close()

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from .._dataflow import DataFlow
+from ._isolation import run_database_url
 from ._urls import drop_migrations_url, migrations_url
 
 __all__ = [
@@ -40,7 +41,7 @@ def dataflow_migrations_dir(pytestconfig: pytest.Config) -> Path:
 def dataflow_migration_session_url(dataflow_session_url: str) -> Iterator[str | None]:
     """With ``DATABASE_URL``: the migration checks' own database, created on first use and dropped at
     the end of the session. Without it: ``None`` (each test gets a SQLite file)."""
-    env_url = os.environ.get("DATABASE_URL")
+    env_url = run_database_url()
     if not env_url:
         yield None
         return

@@ -1,0 +1,39 @@
+"""The catalog entries of the testing support beyond DF-701 (DF-702..DF-704), as plain text.
+
+``_catalog`` turns each into an :class:`~dataflow._catalog.ErrorInfo` and keeps the whole catalog in
+code order, as it does with ``_catalog_cdc``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TESTING_ENTRIES"]
+
+#: (code, exception, title, cause, fix) for each code.
+TESTING_ENTRIES: list[tuple[str, str, str, str, str]] = [
+    (
+        "DF-702", "EscapedWritesError", "Writes escaped the test's isolation",
+        "A test under `dataflow_isolated` changed rows that are still there after its rollback: it wrote "
+        "through a connection of its own that committed, through an instance on another URL of the "
+        "database, or ran a raw `COMMIT` on the isolated connection. The message names the test, each "
+        "table and how many rows escaped.",
+        "Write through the fixture's instance or the app's own `DataFlow` instances (they join the "
+        "isolation), use `db.connection()` for raw SQL and never `COMMIT` on it; or mark the test "
+        '`@pytest.mark.dataflow_escapes_expected(reason="...")` and clean up yourself.',
+    ),
+    (
+        "DF-703", "LoopReuseWarning", "Instance reused on another event loop",
+        "A `DataFlow` instance that nobody closed is used from a second event loop: its pool on the "
+        "first loop was closed by DataFlow when that loop ended. Typically an instance created at "
+        "import time and used by tests that each run on their own function loop.",
+        "Request `dataflow_isolated` in those tests (the app's instance runs inside the test's "
+        "isolation), or close the instance's pools at the end of each loop in a fixture "
+        "(`await db.cleanup_all_pools()`).",
+    ),
+    (
+        "DF-704", "SeedError", "Invalid seed data loader",
+        "The `dataflow_seed` fixture returned something other than `None` or an async function that takes "
+        "the `DataFlow` instance, or the loader failed while loading the seed data.",
+        "Return an `async def load(db)` function from a session- or module-scoped `dataflow_seed` fixture, "
+        "and read the chained error (`__cause__`) when the loader failed.",
+    ),
+]

@@ -1,0 +1,99 @@
+"""What ``dataflow_isolated`` does around a test, and ``DATABASE_URL`` per xdist worker.
+
+* Under xdist, ``DATABASE_URL`` is pointed at the worker's database (created if missing) when the
+  plugin is loaded or configured, before test modules are imported: an app module's ``db = DataFlow()`` (which reads it)
+  then uses the same database as the fixtures. An instance created from the old value before that
+  (a ``conftest.py`` importing the app) joins isolations of the worker's database all the same.
+  :func:`run_database_url` is the URL the run was started with.
+* Around each isolated test: the seed data is made current, the escaped-writes check reads the
+  committed state, and the fixture's instance enters ``isolated(join_instances=True)``, so every other
+  ``DataFlow`` instance on that database (an app's import-time instance, or one created during the
+  test) runs on the isolated connection, its ``transaction()`` blocks as savepoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from .._dataflow import DataFlow
+from .._dialects import backend_for, parse_url
+from .._errors import DataFlowError, EscapedWritesError
+from .._executor import alias_database
+from ._escapes import EscapeWatch, escapes_allowed
+from ._seed import SeedState
+
+__all__ = ["isolate_test", "point_at_worker_database", "restore_database_url", "run_database_url"]
+
+logger = logging.getLogger("dataflow")
+_ENV = "DATABASE_URL"
+#: ``DATABASE_URL`` as the run was started with, while the worker's URL replaces it.
+_original: list[str] = []
+
+
+def point_at_worker_database() -> None:
+    """In an xdist worker, set ``DATABASE_URL`` to the worker's database (``<name>_gw0``, ...)."""
+    env_url, worker = os.environ.get(_ENV), os.environ.get("PYTEST_XDIST_WORKER")
+    if not env_url or not worker or _original:
+        return
+    url = parse_url(env_url)
+    if url.is_memory:
+        return
+    _original.append(env_url)
+    backend = backend_for(url)
+    worker_url = backend.with_database_suffix(url, worker)
+    os.environ[_ENV] = worker_url.render()
+    try:  # code under test may use it before any fixture does
+        backend.ensure_database(worker_url, admin=url)
+    except DataFlowError as exc:  # the fixtures raise it again, in the test that needs the database
+        logger.warning("DataFlow: could not create the worker's database %s: %s", worker_url.redacted, exc)
+    # An instance created from DATABASE_URL before this (a conftest.py that imports the app before
+    # the plugin is configured) still joins the isolation of the worker's database.
+    alias_database(url, worker_url)
+
+
+def restore_database_url() -> None:
+    """Put back the ``DATABASE_URL`` the run was started with."""
+    if _original:
+        os.environ[_ENV] = _original.pop()
+
+
+def run_database_url() -> str | None:
+    """``DATABASE_URL`` as the run was started with (the fixtures derive the worker's database)."""
+    return _original[0] if _original else os.environ.get(_ENV)
+
+
+@asynccontextmanager
+async def isolate_test(
+    item: pytest.Item, db: DataFlow, url: str, seed: object, state: SeedState, models: list[type]
+) -> AsyncIterator[DataFlow]:
+    """Seed, watch for escaped writes, and isolate every instance on ``url`` around one test."""
+    await state.prepare(db, url, seed, models)
+    watch = None if escapes_allowed(item) else EscapeWatch(db, url)
+    if watch is not None:
+        await watch.start()
+    isolation = db.isolated(join_instances=True)
+    await isolation.__aenter__()
+    try:
+        yield db
+    except BaseException as exc:  # thrown in: end the isolation with it, no check
+        if not await isolation.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+        return
+    error: Exception | None = None
+    try:
+        await isolation.__aexit__(None, None, None)
+    except Exception as exc:  # e.g. a raw COMMIT ended the isolation's transaction under it
+        error = exc
+    if watch is not None:
+        try:
+            await watch.check(item.nodeid)
+        except EscapedWritesError as escaped:
+            state.dirty = True
+            raise escaped from error
+    if error is not None:
+        raise error
