@@ -16,7 +16,7 @@ from typing import Any
 
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
 from ._loops import close_loop_resources
-from ._workflow import Workflow
+from ._workflow import UNPREPARED, Workflow
 
 __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
 
@@ -38,9 +38,13 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
                 skipped.add(entry.node_id)
                 results[entry.node_id] = {"skipped": True, "reason": reason}
                 continue
-        params = workflow.resolve_params(entry, results)
+        prepared = entry.prepared
+        params = workflow.resolve_params(entry, results) if prepared is UNPREPARED else None
         try:
-            output = results[entry.node_id] = await entry.node_type().run(params)
+            if params is None:  # static parameters, validated by build()
+                output = results[entry.node_id] = await entry.node_type().run_prepared(prepared)
+            else:
+                output = results[entry.node_id] = await entry.node_type().run(params)
             branches = entry.node_type.inactive_outputs(output)
             if branches:
                 inactive[entry.node_id] = branches

@@ -51,13 +51,28 @@ class RowPlan:
         self.defaults = tuple(spec for spec in model.fields.values() if not (spec.primary_key and auto_id))
         self.size = len(self.defaults)
 
-    def row(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+    def values(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``check_values(record)`` when every value is plain (then it is a copy of ``record``), else None."""
         kinds = self.kinds
         for name, value in record.items():
             kind = kinds.get(name) if type(name) is str else None
             if kind is None or not _plain(kind, value):
                 return None
-        row = dict(record)
+        return dict(record)
+
+    def complete(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``complete_for_insert(values)`` for checked values whose required fields are present.
+
+        Returns ``values`` itself when there is nothing to add (the caller must not change it).
+        """
+        if len(values) == self.size and "id" not in values:
+            return values
+        return self.model.complete_for_insert(values)
+
+    def row(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        row = self.values(record)
+        if row is None:
+            return None
         if len(row) < self.size or "id" in row:
             for name in self.required:
                 if name not in row:
