@@ -148,7 +148,7 @@ class ExecutionContext:
             await self.create_table(model, ddl)
         if self.pinned is None and self.tx_var.get() is None:
             # Most operations run outside any transaction: straight to the pool, as _Lease would.
-            pool = await self.pools.get()
+            pool = self.pools.current(asyncio.get_running_loop()) or await self.pools.get()
             connection = await pool.acquire()
             try:
                 return await operation(connection)

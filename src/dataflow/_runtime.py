@@ -67,9 +67,10 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
 
 def _run_id() -> str:
     """``uuid.uuid4().hex`` without importing uuid (which imports platform) or building a UUID."""
-    n = int.from_bytes(os.urandom(16), "big")
-    n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
-    return f"{n:032x}"
+    b = bytearray(os.urandom(16))
+    b[6] = b[6] & 0x0F | 0x40  # version 4
+    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
+    return b.hex()
 
 
 class AsyncLocalRuntime:

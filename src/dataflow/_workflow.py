@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -147,6 +148,22 @@ class Workflow:
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
+
+
+def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
+    """A copy of a list of distinct dicts of str keys and atomic values (bulk records), else None."""
+    if set(map(type, value)) != {dict}:
+        return None
+    ids = set(map(id, value))
+    if len(ids) != len(value) or not ids.isdisjoint(seen):
+        return None
+    if not set(map(type, itertools.chain.from_iterable(value))) <= {str}:
+        return None
+    if not set(map(type, itertools.chain.from_iterable(map(dict.values, value)))) <= _ATOMIC:
+        return None
+    seen |= ids
+    return list(map(dict.copy, value))
 
 
 def _plain_copy(value: Any, seen: set[int]) -> Any:
@@ -158,6 +175,8 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
         if id(value) in seen:  # shared or cyclic: deepcopy's memo semantics are needed
             raise LookupError
         seen.add(id(value))
+        if t is list and len(value) > 8 and (records := _flat_dicts(value, seen)) is not None:
+            return records
         if t is dict:
             return {
                 k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
@@ -169,6 +188,8 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
 def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
     source = dict(params or {})
+    if set(map(type, source.values())) <= _ATOMIC and set(map(type, source)) <= _STR:
+        return source  # str keys and atomic values: the new dict is a deep copy
     try:
         return _plain_copy(source, set())  # type: ignore[no-any-return]
     except LookupError:

@@ -77,7 +77,9 @@ def check_fields(cls: type[Node], value: Any, key: str = "fields") -> dict[str, 
 
 def check_records(cls: type[Node], value: Any) -> list[Mapping[str, Any]]:
     """``records``: a list of dicts (their values are checked by the node)."""
-    if not isinstance(value, (list, tuple)) or not all(isinstance(r, Mapping) for r in value):
+    if not isinstance(value, (list, tuple)) or (
+        not set(map(type, value)) <= {dict} and not all(isinstance(r, Mapping) for r in value)
+    ):
         raise InvalidParameterError(
             f"{cls.type_name} needs 'records': a list of dicts, got {type(value).__name__}.",
             context=cls.error_context(parameter="records"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,16 @@ from ._base import Node
 if TYPE_CHECKING:
     from .._query import Statements
 
-__all__ = ["RowPlan", "checked_rows", "db_values", "group_by_columns", "row_plan"]
+__all__ = [
+    "PlainTable",
+    "RowPlan",
+    "checked_rows",
+    "converted_rows",
+    "db_values",
+    "group_by_columns",
+    "plain_table",
+    "row_plan",
+]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63
 
@@ -60,6 +71,13 @@ class RowPlan:
                 return None
         return dict(record)
 
+    def has_required(self, values: Mapping[str, Any]) -> bool:
+        """Whether ``check_required(values)`` passes (every required field has a value)."""
+        for name in self.required:
+            if values.get(name) is None:
+                return False
+        return True
+
     def complete(self, values: dict[str, Any]) -> dict[str, Any]:
         """``complete_for_insert(values)`` for checked values whose required fields are present.
 
@@ -86,6 +104,99 @@ class RowPlan:
                         else None
                     )
         return row
+
+
+def _plain_column(kind: FieldType, column: tuple[Any, ...]) -> bool:
+    """``all(_plain(kind, v) for v in column)``, by column: C-level passes instead of a call per value."""
+    types = set(map(type, column))
+    if kind is FieldType.STR:
+        if types != {str}:
+            return False
+        text = "".join(column)
+        return text.isascii() and "\x00" not in text
+    if kind is FieldType.INT:
+        return types == {int} and min(column) >= _INT_MIN and max(column) < _INT_MAX
+    if kind is FieldType.BOOL:
+        return types == {bool}
+    if kind is FieldType.FLOAT:
+        return types == {float} and all(map(math.isfinite, column))
+    return False
+
+
+class PlainTable:
+    """Bulk records whose values are all plain, checked column by column: one column set, tuples in order.
+
+    ``rows`` are exactly what ``check_values`` returns for each record, in the order of ``names``
+    (the records' keys, the same for every record). Defaults are not applied here.
+    """
+
+    __slots__ = ("names", "rows", "missing")
+
+    def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]], missing: tuple[Any, ...]) -> None:
+        self.names = names
+        self.rows = rows
+        self.missing = missing  # FieldSpecs with a default that the records leave out
+
+    def defaults(self, model: ModelSpec) -> tuple[Any, ...] | None:
+        """The values of the missing fields, the same for every row (None: a default factory runs per row)."""
+        if any(spec.default_factory is not None for spec in self.missing):
+            return None
+        defaults = [(spec, spec.default_value()) for spec in self.missing]
+        return tuple(
+            check_value(spec.kind, value, field=spec.name, model=model.name) if value is not None else None
+            for spec, value in defaults
+        )
+
+    def complete(self, model: ModelSpec) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+        """Names and rows with the defaults applied (None: a default factory needs the per-row path)."""
+        if not self.missing:
+            return self.names, self.rows
+        extra = self.defaults(model)
+        if extra is None:
+            return None
+        return self.names + tuple(spec.name for spec in self.missing), [row + extra for row in self.rows]
+
+
+def plain_table(cls: type[Node], records: Sequence[Mapping[str, Any]]) -> PlainTable | None:
+    """The records as a :class:`PlainTable` when every value is plain and every record has the same
+    keys in the same order, no required field is missing and ``id`` is not given; else None (the caller
+    takes the per-record path, which raises the errors)."""
+    if not records or set(map(type, records)) != {dict}:
+        return None
+    names = tuple(records[0])
+    if not names or "id" in names or set(map(len, records)) != {len(names)}:
+        return None
+    if not all(map(operator.eq, itertools.chain.from_iterable(records), itertools.cycle(names))):
+        return None  # not the same keys in the same order
+    plan = row_plan(cls)
+    kinds = [plan.kinds.get(n) if type(n) is str else None for n in names]
+    if None in kinds:
+        return None
+    rows: list[tuple[Any, ...]] = (
+        list(map(operator.itemgetter(*names), records)) if len(names) > 1 else [(r[names[0]],) for r in records]
+    )
+    for kind, column in zip(kinds, zip(*rows, strict=True), strict=True):
+        if not _plain_column(kind, column):  # type: ignore[arg-type]
+            return None
+    given = set(names)
+    if any(name not in given for name in plan.required):
+        return None
+    return PlainTable(names, rows, tuple(spec for spec in plan.defaults if spec.name not in given))
+
+
+def converted_rows(st: Statements, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """``rows`` with the columns that need a driver conversion converted (``rows`` itself when none do)."""
+    converters = [(i, convert) for i, n in enumerate(names) if (convert := st.converter(n)) is not None]
+    if not converters:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        out.append(values)
+    return out
 
 
 def row_plan(cls: type[Node]) -> RowPlan:

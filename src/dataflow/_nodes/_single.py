@@ -35,10 +35,12 @@ class CreateNode(Node):
         # Names, types and required fields only: default factories run when the node runs, not here.
         mapping = cls._mapping(params)
         if not connected:
-            values = row_plan(cls).values(mapping)
+            plan = row_plan(cls)
+            values = plan.values(mapping)
             if values is None:
                 values = cls.model.check_values(mapping, node=cls.type_name)
-            cls.model.check_required(values, node=cls.type_name)
+            if not plan.has_required(values):
+                cls.model.check_required(values, node=cls.type_name)  # raises DF-101
             return values
         static = {k: v for k, v in mapping.items() if k not in connected}
         for name in connected:
