@@ -13,6 +13,7 @@ from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
 from ._schema import model_table
+from ._types import check_value
 
 __all__ = ["Statement", "Statements"]
 
@@ -34,6 +35,7 @@ class Statements:
         self._by_id_sql: str | None = None
         self._upsert_sql: dict[tuple[tuple[str, ...], ...], str] = {}
         self._probe_sql: dict[tuple[str, ...], str] = {}
+        self._update_sql: dict[tuple[str, ...], str] = {}
         self._to_db = {
             name: backend.to_db[spec.kind]
             for name, spec in model.fields.items()
@@ -205,7 +207,23 @@ class Statements:
     def update(
         self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
     ) -> Statement:
-        """UPDATE matching records."""
+        """UPDATE matching records (by id alone: the SQL built once per set of fields)."""
+        if returning and flt is not None and len(flt) == 1 and type(flt.get("id")) in _SCALARS:
+            key = tuple(fields)
+            sql = self._update_sql.get(key)
+            args = [self.to_db(n, v) for n, v in fields.items()]
+            if sql is not None:
+                pk = self.model.primary_key
+                record_id = check_value(pk.kind, flt["id"], field="id", model=self.model.name)
+                return sql, [*args, self.to_db("id", record_id)]
+            sql, args = self._update(flt, fields, node=node, returning=returning)
+            self._update_sql[key] = sql
+            return sql, args
+        return self._update(flt, fields, node=node, returning=returning)
+
+    def _update(
+        self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
+    ) -> Statement:
         params = self.backend.params()
         assignments = self._set(fields, params)
         where = self.where(flt, params, node)

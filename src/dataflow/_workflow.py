@@ -136,7 +136,7 @@ class Workflow:
         incoming = self._incoming.get(entry.node_id)
         if not incoming:
             return entry.params
-        params = copy.deepcopy(entry.params)
+        params = _copy_params(entry.params)
         for conn in incoming:
             if conn.target_path == TRIGGER:
                 continue
