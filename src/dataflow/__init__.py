@@ -79,6 +79,7 @@ from ._model import Field, FieldSpec, ModelSpec
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._schema_cache import SchemaCache
+from ._stream import RecordStream
 from ._transaction import Transaction, TransactionState
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
@@ -137,6 +138,7 @@ __all__ = [
     "PoolTimeoutError",
     "RecordError",
     "RecordNotFoundError",
+    "RecordStream",
     "ResourceLeakError",
     "RevisionStatus",
     "SchemaCache",
