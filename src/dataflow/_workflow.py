@@ -292,7 +292,7 @@ class WorkflowBuilder:
         """
         if not isinstance(node_id, str) or not node_id:
             raise InvalidParameterError(f"Node ids must be non-empty strings, got {node_id!r}.")
-        if params is not None and not isinstance(params, Mapping):
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise InvalidParameterError(
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},

@@ -106,7 +106,7 @@ class Node:
 
         Connected parameters count as present for the required check but are not in the result.
         """
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),

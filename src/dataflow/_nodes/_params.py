@@ -92,6 +92,10 @@ def conflict_target(cls: type[Node], value: Any, default: Sequence[str]) -> list
     target = list(default) if value is None else value
     if isinstance(target, str):
         target = [target]
+    known: set[tuple[str, ...]] = cls.__dict__.get("_conflict_targets") or set()
+    plain = type(target) is list and all(type(t) is str for t in target)
+    if plain and tuple(target) in known:  # checked before: a unique target of the model
+        return list(target)
     if not isinstance(target, (list, tuple)) or not target or not all(isinstance(t, str) for t in target):
         raise InvalidParameterError(
             f"{cls.type_name} parameter 'conflict_on' must be a non-empty list of field names, got {value!r:.60}.",
@@ -106,6 +110,9 @@ def conflict_target(cls: type[Node], value: Any, default: Sequence[str]) -> list
             f"model {cls.model.name}. Unique targets: {uniques}.",
             context=cls.error_context(parameter="conflict_on"),
         )
+    if plain:
+        known.add(tuple(target))
+        cls._conflict_targets = known  # type: ignore[attr-defined]
     return list(target)
 
 

@@ -29,18 +29,7 @@ __all__ = [
 _INT_MIN, _INT_MAX = -(2**63), 2**63
 
 
-def _plain(kind: FieldType, value: Any) -> bool:
-    """True when ``check_value(kind, value)`` would accept ``value`` and return it unchanged."""
-    t = type(value)
-    if kind is FieldType.STR:
-        return t is str and value.isascii() and "\x00" not in value
-    if kind is FieldType.INT:
-        return t is int and _INT_MIN <= value < _INT_MAX
-    if kind is FieldType.BOOL:
-        return t is bool
-    if kind is FieldType.FLOAT:
-        return t is float and math.isfinite(value)
-    return False
+_PLAIN_TYPES = {FieldType.STR: str, FieldType.INT: int, FieldType.BOOL: bool, FieldType.FLOAT: float}
 
 
 class RowPlan:
@@ -52,11 +41,13 @@ class RowPlan:
     errors as before. This keeps validation of bulk records and single creates cheap.
     """
 
-    __slots__ = ("kinds", "model", "required", "defaults", "size")
+    __slots__ = ("kinds", "types", "model", "required", "defaults", "size")
 
     def __init__(self, model: ModelSpec) -> None:
         self.model = model
         self.kinds = {name: spec.kind for name, spec in model.fields.items()}
+        #: The one Python type a plain value of each field has (fields of other kinds are absent).
+        self.types = {name: _PLAIN_TYPES[kind] for name, kind in self.kinds.items() if kind in _PLAIN_TYPES}
         self.required = tuple(spec.name for spec in model.fields.values() if spec.required)
         auto_id = model.auto_id
         self.defaults = tuple(spec for spec in model.fields.values() if not (spec.primary_key and auto_id))
@@ -64,10 +55,18 @@ class RowPlan:
 
     def values(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
         """``check_values(record)`` when every value is plain (then it is a copy of ``record``), else None."""
-        kinds = self.kinds
+        types = self.types
         for name, value in record.items():
-            kind = kinds.get(name) if type(name) is str else None
-            if kind is None or not _plain(kind, value):
+            t = type(value)
+            if t is not types.get(name):  # also: an unknown or non-str name, a non-plain kind
+                return None
+            if t is str:
+                if not value.isascii() or "\x00" in value:
+                    return None
+            elif t is int:
+                if not _INT_MIN <= value < _INT_MAX:
+                    return None
+            elif t is float and not math.isfinite(value):
                 return None
         return dict(record)
 
@@ -107,7 +106,8 @@ class RowPlan:
 
 
 def _plain_column(kind: FieldType, column: tuple[Any, ...]) -> bool:
-    """``all(_plain(kind, v) for v in column)``, by column: C-level passes instead of a call per value."""
+    """Whether every value of ``column`` is plain for ``kind`` (what ``check_value`` accepts and returns
+    unchanged: ASCII str without NUL, 64-bit int, bool, finite float), by C-level passes over the column."""
     types = set(map(type, column))
     if kind is FieldType.STR:
         if types != {str}:

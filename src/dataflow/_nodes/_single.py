@@ -51,7 +51,7 @@ class CreateNode(Node):
 
     @classmethod
     def _mapping(cls, params: Any) -> Mapping[str, Any]:
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),

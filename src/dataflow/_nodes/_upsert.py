@@ -97,8 +97,14 @@ class UpsertNode(Node):
                 context=cls.error_context(parameter="where"),
             )
         model = cls.model
-        where_values = model.check_values(where, node=cls.type_name, where="where")
-        create_values = model.check_values(values.get("create") or {}, node=cls.type_name, where="create")
+        plan = row_plan(cls)
+        where_values = plan.values(where)
+        if where_values is None:
+            where_values = model.check_values(where, node=cls.type_name, where="where")
+        create = values.get("create") or {}
+        create_values = plan.values(create)
+        if create_values is None:
+            create_values = model.check_values(create, node=cls.type_name, where="create")
         for key, value in where_values.items():
             if key in create_values and create_values[key] != value:
                 raise InvalidParameterError(
