@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -152,16 +153,25 @@ _STR = frozenset({str})
 
 
 def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
-    """A copy of a list of distinct dicts of str keys and atomic values (bulk records), else None."""
+    """A copy of a list of distinct dicts with the same str keys in the same order and atomic values
+    (bulk records), checked column by column; None for anything else."""
     if set(map(type, value)) != {dict}:
+        return None
+    names = tuple(value[0])
+    if set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
+        return None
+    if not all(map(operator.eq, itertools.chain.from_iterable(value), itertools.cycle(names))):
         return None
     ids = set(map(id, value))
     if len(ids) != len(value) or not ids.isdisjoint(seen):
         return None
-    if not set(map(type, itertools.chain.from_iterable(value))) <= {str}:
-        return None
-    if not set(map(type, itertools.chain.from_iterable(map(dict.values, value)))) <= _ATOMIC:
-        return None
+    if len(names) > 1:
+        columns: Iterable[Iterable[Any]] = zip(*map(operator.itemgetter(*names), value), strict=True)
+    else:
+        columns = [list(map(operator.itemgetter(*names), value))] if names else []
+    for column in columns:
+        if not set(map(type, column)) <= _ATOMIC:
+            return None
     seen |= ids
     return list(map(dict.copy, value))
 
