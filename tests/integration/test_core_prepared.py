@@ -107,6 +107,22 @@ async def test_a_built_upsert_reports_created_then_updated(db: DataFlow) -> None
     assert out["created"] is True and out["record"]["active"] is True and out["record"]["age"] is None
 
 
+async def test_upsert_of_the_row_inserted_last_reports_updated(db: DataFlow) -> None:
+    # The case that rules out SQLite's last_insert_rowid() as the created/updated signal: after
+    # an insert on the connection, an upsert that updates that very row must say "updated".
+    define_user(db)
+    created = await node("UserCreateNode", {"name": "A", "email": "a@x.io"})
+    out = await node("UserUpsertNode", {"where": {"email": "a@x.io"}, "update": {"age": 5}, "create": {"name": "A"}})
+    assert (out["created"], out["action"], out["record"]["id"], out["record"]["age"]) == (
+        False,
+        "updated",
+        created["id"],
+        5,
+    )
+    out = await node("UserUpsertNode", {"where": {"email": "b@x.io"}, "create": {"name": "B"}})
+    assert (out["created"], out["record"]["id"]) == (True, created["id"] + 1)
+
+
 async def test_built_list_and_count_see_the_current_rows(db: DataFlow) -> None:
     define_user(db)
     wf = WorkflowBuilder()
