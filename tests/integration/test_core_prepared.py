@@ -120,7 +120,7 @@ async def test_upsert_of_the_row_inserted_last_reports_updated(db: DataFlow) -> 
         5,
     )
     out = await node("UserUpsertNode", {"where": {"email": "b@x.io"}, "create": {"name": "B"}})
-    assert (out["created"], out["record"]["id"]) == (True, created["id"] + 1)
+    assert out["created"] is True and out["record"]["id"] > created["id"]  # PostgreSQL may skip sequence values
 
 
 async def test_built_list_and_count_see_the_current_rows(db: DataFlow) -> None:
