@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,22 +152,21 @@ _STR = frozenset({str})
 
 
 def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
-    """A copy of a list of distinct dicts with the same str keys in the same order and atomic values
-    (bulk records), checked column by column; None for anything else."""
+    """A copy of a list of distinct dicts with the same str keys and atomic values (bulk records),
+    checked column by column; None for anything else."""
     if set(map(type, value)) != {dict}:
         return None
     names = tuple(value[0])
-    if set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
-        return None
-    if not all(map(operator.eq, itertools.chain.from_iterable(value), itertools.cycle(names))):
+    if not names or set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
         return None
     ids = set(map(id, value))
     if len(ids) != len(value) or not ids.isdisjoint(seen):
         return None
-    if len(names) > 1:
-        columns: Iterable[Iterable[Any]] = zip(*map(operator.itemgetter(*names), value), strict=True)
-    else:
-        columns = [list(map(operator.itemgetter(*names), value))] if names else []
+    try:  # every record has these keys (and, being as long, no other): all keys are str
+        rows = list(map(operator.itemgetter(*names), value))
+    except KeyError:
+        return None
+    columns: Iterable[Iterable[Any]] = zip(*rows, strict=True) if len(names) > 1 else [rows]
     for column in columns:
         if not set(map(type, column)) <= _ATOMIC:
             return None
