@@ -163,13 +163,11 @@ def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None
     if len(ids) != len(value) or not ids.isdisjoint(seen):
         return None
     try:  # every record has these keys (and, being as long, no other): all keys are str
-        rows = list(map(operator.itemgetter(*names), value))
+        for name in names:  # one pass per column, no row tuples to allocate
+            if not set(map(type, map(operator.itemgetter(name), value))) <= _ATOMIC:
+                return None
     except KeyError:
         return None
-    columns: Iterable[Iterable[Any]] = zip(*rows, strict=True) if len(names) > 1 else [rows]
-    for column in columns:
-        if not set(map(type, column)) <= _ATOMIC:
-            return None
     seen |= ids
     return list(map(dict.copy, value))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._model import ModelSpec
@@ -105,21 +106,22 @@ class RowPlan:
         return row
 
 
-def _plain_column(kind: FieldType, column: tuple[Any, ...]) -> bool:
-    """Whether every value of ``column`` is plain for ``kind`` (what ``check_value`` accepts and returns
-    unchanged: ASCII str without NUL, 64-bit int, bool, finite float), by C-level passes over the column."""
-    types = set(map(type, column))
+def _plain_column(kind: FieldType, column: Callable[[], Iterator[Any]]) -> bool:
+    """Whether every value of a column (``column()`` iterates it) is plain for ``kind`` (what
+    ``check_value`` accepts and returns unchanged: ASCII str without NUL, 64-bit int, bool, finite
+    float), by C-level passes over the column."""
+    types = set(map(type, column()))
     if kind is FieldType.STR:
         if types != {str}:
             return False
-        text = "".join(column)
+        text = "".join(column())
         return text.isascii() and "\x00" not in text
     if kind is FieldType.INT:
-        return types == {int} and min(column) >= _INT_MIN and max(column) < _INT_MAX
+        return types == {int} and min(column()) >= _INT_MIN and max(column()) < _INT_MAX
     if kind is FieldType.BOOL:
         return types == {bool}
     if kind is FieldType.FLOAT:
-        return types == {float} and all(map(math.isfinite, column))
+        return types == {float} and all(map(math.isfinite, column()))
     return False
 
 
@@ -172,12 +174,12 @@ def plain_table(cls: type[Node], records: Sequence[Mapping[str, Any]]) -> PlainT
     kinds = [plan.kinds.get(n) if type(n) is str else None for n in names]
     if None in kinds:
         return None
+    for name, kind in zip(names, kinds, strict=True):  # one column at a time, straight from the records
+        if not _plain_column(kind, functools.partial(map, operator.itemgetter(name), records)):  # type: ignore[arg-type]
+            return None
     rows: list[tuple[Any, ...]] = (
         list(map(operator.itemgetter(*names), records)) if len(names) > 1 else [(r[names[0]],) for r in records]
     )
-    for kind, column in zip(kinds, zip(*rows, strict=True), strict=True):
-        if not _plain_column(kind, column):  # type: ignore[arg-type]
-            return None
     given = set(names)
     if any(name not in given for name in plan.required):
         return None
