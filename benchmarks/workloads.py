@@ -399,6 +399,17 @@ class Suite:
         self.pair("memory_list", f"peak memory of listing {n:,} rows (tracemalloc)", n, peak(df), peak(raw_fetch),
                   "fetch of the same rows (driver rows, no dicts)", "", None, repeats=3, unit="MiB")
 
+        async def df_stream() -> int:
+            seen = 0
+            async for batch in self.db.stream(self.model, batch_size=1000):
+                seen += len(batch)
+            assert seen == n
+            return seen
+
+        self.pair("memory_stream", f"peak memory of streaming {n:,} rows, batches of 1,000 (db.stream)", n,
+                  peak(df_stream), peak(raw_fetch), "fetch of the same rows (driver rows, no dicts)", "", None,
+                  repeats=3, unit="MiB")
+
     def bulk(self) -> None:
         self.run(self.clear())
         for n in self.sizes.bulk:

@@ -117,6 +117,7 @@ from ._routing import QueryRouterNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
 from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
+from ._stream import RecordStream
 from ._transaction import Transaction, TransactionState
 from ._tx_options import IsolationLevel, TransactionOptions
 from ._version import __version__
@@ -192,6 +193,7 @@ __all__ = [
     "PoolTimeoutError",
     "RecordError",
     "RecordNotFoundError",
+    "RecordStream",
     "ResourceLeakError",
     "RevisionStatus",
     "QueryCache",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -29,6 +29,7 @@ from ._settings import (
     creation_site,
     resolve_error_enhancer,
 )
+from ._stream import RecordStream
 from ._transaction import Transaction
 from ._tx_options import IsolationLevel, transaction_options
 from ._workflow import WorkflowBuilder
@@ -306,6 +307,14 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
             ```
         """
         return WorkflowBuilder(self)
+
+    def stream(self, model: Any, *, filter: Mapping[str, Any] | None = None, batch_size: int = 1000) -> RecordStream:
+        """A model's records matching ``filter`` in id order, ``batch_size`` at a time (``async for``).
+
+        ``model`` is the model class or its name. Memory stays flat: see :class:`RecordStream`.
+        """
+        node = self._nodes.get(f"{self._model_name(model)}ListNode")
+        return RecordStream.of(node, model, list(self._models), filter, batch_size)
 
     # --- schema -------------------------------------------------------------------------------
 

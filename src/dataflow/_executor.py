@@ -343,7 +343,7 @@ class ExecutionContext:
     async def _plain(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
         if self.pinned is None and self.root.tx_var.get() is None:
             # Most operations run outside any transaction: straight to the pool, as _Lease would.
-            pool = await self.pools.get()
+            pool = self.pools.current(asyncio.get_running_loop()) or await self.pools.get()
             connection = await pool.acquire()
             try:
                 return await operation(connection)

@@ -107,6 +107,11 @@ class PoolManager:
 
     # --- getting a pool ---------------------------------------------------------------------
 
+    def current(self, loop: asyncio.AbstractEventLoop) -> Pool | None:
+        """The open pool of ``loop`` if there is one (no coroutine: on every operation's path)."""
+        pool = self._pools.get(loop)
+        return pool if pool is not None and not pool.closed else None
+
     async def get(self) -> Pool:
         """The pool for the running loop, created on first use."""
         loop = asyncio.get_running_loop()

@@ -13,10 +13,13 @@ from ._errors import InvalidParameterError
 from ._filters import compile_filter
 from ._model import ModelSpec
 from ._schema import model_table
+from ._types import check_value
 
 __all__ = ["Statement", "Statements"]
 
 Statement = tuple[str, list[Any]]
+
+_SCALARS = frozenset({str, int, float, bool})
 
 
 class Statements:
@@ -28,16 +31,18 @@ class Statements:
         self.table = quote_ident(model.table)
         self.names = list(model.fields)
         self.columns = ", ".join(quote_ident(n) for n in self.names)
-        self._insert_sql: dict[tuple[str, ...], str] = {}
+        self._insert_sql: dict[tuple[str, ...], tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]] = {}
+        self._by_id_sql: str | None = None
+        self._upsert_sql: dict[tuple[tuple[str, ...], ...], str] = {}
+        self._probe_sql: dict[tuple[str, ...], str] = {}
+        self._update_sql: dict[tuple[str, ...], str] = {}
         self._to_db = {
             name: backend.to_db[spec.kind]
             for name, spec in model.fields.items()
             if spec.kind in backend.to_db
         }
-        self._from_db: list[tuple[int, Callable[[Any], Any]]] = [
-            (i, backend.from_db[spec.kind])
-            for i, spec in enumerate(model.fields.values())
-            if spec.kind in backend.from_db
+        self._from_db: list[tuple[str, Callable[[Any], Any]]] = [
+            (name, backend.from_db[spec.kind]) for name, spec in model.fields.items() if spec.kind in backend.from_db
         ]
 
     # --- values -------------------------------------------------------------------------------
@@ -54,12 +59,24 @@ class Statements:
         return self._to_db.get(name)
 
     def record(self, row: Sequence[Any]) -> dict[str, Any]:
-        """Turn a result row (columns in field order) into a record dict."""
-        values = list(row[: len(self.names)])
-        for index, convert in self._from_db:
-            if values[index] is not None:
-                values[index] = convert(values[index])
-        return dict(zip(self.names, values, strict=True))
+        """Turn a result row (columns in field order, extra columns after them) into a record dict."""
+        record = dict(zip(self.names, row, strict=False))
+        for name, convert in self._from_db:
+            value = record[name]
+            if value is not None:
+                record[name] = convert(value)
+        return record
+
+    def records(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """``[self.record(r) for r in rows]``, without a method call per row."""
+        names = self.names
+        records = [dict(zip(names, row, strict=False)) for row in rows]
+        for name, convert in self._from_db:
+            for record in records:
+                value = record[name]
+                if value is not None:
+                    record[name] = convert(value)
+        return records
 
     # --- DDL ------------------------------------------------------------------------------------
 
@@ -83,15 +100,29 @@ class Statements:
     def insert(self, row: Mapping[str, Any]) -> Statement:
         """INSERT one row, returning it (the SQL is built once per set of columns)."""
         names = tuple(row)
-        args = [self.to_db(n, row[n]) for n in names]
-        sql = self._insert_sql.get(names)
-        if sql is None:
+        plan = self._insert_sql.get(names)
+        if plan is None:
             params = self.backend.params()
             placeholders = ", ".join(params.add(None) for _ in names)
             cols = ", ".join(quote_ident(n) for n in names)
             values = f"({cols}) VALUES ({placeholders})" if names else "DEFAULT VALUES"
-            sql = self._insert_sql[names] = f"INSERT INTO {self.table} {values} RETURNING {self.columns}"
+            converters = tuple((i, c) for i, n in enumerate(names) if (c := self._to_db.get(n)) is not None)
+            plan = self._insert_sql[names] = (f"INSERT INTO {self.table} {values} RETURNING {self.columns}", converters)
+        sql, converters = plan
+        args = list(row.values())
+        for index, convert in converters:
+            if args[index] is not None:
+                args[index] = convert(args[index])
         return sql, args
+
+    def select_by_id(self, record_id: Any, node: str | None) -> Statement:
+        """``select({"id": record_id}, limit=1)``, its SQL built once (``record_id``: a checked id)."""
+        sql = self._by_id_sql
+        if sql is None:
+            sql, args = self.select({"id": record_id}, limit=1, node=node)
+            self._by_id_sql = sql
+            return sql, args
+        return sql, [self.to_db("id", record_id), 1]
 
     def insert_many(self, names: Sequence[str]) -> str:
         """INSERT for executemany, without RETURNING."""
@@ -176,7 +207,23 @@ class Statements:
     def update(
         self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
     ) -> Statement:
-        """UPDATE matching records."""
+        """UPDATE matching records (by id alone: the SQL built once per set of fields)."""
+        if returning and flt is not None and len(flt) == 1 and type(flt.get("id")) in _SCALARS:
+            key = tuple(fields)
+            sql = self._update_sql.get(key)
+            args = [self.to_db(n, v) for n, v in fields.items()]
+            if sql is not None:
+                pk = self.model.primary_key
+                record_id = check_value(pk.kind, flt["id"], field="id", model=self.model.name)
+                return sql, [*args, self.to_db("id", record_id)]
+            sql, args = self._update(flt, fields, node=node, returning=returning)
+            self._update_sql[key] = sql
+            return sql, args
+        return self._update(flt, fields, node=node, returning=returning)
+
+    def _update(
+        self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
+    ) -> Statement:
         params = self.backend.params()
         assignments = self._set(fields, params)
         where = self.where(flt, params, node)
@@ -193,24 +240,46 @@ class Statements:
     def upsert(
         self, row: Mapping[str, Any], conflict_on: Sequence[str], update: Mapping[str, Any]
     ) -> Statement:
-        """INSERT ... ON CONFLICT (...) DO UPDATE, returning the row (and, on PostgreSQL, whether it was new)."""
+        """INSERT ... ON CONFLICT (...) DO UPDATE, returning the row (and, on PostgreSQL, whether it was new).
+
+        The SQL is built once per set of columns, conflict target and updated fields.
+        """
+        key = (tuple(row), tuple(conflict_on), tuple(update))
+        sql = self._upsert_sql.get(key)
+        if sql is None:
+            sql = self._upsert_sql[key] = self._upsert_sql_for(*key)
+        to_db = self.to_db
+        return sql, [to_db(n, v) for n, v in row.items()] + [to_db(n, v) for n, v in update.items()]
+
+    def _upsert_sql_for(self, names: tuple[str, ...], conflict_on: tuple[str, ...], update: tuple[str, ...]) -> str:
         params = self.backend.params()
-        names = list(row)
-        placeholders = ", ".join(params.add(self.to_db(n, row[n])) for n in names)
+        placeholders = ", ".join(params.add(None) for _ in names)
         target = ", ".join(quote_ident(n) for n in conflict_on)
         if update:
-            assignments = self._set(update, params)
+            assignments = ", ".join(f"{quote_ident(n)} = {params.add(None)}" for n in update)
         else:  # a no-op update, so RETURNING still yields the existing row
             first = quote_ident(conflict_on[0])
             assignments = f"{first} = EXCLUDED.{first}"
         returning = self.columns
         if self.backend.upsert_inserted_column:
             returning += ", " + self.backend.upsert_inserted_column
-        sql = (
+        return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
         )
-        return sql, params.values
+
+    def upsert_probe(self, row: Mapping[str, Any], conflict_on: Sequence[str], node: str | None) -> Statement:
+        """``select_ids`` of the record with ``row``'s conflict key (the SQL built once per target)."""
+        key = tuple(conflict_on)
+        values = [row[n] for n in key]
+        if not all(type(v) in _SCALARS for v in values):  # containers compile as filter clauses
+            return self.select_ids(dict(zip(key, values, strict=True)), 1, node)
+        sql = self._probe_sql.get(key)
+        if sql is None:
+            sql, args = self.select_ids(dict(zip(key, values, strict=True)), 1, node)
+            self._probe_sql[key] = sql
+            return sql, args
+        return sql, [self.to_db(n, v) for n, v in zip(key, values, strict=True)] + [1]
 
     def upsert_many(
         self, names: Sequence[str], conflict_on: Sequence[str], update_fields: Sequence[str]

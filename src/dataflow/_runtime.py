@@ -18,7 +18,7 @@ from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, Tr
 from ._loops import close_loop_resources
 from ._nodes import Node, live_owners
 from ._tx_metrics import WORKFLOW
-from ._workflow import NodeEntry, Workflow
+from ._workflow import UNPREPARED, NodeEntry, Workflow
 
 if TYPE_CHECKING:
     from ._executor import ExecutionContext
@@ -103,12 +103,16 @@ class _Run:
                 self.skipped.add(entry.node_id)
                 self.results[entry.node_id] = {"skipped": True, "reason": reason}
                 return None
-        params = self.workflow.resolve_params(entry, self.results)
+        prepared = entry.prepared
+        params = self.workflow.resolve_params(entry, self.results) if prepared is UNPREPARED else None
         node = entry.node_type()
         if entry.node_type.uses_databases:
             node.databases = self.databases()
         try:
-            output = self.results[entry.node_id] = await node.run(params)
+            if params is None:  # static parameters, validated by build()
+                output = self.results[entry.node_id] = await node.run_prepared(prepared)
+            else:
+                output = self.results[entry.node_id] = await node.run(params)
             branches = entry.node_type.inactive_outputs(output)
             if branches:
                 self.inactive[entry.node_id] = branches
@@ -131,9 +135,10 @@ class _Run:
 
 def _run_id() -> str:
     """``uuid.uuid4().hex`` without importing uuid (which imports platform) or building a UUID."""
-    n = int.from_bytes(os.urandom(16), "big")
-    n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
-    return f"{n:032x}"
+    b = bytearray(os.urandom(16))
+    b[6] = b[6] & 0x0F | 0x40  # version 4
+    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
+    return b.hex()
 
 
 class AsyncLocalRuntime:

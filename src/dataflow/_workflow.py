@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,16 @@ from ._nodes import Node, NodeOwner, resolve_node_type
 if TYPE_CHECKING:
     from ._executor import ExecutionContext
 
-__all__ = ["TRIGGER", "Connection", "execution_order", "NodeEntry", "PendingNode", "Workflow", "WorkflowBuilder"]
+__all__ = [
+    "TRIGGER",
+    "UNPREPARED",
+    "Connection",
+    "execution_order",
+    "NodeEntry",
+    "PendingNode",
+    "Workflow",
+    "WorkflowBuilder",
+]
 
 #: A connection into this parameter name only orders and gates the target (it runs after the
 #: source, and not at all when the source's output is a branch not taken); no value is passed.
@@ -62,13 +72,23 @@ class PendingNode:
     params: dict[str, Any]
 
 
+#: ``NodeEntry.prepared`` of a node whose parameters are filled in by connections at run time.
+UNPREPARED: Any = object()
+
+
 @dataclass(frozen=True)
 class NodeEntry:
-    """A node of a built workflow."""
+    """A node of a built workflow.
+
+    ``prepared`` is what ``node_type.prepare()`` returned at ``build()`` for a node whose
+    parameters are all static (no connection fills one): the runtime runs it without validating
+    the same values again. It is :data:`UNPREPARED` otherwise.
+    """
 
     node_id: str
     node_type: type[Node]
     params: dict[str, Any]
+    prepared: Any = field(default=UNPREPARED, compare=False, repr=False)
 
 
 class Workflow:
@@ -136,7 +156,7 @@ class Workflow:
         incoming = self._incoming.get(entry.node_id)
         if not incoming:
             return entry.params
-        params = copy.deepcopy(entry.params)
+        params = _copy_params(entry.params)
         for conn in incoming:
             if conn.target_path == TRIGGER:
                 continue
@@ -148,6 +168,28 @@ class Workflow:
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
+
+
+def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
+    """A copy of a list of distinct dicts with the same str keys and atomic values (bulk records),
+    checked column by column; None for anything else."""
+    if set(map(type, value)) != {dict}:
+        return None
+    names = tuple(value[0])
+    if not names or set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
+        return None
+    ids = set(map(id, value))
+    if len(ids) != len(value) or not ids.isdisjoint(seen):
+        return None
+    try:  # every record has these keys (and, being as long, no other): all keys are str
+        for name in names:  # one pass per column, no row tuples to allocate
+            if not set(map(type, map(operator.itemgetter(name), value))) <= _ATOMIC:
+                return None
+    except KeyError:
+        return None
+    seen |= ids
+    return list(map(dict.copy, value))
 
 
 def _plain_copy(value: Any, seen: set[int]) -> Any:
@@ -159,6 +201,8 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
         if id(value) in seen:  # shared or cyclic: deepcopy's memo semantics are needed
             raise LookupError
         seen.add(id(value))
+        if t is list and len(value) > 8 and (records := _flat_dicts(value, seen)) is not None:
+            return records
         if t is dict:
             return {
                 k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
@@ -170,6 +214,8 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
 def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
     source = dict(params or {})
+    if set(map(type, source.values())) <= _ATOMIC and set(map(type, source)) <= _STR:
+        return source  # str keys and atomic values: the new dict is a deep copy
     try:
         return _plain_copy(source, set())  # type: ignore[no-any-return]
     except LookupError:
@@ -285,7 +331,7 @@ class WorkflowBuilder:
         """
         if not isinstance(node_id, str) or not node_id:
             raise InvalidParameterError(f"Node ids must be non-empty strings, got {node_id!r}.")
-        if params is not None and not isinstance(params, Mapping):
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise InvalidParameterError(
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},
@@ -320,43 +366,47 @@ class WorkflowBuilder:
             DanglingConnectionError: DF-404.
             DataFlowError: a static parameter is invalid (DF-101, DF-102, DF-103, DF-105, DF-2xx).
         """
-        entries: dict[str, NodeEntry] = {}
+        types: dict[str, tuple[type[Node], dict[str, Any]]] = {}
         for pending in self._nodes:
             node_id = pending.node_id
-            if node_id in entries:
+            if node_id in types:
                 raise DuplicateNodeIdError(
                     f"Node id '{node_id}' is used twice in this workflow.", context={"node": node_id}
                 )
-            entries[node_id] = NodeEntry(node_id, self.resolve_node_type(pending.node_type, node_id), pending.params)
+            types[node_id] = (self.resolve_node_type(pending.node_type, node_id), pending.params)
         for conn in self._connections:
             for end, role in ((conn.source, "source"), (conn.target, "target")):
-                if end not in entries:
-                    hint = get_close_matches(str(end), list(entries), n=1)
+                if end not in types:
+                    hint = get_close_matches(str(end), list(types), n=1)
                     raise DanglingConnectionError(
                         f"Connection {conn.source}.{conn.source_path} -> {conn.target}.{conn.target_path} names "
                         f"{role} node '{end}', which is not in the workflow"
                         + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                        + f". Nodes: {', '.join(entries) or 'none'}.",
+                        + f". Nodes: {', '.join(types) or 'none'}.",
                         context={"node": end, "role": role},
                     )
-        order = _topological_order(list(entries), self._connections)
+        order = _topological_order(list(types), self._connections)
         connected: dict[str, set[str]] = {}
         sources: dict[str, dict[str, list[str]]] = {}
         for conn in self._connections:
             if conn.target_path != TRIGGER:
                 connected.setdefault(conn.target, set()).add(conn.target_name)
             sources.setdefault(conn.target, {}).setdefault(conn.target_name, []).append(conn.source)
-        for entry in entries.values():
+        entries: dict[str, NodeEntry] = {}
+        for node_id, (node_type, params) in types.items():
+            filled = connected.get(node_id, set())
             try:
-                entry.node_type.validate(entry.params, connected.get(entry.node_id, set()))
-                entry.node_type.validate_sources(entry.params, sources.get(entry.node_id, {}))
+                # Validated once, here; a node without connected parameters runs what this returns.
+                prepared = node_type.prepare(params, filled)
+                node_type.validate_sources(params, sources.get(node_id, {}))
             except DataFlowError as exc:
-                if entry.node_type.needs_database:
-                    exc.with_enhancer(entry.node_type.execution_context().enhancer)
-                if exc.context.get("node") == entry.node_type.type_name:
-                    exc.context["node"] = entry.node_id  # validation code records the type, not the id
-                exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
+                if node_type.needs_database:
+                    exc.with_enhancer(node_type.execution_context().enhancer)
+                if exc.context.get("node") == node_type.type_name:
+                    exc.context["node"] = node_id  # validation code records the type, not the id
+                exc.add_context(node=node_id, node_type=node_type.type_name)
                 raise
+            entries[node_id] = NodeEntry(node_id, node_type, params, UNPREPARED if filled else prepared)
         return Workflow([entries[n] for n in order], list(self._connections), name, self._db)
 
 

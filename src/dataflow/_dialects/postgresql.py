@@ -281,7 +281,10 @@ class PostgresPool(Pool):
             raise PoolClosedError(f"The pool for {self.url.redacted} is closed.")
         self._waiting += 1
         try:
-            raw = await self.raw.acquire(timeout=self.acquire_timeout)
+            # An idle connection is handed out at once: without the timeout, asyncpg skips wait_for
+            # (a Task and extra event-loop iterations per operation).
+            timeout = None if self.raw.get_idle_size() else self.acquire_timeout
+            raw = await self.raw.acquire(timeout=timeout)
         except TimeoutError:
             raise PoolTimeoutError(
                 f"No connection to {self.url.redacted} became free within "

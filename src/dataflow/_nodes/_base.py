@@ -92,8 +92,20 @@ class Node:
         Raises:
             DataFlowError: exactly what running the node with these parameters would raise first.
         """
+        cls.prepare(params, connected)
+
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
+        """:meth:`validate`, returning what :meth:`run_prepared` takes (build time, once per node).
+
+        When nothing is connected, ``build()`` keeps the result and the runtime hands it to
+        :meth:`run_prepared` instead of validating the same static values again. Operations that
+        validate more than single values (a create's record, a bulk node's records) return that
+        work too; anything that must happen per run (default factories) stays in ``run_prepared``.
+        """
         values = cls.checked(params, connected)
         cls.check_static(values, connected)
+        return values
 
     @classmethod
     def checked(
@@ -202,6 +214,10 @@ class Node:
     async def run(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``params`` (fully resolved) and execute the node."""
         return await self.execute(type(self).checked(params))
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        """Execute with what :meth:`prepare` returned for static parameters (nothing connected)."""
+        return await self.execute(dict(prepared))
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         """Run the operation with checked values; return the node's output."""

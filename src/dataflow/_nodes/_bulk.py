@@ -6,6 +6,7 @@ they are, 0 included.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._errors import InvalidParameterError
@@ -13,7 +14,7 @@ from .._model import ModelSpec
 from .._types import FieldType
 from ._base import Node
 from ._params import check_fields, fields_param, filter_param, records_param
-from ._rows import checked_rows, db_values, group_by_columns
+from ._rows import checked_rows, converted_rows, db_values, group_by_columns, plain_table
 from ._spec import NodeSpec, OutputSpec
 
 __all__ = ["BulkCreateNode", "BulkDeleteNode", "BulkUpdateNode", "needs_records"]
@@ -53,9 +54,46 @@ class BulkCreateNode(Node):
         if "records" in values:
             checked_rows(cls, values["records"])
 
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
+        if connected:
+            return super().prepare(params, connected)
+        values = cls.checked(params)
+        # Plain records are checked here, column by column, once; others take the per-record path.
+        table = plain_table(cls, values["records"])
+        if table is None or table.defaults(cls.model) is None:
+            cls.check_static(values, connected)
+        return values, table
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        values, table = prepared
+        if table is not None and (completed := table.complete(type(self).model)) is not None:
+            return await self._insert_plain(*completed)
+        return await self._insert(values["records"])
+
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
-        rows = checked_rows(cls, values["records"])
+        table = plain_table(cls, values["records"])
+        if table is not None and (completed := table.complete(cls.model)) is not None:
+            return await self._insert_plain(*completed)
+        return await self._insert(values["records"])
+
+    async def _insert_plain(self, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+        """Checked rows of one column set, without ids: converted by column, sent in one batch."""
+        cls = type(self)
+        st = cls.statements
+        converted = converted_rows(st, names, rows)
+        context = cls.execution_context()
+        async with context.transaction():
+            await cls.ensure_table()
+            async with context.connection() as c:
+                if not await c.copy_records(cls.model.table, names, converted):
+                    await c.executemany(st.insert_many(names), converted)
+        return {"created": len(rows)}
+
+    async def _insert(self, records: list[Mapping[str, Any]]) -> dict[str, Any]:
+        cls = type(self)
+        rows = checked_rows(cls, records)
         if not rows:
             return {"created": 0}
         st = cls.statements

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._model import ModelSpec
+from .._query import Statement
 from .._types import FieldType
 from ._base import Node
 from ._params import check_non_negative_int, filter_param
@@ -33,18 +35,30 @@ class ListNode(Node):
         )
         return NodeSpec(params, outputs)
 
-    async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
-        cls = type(self)
-        st = cls.statements
-        sql, args = st.select(
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
+        if connected:
+            return super().prepare(params, connected)
+        # Static parameters: the SELECT compiled here (which checks the filter and order_by) is the one run.
+        return cls._select(cls.checked(params))
+
+    @classmethod
+    def _select(cls, values: Mapping[str, Any]) -> Statement:
+        return cls.statements.select(
             values.get("filter"),
             order=values.get("order_by"),
             limit=values.get("limit"),
             offset=values.get("offset"),
             node=cls.type_name,
         )
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
-        records = [st.record(r) for r in rows]
+
+    async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
+        return await self.run_prepared(type(self)._select(values))
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        cls = type(self)
+        sql, args = prepared
+        records = cls.statements.records(await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args)))
         return {"records": records, "count": len(records)}
 
 
@@ -58,8 +72,17 @@ class CountNode(Node):
     def describe(cls, model: ModelSpec) -> NodeSpec:
         return NodeSpec((filter_param(),), (OutputSpec("count", FieldType.INT, "How many records match."),))
 
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
+        if connected:
+            return super().prepare(params, connected)
+        return cls.statements.count(cls.checked(params).get("filter"), cls.type_name)
+
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
-        sql, args = cls.statements.count(values.get("filter"), cls.type_name)
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
+        return await self.run_prepared(cls.statements.count(values.get("filter"), cls.type_name))
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        sql, args = prepared
+        rows = await type(self).on_connection(lambda c: c.fetch(sql, args), (sql, args))
         return {"count": int(rows[0][0])}

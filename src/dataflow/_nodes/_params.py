@@ -77,7 +77,9 @@ def check_fields(cls: type[Node], value: Any, key: str = "fields") -> dict[str, 
 
 def check_records(cls: type[Node], value: Any) -> list[Mapping[str, Any]]:
     """``records``: a list of dicts (their values are checked by the node)."""
-    if not isinstance(value, (list, tuple)) or not all(isinstance(r, Mapping) for r in value):
+    if not isinstance(value, (list, tuple)) or (
+        not set(map(type, value)) <= {dict} and not all(isinstance(r, Mapping) for r in value)
+    ):
         raise InvalidParameterError(
             f"{cls.type_name} needs 'records': a list of dicts, got {type(value).__name__}.",
             context=cls.error_context(parameter="records"),
@@ -90,6 +92,10 @@ def conflict_target(cls: type[Node], value: Any, default: Sequence[str]) -> list
     target = list(default) if value is None else value
     if isinstance(target, str):
         target = [target]
+    known: set[tuple[str, ...]] = cls.__dict__.get("_conflict_targets") or set()
+    plain = type(target) is list and all(type(t) is str for t in target)
+    if plain and tuple(target) in known:  # checked before: a unique target of the model
+        return list(target)
     if not isinstance(target, (list, tuple)) or not target or not all(isinstance(t, str) for t in target):
         raise InvalidParameterError(
             f"{cls.type_name} parameter 'conflict_on' must be a non-empty list of field names, got {value!r:.60}.",
@@ -104,6 +110,9 @@ def conflict_target(cls: type[Node], value: Any, default: Sequence[str]) -> list
             f"model {cls.model.name}. Unique targets: {uniques}.",
             context=cls.error_context(parameter="conflict_on"),
         )
+    if plain:
+        known.add(tuple(target))
+        cls._conflict_targets = known  # type: ignore[attr-defined]
     return list(target)
 
 

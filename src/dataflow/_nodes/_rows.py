@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._model import ModelSpec
@@ -13,23 +16,21 @@ from ._base import Node
 if TYPE_CHECKING:
     from .._query import Statements
 
-__all__ = ["RowPlan", "checked_rows", "db_values", "group_by_columns", "row_plan"]
+__all__ = [
+    "PlainTable",
+    "RowPlan",
+    "checked_rows",
+    "converted_rows",
+    "db_values",
+    "group_by_columns",
+    "plain_table",
+    "row_plan",
+]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63
 
 
-def _plain(kind: FieldType, value: Any) -> bool:
-    """True when ``check_value(kind, value)`` would accept ``value`` and return it unchanged."""
-    t = type(value)
-    if kind is FieldType.STR:
-        return t is str and value.isascii() and "\x00" not in value
-    if kind is FieldType.INT:
-        return t is int and _INT_MIN <= value < _INT_MAX
-    if kind is FieldType.BOOL:
-        return t is bool
-    if kind is FieldType.FLOAT:
-        return t is float and math.isfinite(value)
-    return False
+_PLAIN_TYPES = {FieldType.STR: str, FieldType.INT: int, FieldType.BOOL: bool, FieldType.FLOAT: float}
 
 
 class RowPlan:
@@ -41,23 +42,55 @@ class RowPlan:
     errors as before. This keeps validation of bulk records and single creates cheap.
     """
 
-    __slots__ = ("kinds", "model", "required", "defaults", "size")
+    __slots__ = ("kinds", "types", "model", "required", "defaults", "size")
 
     def __init__(self, model: ModelSpec) -> None:
         self.model = model
         self.kinds = {name: spec.kind for name, spec in model.fields.items()}
+        #: The one Python type a plain value of each field has (fields of other kinds are absent).
+        self.types = {name: _PLAIN_TYPES[kind] for name, kind in self.kinds.items() if kind in _PLAIN_TYPES}
         self.required = tuple(spec.name for spec in model.fields.values() if spec.required)
         auto_id = model.auto_id
         self.defaults = tuple(spec for spec in model.fields.values() if not (spec.primary_key and auto_id))
         self.size = len(self.defaults)
 
-    def row(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
-        kinds = self.kinds
+    def values(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``check_values(record)`` when every value is plain (then it is a copy of ``record``), else None."""
+        types = self.types
         for name, value in record.items():
-            kind = kinds.get(name) if type(name) is str else None
-            if kind is None or not _plain(kind, value):
+            t = type(value)
+            if t is not types.get(name):  # also: an unknown or non-str name, a non-plain kind
                 return None
-        row = dict(record)
+            if t is str:
+                if not value.isascii() or "\x00" in value:
+                    return None
+            elif t is int:
+                if not _INT_MIN <= value < _INT_MAX:
+                    return None
+            elif t is float and not math.isfinite(value):
+                return None
+        return dict(record)
+
+    def has_required(self, values: Mapping[str, Any]) -> bool:
+        """Whether ``check_required(values)`` passes (every required field has a value)."""
+        for name in self.required:
+            if values.get(name) is None:
+                return False
+        return True
+
+    def complete(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``complete_for_insert(values)`` for checked values whose required fields are present.
+
+        Returns ``values`` itself when there is nothing to add (the caller must not change it).
+        """
+        if len(values) == self.size and "id" not in values:
+            return values
+        return self.model.complete_for_insert(values)
+
+    def row(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        row = self.values(record)
+        if row is None:
+            return None
         if len(row) < self.size or "id" in row:
             for name in self.required:
                 if name not in row:
@@ -71,6 +104,101 @@ class RowPlan:
                         else None
                     )
         return row
+
+
+def _plain_column(kind: FieldType, column: Callable[[], Iterator[Any]]) -> bool:
+    """Whether every value of a column (``column()`` iterates it) is plain for ``kind`` (what
+    ``check_value`` accepts and returns unchanged: ASCII str without NUL, 64-bit int, bool, finite
+    float), by C-level passes over the column."""
+    types = set(map(type, column()))
+    if kind is FieldType.STR:
+        if types != {str}:
+            return False
+        text = "".join(column())
+        return text.isascii() and "\x00" not in text
+    if kind is FieldType.INT:
+        return types == {int} and min(column()) >= _INT_MIN and max(column()) < _INT_MAX
+    if kind is FieldType.BOOL:
+        return types == {bool}
+    if kind is FieldType.FLOAT:
+        return types == {float} and all(map(math.isfinite, column()))
+    return False
+
+
+class PlainTable:
+    """Bulk records whose values are all plain, checked column by column: one column set, tuples in order.
+
+    ``rows`` are exactly what ``check_values`` returns for each record, in the order of ``names``
+    (the records' keys, the same for every record). Defaults are not applied here.
+    """
+
+    __slots__ = ("names", "rows", "missing")
+
+    def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]], missing: tuple[Any, ...]) -> None:
+        self.names = names
+        self.rows = rows
+        self.missing = missing  # FieldSpecs with a default that the records leave out
+
+    def defaults(self, model: ModelSpec) -> tuple[Any, ...] | None:
+        """The values of the missing fields, the same for every row (None: a default factory runs per row)."""
+        if any(spec.default_factory is not None for spec in self.missing):
+            return None
+        defaults = [(spec, spec.default_value()) for spec in self.missing]
+        return tuple(
+            check_value(spec.kind, value, field=spec.name, model=model.name) if value is not None else None
+            for spec, value in defaults
+        )
+
+    def complete(self, model: ModelSpec) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+        """Names and rows with the defaults applied (None: a default factory needs the per-row path)."""
+        if not self.missing:
+            return self.names, self.rows
+        extra = self.defaults(model)
+        if extra is None:
+            return None
+        return self.names + tuple(spec.name for spec in self.missing), [row + extra for row in self.rows]
+
+
+def plain_table(cls: type[Node], records: Sequence[Mapping[str, Any]]) -> PlainTable | None:
+    """The records as a :class:`PlainTable` when every value is plain and every record has the same
+    keys in the same order, no required field is missing and ``id`` is not given; else None (the caller
+    takes the per-record path, which raises the errors)."""
+    if not records or set(map(type, records)) != {dict}:
+        return None
+    names = tuple(records[0])
+    if not names or "id" in names or set(map(len, records)) != {len(names)}:
+        return None
+    if not all(map(operator.eq, itertools.chain.from_iterable(records), itertools.cycle(names))):
+        return None  # not the same keys in the same order
+    plan = row_plan(cls)
+    kinds = [plan.kinds.get(n) if type(n) is str else None for n in names]
+    if None in kinds:
+        return None
+    for name, kind in zip(names, kinds, strict=True):  # one column at a time, straight from the records
+        if not _plain_column(kind, functools.partial(map, operator.itemgetter(name), records)):  # type: ignore[arg-type]
+            return None
+    rows: list[tuple[Any, ...]] = (
+        list(map(operator.itemgetter(*names), records)) if len(names) > 1 else [(r[names[0]],) for r in records]
+    )
+    given = set(names)
+    if any(name not in given for name in plan.required):
+        return None
+    return PlainTable(names, rows, tuple(spec for spec in plan.defaults if spec.name not in given))
+
+
+def converted_rows(st: Statements, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """``rows`` with the columns that need a driver conversion converted (``rows`` itself when none do)."""
+    converters = [(i, convert) for i, n in enumerate(names) if (convert := st.converter(n)) is not None]
+    if not converters:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        out.append(values)
+    return out
 
 
 def row_plan(cls: type[Node]) -> RowPlan:

@@ -31,19 +31,27 @@ class CreateNode(Node):
         return NodeSpec(params, record_outputs(model), takes_fields=True)
 
     @classmethod
-    def validate(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> None:
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
         # Names, types and required fields only: default factories run when the node runs, not here.
-        params = cls._mapping(params)
-        static = {k: v for k, v in params.items() if k not in connected} if connected else params
+        mapping = cls._mapping(params)
+        if not connected:
+            plan = row_plan(cls)
+            values = plan.values(mapping)
+            if values is None:
+                values = cls.model.check_values(mapping, node=cls.type_name)
+            if not plan.has_required(values):
+                cls.model.check_required(values, node=cls.type_name)  # raises DF-101
+            return values
+        static = {k: v for k, v in mapping.items() if k not in connected}
         for name in connected:
             cls.model.get_field(name, node=cls.type_name)
         values = cls.model.check_values(static, node=cls.type_name)
-        present = {**values, **dict.fromkeys(connected, True)} if connected else values
-        cls.model.check_required(present, node=cls.type_name)
+        cls.model.check_required({**values, **{k: True for k in connected}}, node=cls.type_name)
+        return values
 
     @classmethod
     def _mapping(cls, params: Any) -> Mapping[str, Any]:
-        if type(params) is not dict and not isinstance(params, Mapping):  # a plain dict skips the ABC check
+        if type(params) is not dict and not isinstance(params, Mapping):
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),
@@ -56,14 +64,23 @@ class CreateNode(Node):
         if row is None:
             values = cls.model.check_values(params, node=cls.type_name)
             row = cls.model.complete_for_insert(values, node=cls.type_name)
+        return await self._insert(row)
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        # Checked at build(); only the defaults (factories included) are computed per run.
+        return await self._insert(row_plan(type(self)).complete(prepared))
+
+    async def _insert(self, row: dict[str, Any]) -> dict[str, Any]:
+        cls = type(self)
         st = cls.statements
         sql, args = st.insert(row)
-        sync = st.sync_identity() if "id" in row else None
+        if "id" not in row or not (sync := st.sync_identity()):
+            rows = await cls.on_connection(lambda c: c.fetch(sql, args))
+            return st.record(rows[0])
 
         async def op(c: Connection) -> list[Any]:
             rows = await c.fetch(sql, args)
-            if sync:
-                await c.fetch(sync)
+            await c.fetch(sync)
             return rows
 
         return st.record((await cls.on_connection(op))[0])
@@ -83,7 +100,7 @@ class ReadNode(Node):
         cls = type(self)
         record_id = values["id"]
         st = cls.statements
-        sql, args = st.select({"id": record_id}, limit=1, node=cls.type_name)
+        sql, args = st.select_by_id(record_id, cls.type_name)
         rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         if not rows:
             raise RecordNotFoundError(

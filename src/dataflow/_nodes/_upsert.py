@@ -16,7 +16,7 @@ from .._types import FieldType
 from ._base import Node
 from ._bulk import needs_records
 from ._params import check_field_names, check_fields, conflict_target, records_param
-from ._rows import checked_rows, db_values, group_by_columns
+from ._rows import checked_rows, db_values, group_by_columns, row_plan
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
 __all__ = ["BulkUpsertNode", "UpsertNode"]
@@ -79,7 +79,17 @@ class UpsertNode(Node):
             cls._prepare(values)
 
     @classmethod
-    def _prepare(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
+        if connected:
+            return super().prepare(params, connected)
+        # Everything but the defaults is checked once, here; run_prepared completes the row per run.
+        merged, conflict_on, update = cls._checked(cls.checked(params))
+        cls._complete(merged, conflict_on)
+        return merged, conflict_on, update
+
+    @classmethod
+    def _checked(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+        """The insert values before defaults, the conflict target and the update values, all checked."""
         where = values.get("where")
         if not isinstance(where, Mapping) or not where:
             raise InvalidParameterError(
@@ -87,8 +97,14 @@ class UpsertNode(Node):
                 context=cls.error_context(parameter="where"),
             )
         model = cls.model
-        where_values = model.check_values(where, node=cls.type_name, where="where")
-        create_values = model.check_values(values.get("create") or {}, node=cls.type_name, where="create")
+        plan = row_plan(cls)
+        where_values = plan.values(where)
+        if where_values is None:
+            where_values = model.check_values(where, node=cls.type_name, where="where")
+        create = values.get("create") or {}
+        create_values = plan.values(create)
+        if create_values is None:
+            create_values = model.check_values(create, node=cls.type_name, where="create")
         for key, value in where_values.items():
             if key in create_values and create_values[key] != value:
                 raise InvalidParameterError(
@@ -99,26 +115,42 @@ class UpsertNode(Node):
         update = values.get("update") or {}
         update_values = check_fields(cls, update, "update") if update else {}
         conflict_on = conflict_target(cls, values.get("conflict_on"), list(where_values))
-        row = model.complete_for_insert({**create_values, **where_values}, node=cls.type_name)
+        return {**create_values, **where_values}, conflict_on, update_values
+
+    @classmethod
+    def _complete(cls, merged: dict[str, Any], conflict_on: list[str]) -> dict[str, Any]:
+        """The row to insert: ``merged`` with defaults (DF-101 for a missing required field)."""
+        if len(merged) == row_plan(cls).size and "id" not in merged:  # no default to compute
+            cls.model.check_required(merged, node=cls.type_name)
+            row = merged
+        else:
+            row = cls.model.complete_for_insert(merged, node=cls.type_name)
         for name in conflict_on:
             if row.get(name) is None:
                 raise InvalidParameterError(
                     f"{cls.type_name}: conflict field {name!r} has no value in 'where' or 'create'.",
                     context=cls.error_context(parameter="conflict_on", field=name),
                 )
-        return row, conflict_on, update_values
+        return row
+
+    @classmethod
+    def _prepare(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+        merged, conflict_on, update_values = cls._checked(values)
+        return cls._complete(merged, conflict_on), conflict_on, update_values
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
+        return await self._upsert(*type(self)._prepare(values))
+
+    async def run_prepared(self, prepared: Any) -> dict[str, Any]:
+        merged, conflict_on, update = prepared
+        return await self._upsert(type(self)._complete(merged, conflict_on), conflict_on, update)
+
+    async def _upsert(self, row: dict[str, Any], conflict_on: list[str], update: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
-        row, conflict_on, update = cls._prepare(values)
         st = cls.statements
         upsert = st.upsert(row, conflict_on, update)
         backend = cls.execution_context().backend
-        probe = (
-            st.select_ids({n: row[n] for n in conflict_on}, 1, cls.type_name)
-            if backend.upsert_inserted_column is None
-            else None
-        )
+        probe = st.upsert_probe(row, conflict_on, cls.type_name) if backend.upsert_inserted_column is None else None
         sync = st.sync_identity() if "id" in row else None
 
         async def op(c: Connection) -> tuple[bool, Any]:
