@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -18,6 +16,7 @@ from ._errors import (
     WorkflowCycleError,
 )
 from ._nodes import Node, NodeOwner, resolve_node_type
+from ._param_copy import copy_params
 
 if TYPE_CHECKING:
     from ._executor import ExecutionContext
@@ -156,7 +155,7 @@ class Workflow:
         incoming = self._incoming.get(entry.node_id)
         if not incoming:
             return entry.params
-        params = _copy_params(entry.params)
+        params = copy_params(entry.params)
         for conn in incoming:
             if conn.target_path == TRIGGER:
                 continue
@@ -165,61 +164,6 @@ class Workflow:
             value = _get_path(results[conn.source], path, conn)
             _set_path(params, conn.target_path, value)
         return params
-
-
-_ATOMIC = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
-
-
-def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
-    """A copy of a list of distinct dicts with the same str keys and atomic values (bulk records),
-    checked column by column; None for anything else."""
-    if set(map(type, value)) != {dict}:
-        return None
-    names = tuple(value[0])
-    if not names or set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
-        return None
-    ids = set(map(id, value))
-    if len(ids) != len(value) or not ids.isdisjoint(seen):
-        return None
-    try:  # every record has these keys (and, being as long, no other): all keys are str
-        for name in names:  # one pass per column, no row tuples to allocate
-            if not set(map(type, map(operator.itemgetter(name), value))) <= _ATOMIC:
-                return None
-    except KeyError:
-        return None
-    seen |= ids
-    return list(map(dict.copy, value))
-
-
-def _plain_copy(value: Any, seen: set[int]) -> Any:
-    """Copy a tree of dicts/lists of atomic values; raise LookupError for anything else."""
-    t = type(value)
-    if t in _ATOMIC:
-        return value
-    if t is dict or t is list:
-        if id(value) in seen:  # shared or cyclic: deepcopy's memo semantics are needed
-            raise LookupError
-        seen.add(id(value))
-        if t is list and len(value) > 8 and (records := _flat_dicts(value, seen)) is not None:
-            return records
-        if t is dict:
-            return {
-                k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
-            }
-        return [_plain_copy(v, seen) for v in value]
-    raise LookupError
-
-
-def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
-    source = dict(params or {})
-    if set(map(type, source.values())) <= _ATOMIC and set(map(type, source)) <= _STR:
-        return source  # str keys and atomic values: the new dict is a deep copy
-    try:
-        return _plain_copy(source, set())  # type: ignore[no-any-return]
-    except LookupError:
-        return copy.deepcopy(source)
 
 
 def _reach(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
@@ -336,7 +280,7 @@ class WorkflowBuilder:
                 f"Parameters of node '{node_id}' must be a dict, got {type(params).__name__}.",
                 context={"node": node_id},
             )
-        self._nodes.append(PendingNode(node_id, node_type, _copy_params(params)))
+        self._nodes.append(PendingNode(node_id, node_type, copy_params(params)))
         return self
 
     def add_connection(
@@ -406,7 +350,8 @@ class WorkflowBuilder:
                     exc.context["node"] = node_id  # validation code records the type, not the id
                 exc.add_context(node=node_id, node_type=node_type.type_name)
                 raise
-            entries[node_id] = NodeEntry(node_id, node_type, params, UNPREPARED if filled else prepared)
+            ready = prepared if not filled and node_type.runs_prepared else UNPREPARED
+            entries[node_id] = NodeEntry(node_id, node_type, params, ready)
         return Workflow([entries[n] for n in order], list(self._connections), name, self._db)
 
 

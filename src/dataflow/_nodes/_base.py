@@ -54,6 +54,22 @@ class Node:
     statements: ClassVar[Statements]
     _context_ref: ClassVar[weakref.ref[ExecutionContext]]
 
+    #: Whether ``build()`` may hand this type's static parameters to :meth:`run_prepared`: not
+    #: when a subclass overrides ``execute`` or ``run`` below a class that specialized
+    #: ``run_prepared`` (the override would be skipped).
+    runs_prepared: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+
+        def owner(name: str) -> type:
+            return next(klass for klass in cls.__mro__ if name in klass.__dict__)
+
+        prepared = owner("run_prepared")
+        cls.runs_prepared = all(
+            prepared is Node or issubclass(prepared, owner(name)) for name in ("execute", "run")
+        )
+
     # --- description ------------------------------------------------------------------------
 
     @classmethod

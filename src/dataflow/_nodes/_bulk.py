@@ -86,6 +86,7 @@ class BulkCreateNode(Node):
         context = cls.execution_context()
         async with context.transaction():
             await cls.ensure_table()
+            cls.wrote()
             async with context.connection() as c:
                 if not await c.copy_records(cls.model.table, names, converted):
                     await c.executemany(st.insert_many(names), converted)
