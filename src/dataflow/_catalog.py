@@ -326,6 +326,14 @@ _ENTRIES = [
         "Close what the test opened (use the `dataflow_db` fixture, `await db.cleanup_all_pools()`, "
         "or await/cancel tasks), or give the object the scope that owns it.",
     ),
+    ErrorInfo(
+        "DF-710", "TaskNotStoppedError", "Tracked task did not stop",
+        "A task tracked with `dataflow_tasks` (or a `TaskTracker`) was still running after it was "
+        "cancelled and awaited for `timeout` seconds: it catches `CancelledError` and carries on, or "
+        "waits on something that ignores cancellation.",
+        "Let `CancelledError` propagate (clean up in `finally:` and re-raise), or give the task a stop "
+        "signal (an `asyncio.Event` it waits on) and set it before the test ends.",
+    ),
     # 8xx: configuration
     ErrorInfo(
         "DF-801", "InvalidURLError", "Invalid or unsupported database URL",
@@ -337,6 +345,27 @@ _ENTRIES = [
         "DF-802", "ConfigurationError", "Invalid configuration",
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
+    ),
+    ErrorInfo(
+        "DF-803", "TestDatabaseOptionsError", "Conflicting test database options",
+        "`--dataflow-reuse-db` and `--dataflow-drop-db` were given together: the first keeps the worker "
+        "databases for the next run, the second removes them when this run ends.",
+        "Pass one of them: `--dataflow-reuse-db` for fast repeated runs, `--dataflow-drop-db` (or "
+        "`dataflow testdb --drop`) to remove the worker databases.",
+    ),
+    ErrorInfo(
+        "DF-804", "BackendMarkerError", "Invalid dataflow_backend marker",
+        "`@pytest.mark.dataflow_backend` names no backend, names one DataFlow does not have, or has no "
+        "`reason=` saying why the test cannot run on the other backends.",
+        "Name one or more of `sqlite` and `postgresql` and say why: "
+        '`@pytest.mark.dataflow_backend("postgresql", reason="uses a server-side lock")`.',
+    ),
+    ErrorInfo(
+        "DF-805", "InvalidTaskError", "Not a task",
+        "`TaskTracker.track()` was given something that is not an asyncio task or future: usually a "
+        "coroutine (`track(work())`) or a coroutine function (`track(work)`).",
+        "Track the task you created (`tracker.track(asyncio.create_task(work()))`), or let the tracker "
+        "create it: `tracker.start(work())`.",
     ),
     # 9xx: migrations
     ErrorInfo(

@@ -26,18 +26,19 @@ from ._catalog import CATALOG, error_url
 from ._enhancer import ErrorEnhancer, default_enhancer
 
 __all__ = [
-    "AmbiguousNodeTypeError", "AuthenticationError", "ConfigurationError", "ConnectionLostError",
-    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError",
-    "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
-    "DuplicateNodeIdError", "EventLoopClosedError", "InvalidConditionError", "InvalidConflictTargetError",
-    "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError",
-    "InvalidParameterError", "InvalidURLError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
-    "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
-    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ResourceLeakError", "SchemaMismatchError",
-    "ServerUnavailableError", "StalePoolWarning", "TooManyConnectionsError", "TransactionError",
-    "TypeMismatchError", "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError",
-    "UnknownOperatorError", "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError",
-    "WorkflowError", "WrongEventLoopError", "format_message",
+    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "ConfigurationError",
+    "ConnectionLostError", "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError",
+    "DataFlowError", "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError",
+    "DatabaseNotFoundError", "DuplicateNodeIdError", "EventLoopClosedError", "InvalidConditionError",
+    "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError",
+    "InvalidModelError", "InvalidParameterError", "InvalidTaskError", "InvalidURLError", "MigrationChecksumError",
+    "MigrationError", "MigrationFailedError", "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError",
+    "NodeExecutionError", "PoolClosedError", "PoolTimeoutError", "RecordError", "RecordNotFoundError",
+    "ResourceLeakError", "SchemaMismatchError", "ServerUnavailableError", "StalePoolWarning", "TaskNotStoppedError",
+    "TestDatabaseOptionsError", "TooManyConnectionsError", "TransactionError", "TypeMismatchError",
+    "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError",
+    "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
+    "WrongEventLoopError", "format_message",
 ]
 
 _CODES_IN_USE: dict[str, str] = {}
@@ -355,10 +356,30 @@ class ResourceLeakError(DataFlowError):
     code = "DF-701"
 
 
+class TaskNotStoppedError(ResourceLeakError):
+    """DF-710: a tracked task kept running after it was cancelled."""
+    code = "DF-710"
+
+
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
 
     code = "DF-802"
+
+
+class TestDatabaseOptionsError(ConfigurationError):
+    """DF-803: pytest options of the worker databases that exclude each other."""
+    code = "DF-803"
+
+
+class BackendMarkerError(ConfigurationError):
+    """DF-804: a ``dataflow_backend`` marker without a known backend or a reason."""
+    code = "DF-804"
+
+
+class InvalidTaskError(ConfigurationError):
+    """DF-805: ``TaskTracker.track()`` given something that is not a task."""
+    code = "DF-805"
 
 
 class InvalidURLError(ConfigurationError):

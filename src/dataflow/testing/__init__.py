@@ -26,19 +26,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from .._dataflow import DataFlow
+from ._hints import FailureHints
 from ._leaks import LeakCheck
+from ._markers import BackendMarker
 from ._migration_fixtures import (
     dataflow_migration_db,
     dataflow_migration_session_url,
     dataflow_migration_url,
     dataflow_migrations_dir,
 )
-from ._urls import session_url, worker_url
+from ._urls import worker_url
+from ._workerdb import WorkerDatabases, add_options, worker_session_url
+from .tasks import TaskTracker, dataflow_tasks
 
 __all__ = [
     "dataflow_db",
@@ -51,8 +56,10 @@ __all__ = [
     "dataflow_migrations_dir",
     "dataflow_models",
     "dataflow_session_url",
+    "dataflow_tasks",
     "dataflow_url",
     "make_dataflow",
+    "TaskTracker",
 ]
 
 
@@ -75,6 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Fail tests that leave DataFlow pools, connections or asyncio tasks open (DF-701).",
     )
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
+    config.pluginmanager.register(WorkerDatabases(config), "dataflow-worker-databases")
+    config.pluginmanager.register(BackendMarker(config), "dataflow-backend-marker")
+    config.pluginmanager.register(FailureHints(), "dataflow-failure-hints")
 
 
 async def make_dataflow(url: str, models: Iterable[type]) -> DataFlow:
@@ -115,9 +126,21 @@ def dataflow_models() -> list[type]:
 
 
 @pytest.fixture(scope="session")
-def dataflow_session_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One database URL for the whole session (per xdist worker)."""
-    return session_url(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("dataflow"))
+def dataflow_session_url(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    dataflow_models: list[type],
+    dataflow_migrations_dir: Path,
+) -> str:
+    """One database URL for the whole session: per xdist worker, a clone of the template database
+    with the models' tables (see :mod:`dataflow.testing._workerdb`, ``--dataflow-reuse-db``)."""
+    return worker_session_url(
+        pytestconfig,
+        os.environ.get("DATABASE_URL"),
+        tmp_path_factory.mktemp("dataflow"),
+        dataflow_models,
+        dataflow_migrations_dir,
+    )
 
 
 @pytest.fixture
