@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,7 @@ from .._errors import TestDatabaseOptionsError
 from .._loops import run_blocking
 from .._model import build_model_spec
 from .._schema import model_table
+from .._testdbs import drop_test_databases
 from .._url import DatabaseURL
 from .._version import __version__
 from ._urls import session_url
@@ -41,14 +41,10 @@ from ._urls import session_url
 __all__ = [
     "WorkerDatabases",
     "add_options",
-    "derived_test_databases",
-    "drop_test_databases",
     "fingerprint",
     "worker_session_url",
 ]
 
-#: Names of the databases the plugin derives from ``<name>``: worker, template, migration tests.
-DERIVED = re.compile(r"gw\d+(_migrations)?|template|migrations")
 _RUN_KEY = pytest.StashKey[str]()
 _OUTCOME_KEY = pytest.StashKey[str]()
 _REPORTS_KEY = pytest.StashKey[list[str]]()
@@ -89,6 +85,11 @@ def _revision_files(migrations: Path | None) -> list[Path]:
     if migrations is None or not migrations.is_dir():
         return []
     return sorted(p for p in migrations.glob("*.py") if p.name != "__init__.py")
+
+
+def _name(url: DatabaseURL) -> str:
+    """The database's name (a SQLite file's name without its directory)."""
+    return Path(url.database).name
 
 
 def _label(fp: str, run: str) -> str:
@@ -146,7 +147,7 @@ def _prepare(
     run = config.stash[_RUN_KEY]
     with _exclusive(admin, template):
         if reuse and _matches(databases.note(worker_db, admin), fp, None):
-            config.stash[_OUTCOME_KEY] = f"{worker_db.database}: reused (schema {fp} unchanged)"
+            config.stash[_OUTCOME_KEY] = f"{_name(worker_db)}: reused (schema {fp} unchanged)"
             return worker_db
         built = "kept"
         if not _matches(databases.note(template, admin), fp, None if reuse else run):
@@ -157,7 +158,7 @@ def _prepare(
             built = "built"
         databases.clone(worker_db, template, admin)
         databases.set_note(worker_db, admin, _label(fp, run))
-    config.stash[_OUTCOME_KEY] = f"{worker_db.database}: cloned from {template.database} ({built}, schema {fp})"
+    config.stash[_OUTCOME_KEY] = f"{_name(worker_db)}: cloned from {_name(template)} ({built}, schema {fp})"
     return worker_db
 
 
@@ -170,32 +171,6 @@ def worker_session_url(
     if not env_url or not worker or parse_url(env_url).is_memory:
         return session_url(env_url, tmp_dir)
     return _prepare(config, parse_url(env_url), worker, models, migrations).render()
-
-
-def derived_test_databases(env_url: str) -> list[DatabaseURL]:
-    """The worker, template and migration-test databases that exist for ``env_url``'s database."""
-    url = parse_url(env_url)
-    backend = backend_for(url)
-    prefix, _, rest = backend.with_database_suffix(url, "\0").database.partition("\0")
-    found = backend.test_databases.derived(url, url)
-    return [
-        d
-        for d in found
-        if d.database.startswith(prefix)
-        and d.database.endswith(rest)
-        and DERIVED.fullmatch(d.database[len(prefix) : len(d.database) - len(rest)])
-    ]
-
-
-def drop_test_databases(env_url: str) -> list[str]:
-    """Drop every database :func:`derived_test_databases` lists; return their names."""
-    url = parse_url(env_url)
-    backend = backend_for(url)
-    dropped = []
-    for database in derived_test_databases(env_url):
-        backend.drop_database(database, url)
-        dropped.append(Path(database.database).name)
-    return dropped
 
 
 class WorkerDatabases:
