@@ -362,10 +362,10 @@ _ENTRIES = [
     ),
     ErrorInfo(
         "DF-805", "InvalidTaskError", "Not a task",
-        "`TaskTracker.track()` was given something that is not an asyncio task or future: usually a "
-        "coroutine (`track(work())`) or a coroutine function (`track(work)`).",
-        "Track the task you created (`tracker.track(asyncio.create_task(work()))`), or let the tracker "
-        "create it: `tracker.start(work())`.",
+        "`TaskTracker.track_task()` was given something that is not an asyncio task or future: usually "
+        "a coroutine (`track_task(work())`) or a coroutine function (`track_task(work)`).",
+        "Track the task you created (`tracker.track_task(asyncio.create_task(work()))`), or let the "
+        "tracker create it: `tracker.create_task(work())`.",
     ),
     # 9xx: migrations
     ErrorInfo(

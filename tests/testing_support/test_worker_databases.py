@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any as InnerSuite  # the `inner` fixture (tests/testing_support/conftest.py)
 
 import pytest
-from conftest import InnerSuite
 from ts_helpers import database_name, pg_query
 
 from dataflow._dialects import backend_for, parse_url
@@ -167,7 +167,8 @@ def test_drop_db_removes_the_worker_databases_and_the_template(
     assert all(_notes(base).values())
     result = inner.run("-n", "2", "--dataflow-drop-db")
     result.assert_outcomes(passed=2)
-    assert re.search(r"dropped 3 test database\(s\): \S+_gw0\S*, \S+_gw1\S*, \S+_template\S*$", result.stdout.str(), re.M)
+    dropped = r"dropped 3 test database\(s\): \S+_gw0\S*, \S+_gw1\S*, \S+_template\S*$"
+    assert re.search(dropped, result.stdout.str(), re.M)
     assert _notes(base) == {"gw0": None, "gw1": None, "template": None}
 
 

@@ -17,6 +17,7 @@ made, the way the leak check finds them, for code under test that starts tasks o
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
@@ -24,9 +25,17 @@ import pytest_asyncio
 
 from .._errors import InvalidTaskError, TaskNotStoppedError
 
-__all__ = ["TaskTracker", "dataflow_tasks", "describe_task"]
+__all__ = ["TaskTracker", "dataflow_tasks", "describe_task", "tracked_tasks"]
 
 T = TypeVar("T")
+
+#: Every task a tracker holds: the leak check leaves them to the tracker's teardown.
+_TRACKED: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+
+
+def tracked_tasks() -> set[asyncio.Future[Any]]:
+    """The tasks some :class:`TaskTracker` tracks and has not stopped yet."""
+    return {task for task in _TRACKED if not task.done()}
 
 
 def describe_task(task: asyncio.Future[Any]) -> str:
@@ -81,6 +90,7 @@ class TaskTracker:
             )
         if task not in self._tasks:
             self._tasks.append(task)
+            _TRACKED.add(task)
         return task
 
     def create_task(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
