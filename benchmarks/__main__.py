@@ -5,7 +5,7 @@ Options:
   --backend NAME          sqlite-memory, sqlite-file or postgresql (repeatable; default: all three)
   --json PATH             where to write the results (default: benchmarks/results/latest.json,
                           or benchmarks/results/quick.json with --quick)
-  --skip GROUP            leave out inproc, isolation, coldstart or migrations (repeatable)
+  --skip GROUP            leave out inproc, isolation, coldstart, migrations or workerdb (repeatable)
 
 PostgreSQL: ``DATAFLOW_BENCH_POSTGRES_URL``, ``DATAFLOW_TEST_POSTGRES_URL``, a PostgreSQL
 ``DATABASE_URL`` or libpq's ``PG*`` variables (``pg_virtualenv``). With none of them, the command
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, isolation, migrations, report
+from . import coldstart, isolation, migrations, report, workerdb
 from ._backends import BACKENDS, make_target, postgres_url_from_env
 from .workloads import Sizes, Suite
 
@@ -35,7 +35,7 @@ REPO = HERE.parent
 LATEST = HERE / "results" / "latest.json"
 QUICK = HERE / "results" / "quick.json"
 CHILD_ENV = "DATAFLOW_BENCH_PROVISIONED"
-GROUPS = ("inproc", "isolation", "coldstart", "migrations")
+GROUPS = ("inproc", "isolation", "coldstart", "migrations", "workerdb")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 data["results"] += [r.to_json() for r in coldstart.measure(target, repeats=5 if not args.quick else 2)]
             if "migrations" not in args.skip:
                 rows = migrations.measure(target, repeats=sizes.repeats, warmup=not args.quick)
+                data["results"] += [r.to_json() for r in rows]
+            if "workerdb" not in args.skip:
+                rows = workerdb.measure(target, repeats=sizes.repeats, tests=100 if not args.quick else 20,
+                                        warmup=not args.quick)
                 data["results"] += [r.to_json() for r in rows]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

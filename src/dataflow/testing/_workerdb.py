@@ -42,6 +42,7 @@ __all__ = [
     "WorkerDatabases",
     "add_options",
     "fingerprint",
+    "prepare_worker_database",
     "worker_session_url",
 ]
 
@@ -134,21 +135,24 @@ def _build_template(template: DatabaseURL, models: list[type], migrations: Path 
     run_blocking(build)
 
 
-def _prepare(
-    config: pytest.Config, url: DatabaseURL, worker: str, models: list[type], migrations: Path | None
-) -> DatabaseURL:
+def prepare_worker_database(
+    url: DatabaseURL, worker: str, models: list[type], migrations: Path | None, *, reuse: bool, run: str
+) -> tuple[DatabaseURL, str]:
+    """Make ``worker``'s database from ``url`` (``DATABASE_URL``) ready; return it and what was done.
+
+    The template is (re)built when its label lacks the current fingerprint (or, without ``reuse``,
+    this ``run``); the worker database is reused when ``reuse`` and its label has the fingerprint,
+    else cloned from the template. Workers of one run take turns (a file lock).
+    """
     backend = backend_for(url)
     admin = url
     worker_db = backend.with_database_suffix(url, worker)
     template = backend.with_database_suffix(url, "template")
     databases = backend.test_databases
     fp = fingerprint(backend, models, migrations)
-    reuse = bool(config.getoption("dataflow_reuse_db"))
-    run = config.stash[_RUN_KEY]
     with _exclusive(admin, template):
         if reuse and _matches(databases.note(worker_db, admin), fp, None):
-            config.stash[_OUTCOME_KEY] = f"{_name(worker_db)}: reused (schema {fp} unchanged)"
-            return worker_db
+            return worker_db, f"{_name(worker_db)}: reused (schema {fp} unchanged)"
         built = "kept"
         if not _matches(databases.note(template, admin), fp, None if reuse else run):
             backend.drop_database(template, admin)
@@ -158,8 +162,7 @@ def _prepare(
             built = "built"
         databases.clone(worker_db, template, admin)
         databases.set_note(worker_db, admin, _label(fp, run))
-    config.stash[_OUTCOME_KEY] = f"{_name(worker_db)}: cloned from {_name(template)} ({built}, schema {fp})"
-    return worker_db
+    return worker_db, f"{_name(worker_db)}: cloned from {_name(template)} ({built}, schema {fp})"
 
 
 def worker_session_url(
@@ -170,7 +173,12 @@ def worker_session_url(
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not env_url or not worker or parse_url(env_url).is_memory:
         return session_url(env_url, tmp_dir)
-    return _prepare(config, parse_url(env_url), worker, models, migrations).render()
+    reuse = bool(config.getoption("dataflow_reuse_db"))
+    url, outcome = prepare_worker_database(
+        parse_url(env_url), worker, models, migrations, reuse=reuse, run=config.stash[_RUN_KEY]
+    )
+    config.stash[_OUTCOME_KEY] = outcome
+    return url.render()
 
 
 class WorkerDatabases:
