@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from .._url import DatabaseURL
@@ -34,6 +33,8 @@ class SQLiteTestDatabases(TestDatabases):
     """Files: ``sqlite3`` backups, label files, a directory listing."""
 
     def clone(self, url: DatabaseURL, template: DatabaseURL, admin: DatabaseURL) -> None:
+        import sqlite3  # not at import time: ``import dataflow`` loads no driver
+
         drop_files(url)
         source = sqlite3.connect(template.database)
         try:
