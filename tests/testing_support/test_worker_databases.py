@@ -226,3 +226,16 @@ def _head(directory: Path) -> str:
     match = re.search(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", first.read_text(), re.M)
     assert match
     return match.group(1)
+
+
+def test_without_xdist_the_options_leave_database_url_as_it_is(
+    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No workers, no worker databases: the tests use DATABASE_URL's database, nothing is cloned."""
+    base = _sqlite_url(inner, monkeypatch)
+    _write(inner, price=False)
+    for option in ("--dataflow-reuse-db", "--dataflow-drop-db"):
+        result = inner.run(option)
+        result.assert_outcomes(passed=2)
+        assert "cloned from" not in result.stdout.str() and "reused" not in result.stdout.str()
+        assert _notes(base) == {"gw0": None, "gw1": None, "template": None}
