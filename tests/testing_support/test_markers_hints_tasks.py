@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any as InnerSuite  # the `inner` fixture (tests/testing_support/conftest.py)
 
+import pytest
+
 from dataflow._catalog import docs_base_url, docs_version
 
 MARKED = """
@@ -163,13 +165,16 @@ ANCHORS = {
 
 def _sections(output: str) -> dict[str, str]:
     """Each failure's report text, by test name (``____ test_x ____`` headers)."""
-    parts = re.split(r"^_{3,} (?:ERROR at (?:setup|teardown) of )?(test_\w+) _{3,}$", output, flags=re.M)
+    parts = re.split(r"^_+ (?:ERROR at (?:setup|teardown) of )?(test_\w+) _+$", output, flags=re.M)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
-def test_third_party_errors_get_one_hint_line_with_the_anchor(inner: InnerSuite, backend: str) -> None:
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["sequential", "xdist"])
+def test_third_party_errors_get_one_hint_line_with_the_anchor(
+    inner: InnerSuite, backend: str, xdist: tuple[str, ...]
+) -> None:
     inner.pytester.makepyfile(test_hinted=HINTED)
-    result = inner.run("-p", "no:randomly")
+    result = inner.run("-p", "no:randomly", *xdist)
     output = result.stdout.str()
     sections = _sections(output)
     expected = dict(ANCHORS)
@@ -178,7 +183,7 @@ def test_third_party_errors_get_one_hint_line_with_the_anchor(inner: InnerSuite,
     base = f"{docs_base_url()}{docs_version()}/"
     for name, anchor in expected.items():
         assert name in sections, (name, output)
-        hints = [line for line in sections[name].splitlines() if base in line]
+        hints = [line for line in sections[name].splitlines() if base in line and "/errors/#df-" not in line]
         assert hints == [hints[0]] and hints[0].endswith(base + anchor), (name, hints, sections[name])
     assert "dataflow hint" not in sections["test_plain_failure"]
     assert "dataflow hint" not in sections["test_dataflow_error"]  # DF- errors carry their own link
@@ -282,3 +287,13 @@ def test_task_tracker_orders_work_and_stops_tasks(inner: InnerSuite) -> None:
     assert "DF-805: Not a task" in sections["test_a_coroutine_is_not_a_task"]
     assert "a coroutine" in sections["test_a_coroutine_is_not_a_task"]
     assert "DF-701" not in output  # the tracked tasks were stopped before the leak check looked
+
+
+def test_a_tracker_timeout_must_be_positive() -> None:
+    from dataflow import ConfigurationError
+    from dataflow.testing import TaskTracker
+
+    for timeout in (0, -1.0):
+        with pytest.raises(ConfigurationError, match="DF-802") as info:
+            TaskTracker(timeout=timeout)
+        assert "must be greater than 0" in str(info.value)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import pytest_asyncio
 
-from .._errors import InvalidTaskError, TaskNotStoppedError
+from .._errors import ConfigurationError, InvalidTaskError, TaskNotStoppedError
 
 __all__ = ["TaskTracker", "dataflow_tasks", "describe_task", "tracked_tasks"]
 
@@ -54,11 +54,20 @@ class TaskTracker:
         timeout: How long :meth:`close` waits, in seconds, for the cancelled tasks to finish before
             it raises :class:`~dataflow.TaskNotStoppedError` (DF-710).
 
+    Raises:
+        ConfigurationError: DF-802, ``timeout`` is not greater than 0.
+
     Use it as ``async with TaskTracker() as tasks:`` or through the ``dataflow_tasks`` fixture. Create
     it inside the event loop that runs the tasks.
     """
 
     def __init__(self, *, timeout: float = 5.0) -> None:
+        if not timeout > 0:
+            raise ConfigurationError(
+                f"TaskTracker(timeout={timeout!r}): the timeout is the number of seconds close() waits "
+                "for cancelled tasks, and must be greater than 0.",
+                context={"setting": "timeout"},
+            )
         self.timeout = timeout
         self._tasks: list[asyncio.Future[Any]] = []
         try:
