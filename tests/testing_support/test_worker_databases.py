@@ -181,11 +181,12 @@ def test_reuse_and_drop_together_is_df803(inner: InnerSuite, monkeypatch: pytest
 
 
 def test_the_template_is_migrated_when_the_migrations_folder_has_revisions(
-    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch, database_url: str
+    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     base = _sqlite_url(inner, monkeypatch)
     _write(inner, price=False)
-    _generate_migration(inner.pytester.path / "migrations", database_url)
+    # Revision files name no backend: generate on a scratch SQLite file, apply on the run's backend.
+    _generate_migration(inner.pytester.path / "migrations", f"sqlite:///{tmp_path / 'scratch.db'}")
     inner.pytester.makepyfile(
         test_ledger="""
         async def test_the_worker_database_is_at_the_head(dataflow_isolated):
