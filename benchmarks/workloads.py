@@ -53,7 +53,7 @@ class Sizes:
         return cls(3, 3, 2, 2, 50, (5,), 3, 2, 2, 50, 1)
 
 
-def _model(db: Any) -> Any:
+def declare_model(db: Any) -> Any:
     from dataflow import Field
 
     @db.model(table=DF_TABLE)
@@ -103,7 +103,7 @@ class Suite:
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return self.runner.run(coro)
 
-    def _timed_async(self, body: Callable[[], Coroutine[Any, Any, None]],
+    def timed_async(self, body: Callable[[], Coroutine[Any, Any, None]],
                      setup: Callable[[], Coroutine[Any, Any, None]] | None = None) -> Callable[[], float]:
         async def once() -> float:
             if setup is not None:
@@ -143,7 +143,7 @@ class Suite:
         from dataflow import AsyncLocalRuntime, DataFlow
 
         self.db = DataFlow(self.t.df_url, test_mode=False)
-        self.model = _model(self.db)
+        self.model = declare_model(self.db)
         self.rt = AsyncLocalRuntime()
         self.raw = self.t.raw_driver()
 
@@ -203,8 +203,8 @@ class Suite:
     def all(self) -> list[Result]:
         self.setup()
         try:
-            for item in (self.single_create_async, self.single_create_sync, self.reads, self.memory,
-                         self.bulk, self.upsert, self.workflow5, self.cleanup_pools, self.error_modes):
+            for item in (self.single_create_async, self.single_create_sync, self.reads, self.cached_count,
+                         self.memory, self.bulk, self.upsert, self.workflow5, self.cleanup_pools, self.error_modes):
                 item()
                 gc.collect()
         finally:
@@ -232,7 +232,7 @@ class Suite:
                 dict(zip(COLUMNS, rows[0], strict=True))["id"]
 
         self.pair("create_async", f"single create x{n}, AsyncLocalRuntime (workflow built per call)", n,
-                  self._timed_async(df), self._timed_async(raw_side), "INSERT ... RETURNING, autocommit",
+                  self.timed_async(df), self.timed_async(raw_side), "INSERT ... RETURNING, autocommit",
                   f"<= {SINGLE}x raw", SINGLE)
 
     def single_create_sync(self) -> None:
@@ -313,8 +313,8 @@ class Suite:
                 found = await raw.fetch(sql, (record_id, 1))
                 dict(zip(COLUMNS, found[0], strict=True))["email"]
 
-        self.pair("read_by_id", f"read by id x{n} (table of {rows:,} rows)", n, self._timed_async(df_read),
-                  self._timed_async(raw_read), "SELECT ... WHERE id = ? LIMIT 1", f"<= {SINGLE}x raw", SINGLE)
+        self.pair("read_by_id", f"read by id x{n} (table of {rows:,} rows)", n, self.timed_async(df_read),
+                  self.timed_async(raw_read), "SELECT ... WHERE id = ? LIMIT 1", f"<= {SINGLE}x raw", SINGLE)
 
         n = self.sizes.lists
         flt = {"age": {"$lt": 30}, "active": True}
@@ -334,7 +334,7 @@ class Suite:
                 assert 0 < len(records) <= 100
 
         self.pair("list_filter", f"list, 2-condition filter, limit 100, x{n} ({rows:,} rows)", n,
-                  self._timed_async(df_list), self._timed_async(raw_list),
+                  self.timed_async(df_list), self.timed_async(raw_list),
                   "SELECT ... WHERE age < ? AND active = ? ORDER BY id LIMIT 100", f"<= {SINGLE}x raw", SINGLE)
 
         n = self.sizes.counts
@@ -352,8 +352,13 @@ class Suite:
                 found = await raw.fetch(sql, (True,))
                 int(found[0][0])
 
-        self.pair("count_filter", f"count with a filter x{n} ({rows:,} rows)", n, self._timed_async(df_count),
-                  self._timed_async(raw_count), "SELECT COUNT(*) ... WHERE active = ?", f"<= {SINGLE}x raw", SINGLE)
+        self.pair("count_filter", f"count with a filter x{n} ({rows:,} rows)", n, self.timed_async(df_count),
+                  self.timed_async(raw_count), "SELECT COUNT(*) ... WHERE active = ?", f"<= {SINGLE}x raw", SINGLE)
+
+    def cached_count(self) -> None:
+        from .cache import cached_count
+
+        cached_count(self)
 
     def memory(self) -> None:
         from dataflow import WorkflowBuilder
@@ -426,8 +431,8 @@ class Suite:
             assert raw is not None
             await raw.executemany(self.sql["insert_many"], batches["raw"])
 
-        df_side = self._timed_async(df, df_setup)
-        raw_side = self._timed_async(raw_many, raw_setup)
+        df_side = self.timed_async(df, df_setup)
+        raw_side = self.timed_async(raw_many, raw_setup)
         self.pair(f"bulk_create_{n}", f"bulk create of {n:,} rows (BulkCreateNode)", n, df_side, raw_side,
                   "executemany in one transaction", f"<= {BULK}x raw", BULK)
         if isinstance(raw, RawPostgres):
@@ -437,7 +442,7 @@ class Suite:
 
             limit = BULK if n >= 10_000 else None
             self.pair(f"bulk_create_{n}_copy", f"bulk create of {n:,} rows vs COPY", n, df_side,
-                      self._timed_async(raw_copy, raw_setup), "copy_records_to_table in one transaction",
+                      self.timed_async(raw_copy, raw_setup), "copy_records_to_table in one transaction",
                       f"<= {BULK}x COPY" if limit else "", limit)
 
     def upsert(self) -> None:
@@ -468,7 +473,7 @@ class Suite:
                 dict(zip(COLUMNS, found[0], strict=True))["id"]
 
         self.pair("upsert", f"upsert with conflict_on=email x{n} (half create, half update)", n,
-                  self._timed_async(df), self._timed_async(raw_side),
+                  self.timed_async(df), self.timed_async(raw_side),
                   "INSERT ... ON CONFLICT (email) DO UPDATE ... RETURNING", f"<= {SINGLE}x raw", SINGLE)
 
     def workflow5(self) -> None:
@@ -507,7 +512,7 @@ class Suite:
                 assert updated["age"] == 21
 
         self.pair("workflow_5_nodes", f"5-node workflow (create, read, update, count, list) x{n}", n,
-                  self._timed_async(df), self._timed_async(raw_side), "the same 5 statements in sequence",
+                  self.timed_async(df), self.timed_async(raw_side), "the same 5 statements in sequence",
                   f"<= {SINGLE}x raw", SINGLE)
 
     def error_modes(self) -> None:
@@ -566,7 +571,7 @@ class Suite:
             dbs = []
             for _ in range(count):
                 db = DataFlow(self.t.df_url, test_mode=False)
-                _model(db)
+                declare_model(db)
                 await db.create_tables()  # opens this instance's pool on the running loop
                 dbs.append(db)
             t0 = time.perf_counter()

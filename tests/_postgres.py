@@ -6,7 +6,8 @@ Two ways to get a server, in this order:
    that is already running. Nothing is started or stopped; only the databases created here are
    dropped again.
 2. A throwaway server started for the run with pytest-postgresql's ``PostgreSQLExecutor``
-   (``pg_ctl initdb`` + ``pg_ctl start`` on a free port, ``fsync=off``, ``max_connections=300``)
+   (``pg_ctl initdb`` + ``pg_ctl start`` on a free port, ``fsync=off``, ``max_connections=300``,
+   ``max_prepared_transactions=50``)
    and stopped afterwards. As root, ``pg_ctl`` runs through ``.ci/pg_ctl_as_postgres``, which
    runs it as the ``postgres`` user, because PostgreSQL refuses to run as root.
 
@@ -69,8 +70,12 @@ SERVER_SETTINGS: dict[str, str] = {
     "full_page_writes": "off",
     "synchronous_commit": "off",
     "max_connections": "300",
+    "wal_level": "logical",
+    "max_prepared_transactions": "50",
 }
-"""Settings of the throwaway server: fast and roomy enough for the pool and leak tests."""
+"""Settings of the throwaway server: fast and roomy enough for the pool and leak tests; prepared
+transactions enabled for the two-phase commit tests (PREPARE TRANSACTION needs
+``max_prepared_transactions > 0``)."""
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CI_TRUE = {"1", "true", "yes", "on"}
@@ -545,6 +550,108 @@ def start_throwaway_server(pg_ctl: Path, *, worker: str, attempts: int = 3) -> P
     raise PostgresUnavailableError(
         f"the throwaway server ({pg_ctl}) did not start after {attempts} attempts:\n" + "\n".join(failures)
     )
+
+
+class ReplicaServer:
+    """A streaming replica of a throwaway server: ``pg_basebackup -R`` and a second port.
+
+    The replica follows every database of the primary (physical replication), read-only, and
+    can be stopped and started again to test failover.
+
+    Attributes:
+        port: The replica's port.
+        datadir: Its data directory (removed by :meth:`close`).
+    """
+
+    def __init__(self, primary: PostgresServer, pg_ctl: Path, base: Path, port: int) -> None:
+        self.primary = primary
+        self.port = port
+        self.datadir = base / "replica"
+        self.logfile = base / "replica.log"
+        self._base = base
+        self._pg_ctl = _root_shim(base, pg_ctl) if os.geteuid() == 0 else _shim(base, f"exec '{pg_ctl}' \"$@\"")
+        self.running = False
+
+    def url(self, primary_url: str) -> str:
+        """The replica's URL of the database that ``primary_url`` names on the primary."""
+        parts = urlsplit(_normalize(primary_url))
+        netloc = parts.netloc.rsplit(":", 1)[0] + f":{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run([str(self._pg_ctl), *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        """Start the replica and wait until it accepts read-only queries."""
+        # A hot standby needs the primary's settings (max_connections and the like) or more.
+        settings = {**SERVER_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self._base),
+                    "hot_standby": "on"}
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+        try:
+            self._ctl("start", "-w", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options)
+            _wait_until_ready(self.url(self.primary.admin_url))
+        except (subprocess.CalledProcessError, PostgresUnavailableError) as exc:
+            raise PostgresUnavailableError(
+                f"the streaming replica did not start: {exc}\n{_log_tail(self.logfile)}"
+            ) from exc
+        self.running = True
+
+    def stop(self) -> None:
+        """Stop the replica (``pg_ctl stop -m fast``); :meth:`start` brings it back."""
+        if self.running:
+            self._ctl("stop", "-w", "-m", "fast", "-D", str(self.datadir))
+            self.running = False
+
+    def wait_for_replay(self, timeout: float = 30.0) -> None:
+        """Wait until the replica has replayed everything the primary has written so far."""
+        with _connect(self.primary.admin_url) as conn:
+            target = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        with _connect(self.url(self.primary.admin_url)) as conn:
+            while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the replica did not replay up to {target} within {timeout:.0f} s")
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the replica and remove its files."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self._base, ignore_errors=True)
+
+
+def start_replica(primary: PostgresServer, environ: Mapping[str, str] | None = None) -> ReplicaServer:
+    """Start a streaming replica of ``primary`` (which must be a throwaway server of this run).
+
+    Raises:
+        PostgresUnavailableError: The primary is not owned by this run (``DATAFLOW_TEST_POSTGRES_URL``
+            gives no way to add a replica), or ``pg_basebackup`` or the replica failed.
+    """
+    if not primary.owned:
+        raise PostgresUnavailableError(
+            f"a streaming replica needs the throwaway server of this run; {ENV_URL} names an existing "
+            "server. Unset it, or run the replica tests where the PostgreSQL binaries are installed."
+        )
+    import port_for
+
+    env = os.environ if environ is None else environ
+    pg_ctl = find_pg_ctl(env)
+    basebackup = pg_ctl.parent / "pg_basebackup"
+    base = Path(tempfile.mkdtemp(prefix=f"dataflow-replica-{primary.worker}-"))
+    base.chmod(0o755)
+    replica = ReplicaServer(primary, pg_ctl, base, port_for.select_random())
+    primary_parts = urlsplit(primary.admin_url)
+    command = [str(basebackup), "-D", str(replica.datadir), "-h", primary_parts.hostname or "127.0.0.1",
+               "-p", str(primary_parts.port), "-U", primary_parts.username or "postgres", "-R", "-X", "stream",
+               "-c", "fast"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        raise PostgresUnavailableError(f"pg_basebackup failed ({result.returncode}): {result.stderr.strip()}")
+    replica.start()
+    atexit.register(replica.close)
+    return replica
 
 
 def provide_server(environ: Mapping[str, str] | None = None) -> PostgresServer:

@@ -16,6 +16,10 @@ Fixtures (see README.md, "PostgreSQL for tests"):
     ``tests._postgres.PostgresServer``: ``.admin_url``, ``.create_database(name=None) -> url``,
     ``.drop_database(name_or_url)``, ``.database_exists(name_or_url)``. One server (or one set of
     databases on ``DATAFLOW_TEST_POSTGRES_URL``) per pytest-xdist worker.
+``postgres_replica`` (session)
+    ``tests._postgres.ReplicaServer``: a streaming replica of the worker's throwaway server
+    (``pg_basebackup -R``, another port), started on first use: ``.url(primary_db_url)``,
+    ``.stop()``, ``.start()``, ``.wait_for_replay()``.
 
 When PostgreSQL cannot be provided, the PostgreSQL tests fail under ``CI=true`` and are skipped
 otherwise, always with the reason.
@@ -31,9 +35,11 @@ import pytest
 from _postgres import (
     PostgresServer,
     PostgresUnavailableError,
+    ReplicaServer,
     describe,
     handle_unavailable,
     provide_server,
+    start_replica,
 )
 from _site import BuiltSite, build, prebuilt
 
@@ -120,6 +126,29 @@ def backend(request: pytest.FixtureRequest) -> str:
     if name == "postgresql":
         request.getfixturevalue("postgres_server")
     return name
+
+
+@pytest.fixture(scope="session")
+def postgres_replica(postgres_server: PostgresServer) -> Iterator[ReplicaServer]:
+    """A streaming replica of this worker's PostgreSQL server (fails under CI=true when impossible)."""
+    try:
+        replica = start_replica(postgres_server, os.environ)
+    except PostgresUnavailableError as exc:
+        handle_unavailable(str(exc), os.environ)
+    try:
+        yield replica
+    finally:
+        replica.close()
+
+
+@pytest.fixture
+def replica_running(postgres_replica: ReplicaServer) -> Iterator[ReplicaServer]:
+    """The replica, running at the start and restarted after a test that stopped it."""
+    if not postgres_replica.running:
+        postgres_replica.start()
+    yield postgres_replica
+    if not postgres_replica.running:
+        postgres_replica.start()
 
 
 @pytest.fixture

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ._catalog_cdc import CDC_ENTRIES
+from ._catalog_services import SERVICE_ENTRIES
+from ._catalog_testing import TESTING_ENTRIES
 from ._version import __version__
 
 __all__ = ["CATALOG", "DOCS_BASE_URL", "ErrorInfo", "docs_base_url", "docs_version", "error_url"]
 
-#: The published docs site (``site_url`` in ``mkdocs.yml``; a test keeps the two equal). It holds one
-#: version of the docs per minor release, ``<site>/<major.minor>/`` (published with mike).
+#: The published docs site (``site_url`` in mkdocs.yml, kept equal by a test): ``<site>/<major.minor>/`` per release.
 DOCS_BASE_URL = "https://dataflow-dev.github.io/dataflow/"
 
 #: The page that holds one section per code.
@@ -85,7 +87,10 @@ _ENTRIES = [
         "A create (or upsert `create`) payload lacks a field that has no default and is not Optional.",
         "Pass the field in the node's parameters, connect it from another node, or give it a default "
         "(`email: str = ''`) or make it Optional (`email: str | None = None`) in the model.",
-        more_causes=("A typo in a field name (`user_email` for `email`): the misspelt key is DF-102 on its own.",),
+        more_causes=(
+            "A field name with a typo (`user_email` for `email`) leaves the field missing too; the misspelt "
+            "key is reported as DF-102 on its own.",
+        ),
         more_solutions=(
             "Give the node every required field, for example:\n\n"
             '    workflow.add_node("UserCreateNode", "create", {"name": "Alice", "email": "alice@example.com"})',
@@ -318,6 +323,48 @@ _ENTRIES = [
         "an async transaction, whose connection belongs to the running loop.",
         "Use `async with db.transaction():` once per block, and AsyncLocalRuntime inside async code.",
     ),
+    ErrorInfo(
+        "DF-602", "SerializationFailureError", "Transaction conflict: serialization failure or deadlock",
+        "The database rolled the transaction back because it conflicted with a concurrent transaction: a "
+        "serialization failure under REPEATABLE READ or SERIALIZABLE (SQLSTATE 40001) or a deadlock (40P01).",
+        "Run the whole transaction again: pass `retries=` (`await db.transaction(retries=3).run(fn)`, `async for "
+        "attempt in db.transaction(retries=3)`, or `\"retries\": 3` on TransactionContextNode).",
+    ),
+    ErrorInfo(
+        "DF-603", "TransactionTimeoutError", "Transaction timed out",
+        "A statement or a lock wait took longer than the transaction's `timeout` (PostgreSQL `statement_timeout` "
+        "/ `lock_timeout`, SQLite's busy timeout); the transaction was rolled back.",
+        "Run the transaction again once the competing work is done (`retries=` does not retry timeouts), shorten "
+        "the slow statement or the transaction holding the lock, or raise `timeout`.",
+    ),
+    ErrorInfo(
+        "DF-604", "InvalidTransactionOptionError", "Invalid transaction option",
+        "`db.transaction()` or TransactionContextNode got an isolation level, timeout or retry count it does not "
+        "accept, an option a savepoint cannot change, `retries` on `async with`, or nodes on two databases.",
+        "Use `READ_COMMITTED`, `REPEATABLE_READ` or `SERIALIZABLE`, a `timeout` in seconds above 0 and `retries` "
+        "of 0 or more, on the outermost block; with `retries` use `.run(fn)` or `async for`.",
+    ),
+    ErrorInfo(
+        "DF-605", "InvalidSagaError", "Invalid saga definition",
+        "A saga's `steps` or `compensation_logic` is not in the documented shape: a step without a name or node, "
+        "a duplicate step name, or a compensation or `${step.path}` for a step that does not run before it.",
+        "Give `steps` as a list of `{\"name\": ..., \"node\": ..., \"params\": {...}}` and each compensation "
+        "as `{\"node\": ..., \"params\": {...}}` under the step's name in `compensation_logic`.",
+    ),
+    ErrorInfo(
+        "DF-606", "TwoPhaseCommitUnavailableError", "Two-phase commit not available",
+        "A two-phase commit has a participant that cannot prepare: a SQLite database (no PREPARE TRANSACTION), "
+        "a server with `max_prepared_transactions = 0`, or one inside `db.transaction()` / `db.isolated()`.",
+        "Use a saga (`pattern=\"saga\"` or `\"auto\"`, or SagaCoordinator), or set `max_prepared_transactions` above "
+        "0 on every PostgreSQL server (a restart applies it).",
+    ),
+    ErrorInfo(
+        "DF-607", "TwoPhaseCommitError", "Two-phase commit failed",
+        "A participant failed before or during PREPARE TRANSACTION, so every participant was rolled back and "
+        "nothing committed, or a COMMIT PREPARED failed after the log recorded the decision to commit.",
+        "Read the participant and the chained error in the message; after a prepare failure fix its cause and run "
+        "again; after a commit failure call `await TwoPhaseCommit.recover(...)`.",
+    ),
     # 7xx: testing support
     ErrorInfo(
         "DF-701", "ResourceLeakError", "Test left resources open",
@@ -325,14 +372,6 @@ _ENTRIES = [
         "close; the message names the test and where each pool was created.",
         "Close what the test opened (use the `dataflow_db` fixture, `await db.cleanup_all_pools()`, "
         "or await/cancel tasks), or give the object the scope that owns it.",
-    ),
-    ErrorInfo(
-        "DF-710", "TaskNotStoppedError", "Tracked task did not stop",
-        "A task tracked with `dataflow_tasks` (or a `TaskTracker`) was still running after it was "
-        "cancelled and awaited for `timeout` seconds: it catches `CancelledError` and carries on, or "
-        "waits on something that ignores cancellation.",
-        "Let `CancelledError` propagate (clean up in `finally:` and re-raise), or give the task a stop "
-        "signal (an `asyncio.Event` it waits on) and set it before the test ends.",
     ),
     # 8xx: configuration
     ErrorInfo(
@@ -345,27 +384,6 @@ _ENTRIES = [
         "DF-802", "ConfigurationError", "Invalid configuration",
         "A DataFlow setting has an invalid value (for example `pool_min_size` larger than `pool_max_size`).",
         "Use the values documented for that setting in the API reference.",
-    ),
-    ErrorInfo(
-        "DF-803", "TestDatabaseOptionsError", "Conflicting test database options",
-        "`--dataflow-reuse-db` and `--dataflow-drop-db` were given together: the first keeps the worker "
-        "databases for the next run, the second removes them when this run ends.",
-        "Pass one of them: `--dataflow-reuse-db` for fast repeated runs, `--dataflow-drop-db` (or "
-        "`dataflow testdb --drop`) to remove the worker databases.",
-    ),
-    ErrorInfo(
-        "DF-804", "BackendMarkerError", "Invalid dataflow_backend marker",
-        "`@pytest.mark.dataflow_backend` names no backend, names one DataFlow does not have, or has no "
-        "`reason=` saying why the test cannot run on the other backends.",
-        "Name one or more of `sqlite` and `postgresql` and say why: "
-        '`@pytest.mark.dataflow_backend("postgresql", reason="uses a server-side lock")`.',
-    ),
-    ErrorInfo(
-        "DF-805", "InvalidTaskError", "Not a task",
-        "`TaskTracker.track_task()` was given something that is not an asyncio task or future: usually "
-        "a coroutine (`track_task(work())`) or a coroutine function (`track_task(work)`).",
-        "Track the task you created (`tracker.track_task(asyncio.create_task(work()))`), or let the "
-        "tracker create it: `tracker.create_task(work())`.",
     ),
     # 9xx: migrations
     ErrorInfo(
@@ -415,5 +433,11 @@ _ENTRIES = [
     ),
 ]
 
-#: All codes, in order.
-CATALOG: dict[str, ErrorInfo] = {entry.code: entry for entry in _ENTRIES}
+#: All codes, in order (change data capture's entries are in ``_catalog_cdc``, read replicas' and the
+#: gateway's in ``_catalog_services``, the pytest plugin's newer ones in ``_catalog_testing``).
+CATALOG: dict[str, ErrorInfo] = dict(
+    sorted(
+        (e.code, e)
+        for e in [*_ENTRIES, *(ErrorInfo(*t) for t in (*CDC_ENTRIES, *SERVICE_ENTRIES, *TESTING_ENTRIES))]
+    )
+)

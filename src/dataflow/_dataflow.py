@@ -6,20 +6,21 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _testmode
+from ._cdc import ChangeFeedCalls
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
 from ._executor import ExecutionContext
-from ._loops import run_blocking
-from ._migrations import Migrations
+from ._migrations import MigrationCalls, Migrations
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, generate_nodes, register_owner
+from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
+from ._query_cache import QueryCache, query_cache
+from ._replicas import replica_router
 from ._schema_cache import SchemaCache
 from ._settings import (
     caller_namespace,
@@ -29,6 +30,7 @@ from ._settings import (
     resolve_error_enhancer,
 )
 from ._transaction import Transaction
+from ._tx_options import IsolationLevel, transaction_options
 from ._workflow import WorkflowBuilder
 
 __all__ = ["DataFlow"]
@@ -40,7 +42,7 @@ _TEST_POOL = (1, 4)
 _PRODUCTION_POOL = (1, 10)
 
 
-class DataFlow:
+class DataFlow(MigrationCalls, ChangeFeedCalls):
     """One database: its models, their generated nodes, and the connection pools to reach it.
 
     Args:
@@ -65,6 +67,15 @@ class DataFlow:
             Default: ``DATAFLOW_ERROR_MODE``, else full.
         migrations_dir: The folder of migration revision files (default ``migrations``, relative to
             the working directory when a migration command runs).
+        read_replicas: URLs of PostgreSQL streaming replicas of ``url``: reads outside transactions
+            go to them, with read-your-writes (see the read-replicas guide). DF-810 on SQLite.
+        max_replica_lag: Seconds a replica may be behind the primary before reads skip it.
+        replica_retry_interval: Seconds a replica that failed is left out before it is tried again.
+        enable_query_cache: Keep the results of Read, List and Count nodes until this instance writes
+            to their model (see the query-cache guide). Off by default.
+        cache_ttl: Seconds a cached result is served at most (``None``: until a write drops it), to
+            bound what writers outside this instance (other processes) can make stale.
+        cache_max_size: Cached results kept at most (least recently used dropped first).
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
@@ -97,6 +108,12 @@ class DataFlow:
         schema_cache_validation: bool = False,
         error_enhancer: ErrorEnhancer | ErrorEnhancerConfig | PerformanceMode | str | None = None,
         migrations_dir: str | os.PathLike[str] = "migrations",
+        read_replicas: Sequence[str] | None = None,
+        max_replica_lag: float | None = None,
+        replica_retry_interval: float = 5.0,
+        enable_query_cache: bool = False,
+        cache_ttl: float | None = None,
+        cache_max_size: int = 10_000,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
@@ -126,7 +143,8 @@ class DataFlow:
             validation=schema_cache_validation,
         )
         self._enhancer = resolve_error_enhancer(error_enhancer)
-        self._context = ExecutionContext(
+        #: Where this instance's statements get their connections (sagas, 2PC and monitoring use it).
+        self.execution_context = self._context = ExecutionContext(
             self._url,
             self._backend,
             settings,
@@ -136,6 +154,12 @@ class DataFlow:
             enhancer=self._enhancer,
         )
         self._migrations = Migrations(self._context, self._models, migrations_dir)
+        if enable_query_cache:
+            self._context.query_cache = query_cache(cache_ttl, cache_max_size)
+            self._context.cache_by_default = True
+        if read_replicas is not None:
+            pools = self._context.pools
+            self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)
         register_owner(self)
         if self._test_mode:
             logger.info(
@@ -161,8 +185,7 @@ class DataFlow:
 
     @property
     def schema_cache(self) -> SchemaCache:
-        """Which tables are known to exist: ``get_metrics()``, ``clear()``, ``clear_table()``,
-        ``is_table_ensured()``."""
+        """Known tables: ``get_metrics()``, ``clear()``, ``clear_table()``, ``is_table_ensured()``."""
         return self._schema
 
     @property
@@ -195,10 +218,7 @@ class DataFlow:
 
     @classmethod
     def enable_test_mode(cls) -> None:
-        """Make test mode the default for DataFlow instances created from now on in this process.
-
-        An explicit ``test_mode=`` argument still wins.
-        """
+        """Make test mode the default for instances created from now on (an explicit ``test_mode=`` still wins)."""
         _testmode.set_default(True)
 
     @classmethod
@@ -259,6 +279,7 @@ class DataFlow:
             self._models[spec.name] = spec
             self._statements[spec.name] = statements
             self._nodes.update(generate_nodes(spec, statements, self._context))
+            node_types_changed()
             return target
 
         if cls is not None:
@@ -274,10 +295,6 @@ class DataFlow:
     def nodes(self) -> dict[str, type[Node]]:
         """This instance's generated node types by name."""
         return dict(self._nodes)
-
-    def node_type(self, name: str) -> type[Node] | None:
-        """The generated node type called ``name`` (``"UserCreateNode"``), or ``None``."""
-        return self._nodes.get(name)
 
     def workflow(self) -> WorkflowBuilder:
         """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.
@@ -303,7 +320,7 @@ class DataFlow:
         """Drop the tables of every registered model (their data is lost)."""
         context = self._context
         for spec in self._models.values():
-            async with context.connection() as connection:
+            async with context.raw_connection() as connection:
                 await connection.execute(self._statements[spec.name].drop_table())
             context.forget_tables([spec.name])
 
@@ -314,46 +331,6 @@ class DataFlow:
         """This instance's migrations: ``await db.migrations.history()``, ``current()``, ``check()``, ..."""
         return self._migrations
 
-    def generate_migration(self, message: str, *, empty: bool = False) -> Path | None:
-        """Write the next revision file from what the models ask for and the migrations lack.
-
-        Blocking (for scripts); in async code use :meth:`generate_migration_async`. Returns the new
-        file, or ``None`` when the models and the migrations already agree (``empty=True`` writes a
-        revision with no operations, to fill in by hand).
-        """
-        self._migrations.outside_transaction("generate_migration")
-        return run_blocking(lambda: self._migrations.generate(message, empty=empty))
-
-    def migrate(self, target: str | None = None) -> list[str]:
-        """Apply the revisions up to ``target`` (default: the head); return the ids applied.
-
-        Blocking (for scripts); in async code use :meth:`migrate_async`. Each revision runs in its own
-        transaction; a failing one is rolled back and raises DF-905.
-        """
-        self._migrations.outside_transaction("migrate")
-        return run_blocking(lambda: self._migrations.upgrade(target))
-
-    def rollback(self, target: str | int) -> list[str]:
-        """Roll back to ``target``: a revision id (it stays applied), ``"previous_version"`` or ``-1``
-        (one revision), ``-n``, or ``"base"`` (all); return the ids rolled back, newest first.
-
-        Blocking (for scripts); in async code use :meth:`rollback_async`.
-        """
-        self._migrations.outside_transaction("rollback")
-        return run_blocking(lambda: self._migrations.downgrade(target))
-
-    async def generate_migration_async(self, message: str, *, empty: bool = False) -> Path | None:
-        """The awaitable form of :meth:`generate_migration`."""
-        return await self._migrations.generate(message, empty=empty)
-
-    async def migrate_async(self, target: str | None = None) -> list[str]:
-        """The awaitable form of :meth:`migrate`."""
-        return await self._migrations.upgrade(target)
-
-    async def rollback_async(self, target: str | int) -> list[str]:
-        """The awaitable form of :meth:`rollback`."""
-        return await self._migrations.downgrade(target)
-
     # --- connections and transactions ------------------------------------------------------
 
     def connection(self) -> AbstractAsyncContextManager[Connection]:
@@ -362,23 +339,24 @@ class DataFlow:
         Inside ``db.transaction()`` it is the transaction's connection, inside ``db.isolated()`` the
         isolated one, else one from the running loop's pool, given back when the block ends. Use it
         for SQL of your own (``await connection.fetch("SELECT 1")``); statements are not translated
-        between backends.
+        between backends. Read replicas and the query cache treat what runs on it as a write to any
+        table.
         """
-        return self._context.connection()
+        return self._context.raw_connection()
 
-    def transaction(self) -> Transaction:
-        """``async with db.transaction():`` — commit on success, roll back on an exception.
+    def transaction(
+        self, *, isolation: IsolationLevel | str | None = None, timeout: float | None = None, retries: int = 0
+    ) -> Transaction:
+        """``async with db.transaction():`` — commit on success, roll back on an exception. Nested
+        blocks are savepoints; workflows run with :class:`AsyncLocalRuntime` inside use its connection.
+        An option value it does not accept is DF-604.
 
-        Nested blocks are savepoints. Workflows run with :class:`AsyncLocalRuntime` inside the block
-        use its connection.
-
-        Example:
-            ```python
-            async with db.transaction():
-                await runtime.execute_workflow_async(workflow.build())
-            ```
+        Args:
+            isolation: ``READ_COMMITTED``, ``REPEATABLE_READ``, ``SERIALIZABLE`` (SQLite: always serializable).
+            timeout: Seconds a statement or lock wait may take (DF-603 beyond it).
+            retries: Runs after a serialization failure or deadlock (DF-602): use ``.run(fn)`` or ``async for``.
         """
-        return self._context.transaction()
+        return self._context.transaction(transaction_options(isolation, timeout, retries))
 
     @asynccontextmanager
     async def isolated(self) -> AsyncIterator[DataFlow]:
@@ -405,7 +383,7 @@ class DataFlow:
         Returns:
             The number of pools closed. Failures are logged and counted, never raised.
         """
-        return await self._context.pools.cleanup_all()
+        return await self._context.cleanup_all()
 
     async def cleanup_stale_pools(self) -> int:
         """Close pools whose event loop is closed.
@@ -414,6 +392,15 @@ class DataFlow:
             The number of stale pools closed. Never raises.
         """
         return await self._context.pools.cleanup_stale()
+
+    @property
+    def query_cache(self) -> QueryCache | None:
+        """The query cache (``enable_query_cache=True``): ``get_metrics()``, ``clear()``; else ``None``."""
+        return self._context.query_cache
+
+    def get_replica_metrics(self) -> dict[str, Any]:
+        """Reads served by the primary and by each replica, failures, lag; ``{}`` without replicas."""
+        return self._context.replicas.metrics() if self._context.replicas is not None else {}
 
     def get_cleanup_metrics(self) -> dict[str, Any]:
         """Counters for pool lifecycle: ``pools_created``, ``pools_cleaned``, ``stale_pools_cleaned``,
@@ -424,8 +411,7 @@ class DataFlow:
         """Close every pool and retire this instance: later operations raise DF-504."""
         if self._closed:
             return
-        await self._context.pools.cleanup_all()
-        self._context.pools.closed = True
+        await self._context.close()
         self._closed = True
 
     async def __aenter__(self) -> DataFlow:

@@ -12,122 +12,38 @@ Hierarchy::
     ├── ConfigurationError       8xx
     └── MigrationError           9xx: migration files, history, targets and operations
     DataFlowWarning (UserWarning)
-    └── StalePoolWarning
+    ├── StalePoolWarning
+    └── ReplicasUnavailableWarning
 
 Messages are plain text (no colour codes) and never contain a password.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ._catalog import CATALOG, error_url
-from ._enhancer import ErrorEnhancer, default_enhancer
+from ._error_base import DataFlowError, format_message
 
 __all__ = [
-    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "ConfigurationError",
-    "ConnectionLostError", "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError",
-    "DataFlowError", "DataFlowWarning", "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError",
-    "DatabaseNotFoundError", "DuplicateNodeIdError", "EventLoopClosedError", "InvalidConditionError",
-    "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError", "InvalidMigrationTargetError",
-    "InvalidModelError", "InvalidParameterError", "InvalidTaskError", "InvalidURLError", "MigrationChecksumError",
-    "MigrationError", "MigrationFailedError", "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError",
-    "NodeExecutionError", "PoolClosedError", "PoolTimeoutError", "RecordError", "RecordNotFoundError",
-    "ResourceLeakError", "SchemaMismatchError", "ServerUnavailableError", "StalePoolWarning", "TaskNotStoppedError",
-    "TestDatabaseOptionsError", "TooManyConnectionsError", "TransactionError", "TypeMismatchError",
-    "UniqueViolationError", "UnknownFieldError", "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError",
+    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "ChangeCaptureOutdatedError",
+    "ChangeFeedExistsError", "ChangeFeedNotFoundError", "ConfigurationError", "ConnectionLostError",
+    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
+    "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
+    "DuplicateNodeIdError", "EventLoopClosedError", "GatewayConfigurationError", "GatewayWithoutAuthWarning",
+    "InvalidCaptureParameterError", "InvalidConditionError", "InvalidConflictTargetError", "InvalidFilterError",
+    "InvalidMigrationHistoryError", "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError",
+    "InvalidSagaError", "InvalidTaskError", "InvalidTransactionOptionError", "InvalidURLError",
+    "LogicalDecodingUnavailableError", "MigrationChecksumError", "MigrationError", "MigrationFailedError",
+    "MissingFieldError", "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError",
+    "PoolTimeoutError", "RecordError", "RecordNotFoundError", "ReplicaConfigurationError",
+    "ReplicasUnavailableWarning", "ResourceLeakError", "SchemaMismatchError", "SerializationFailureError",
+    "ServerUnavailableError", "StalePoolWarning", "TaskNotStoppedError", "TestDatabaseOptionsError",
+    "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError", "TwoPhaseCommitError",
+    "TwoPhaseCommitUnavailableError", "TypeMismatchError", "UniqueViolationError", "UnknownFieldError",
+    "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError", "UnknownSourceTableError",
     "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
     "WrongEventLoopError", "format_message",
 ]
-
-_CODES_IN_USE: dict[str, str] = {}
-
-
-def format_message(
-    code: str,
-    detail: str,
-    *,
-    fix: str | None = None,
-    context: Mapping[str, Any] | None = None,
-    enhancer: ErrorEnhancer | None = None,
-) -> str:
-    """The plain-text message for ``code`` in the enhancer's mode (default: the process's)."""
-    return (enhancer or default_enhancer()).render(code, detail, context, fix)
-
-
-class DataFlowError(Exception):
-    """Base class of every error DataFlow raises.
-
-    Attributes:
-        code: The stable error code, e.g. ``"DF-101"``.
-        title: The catalog title of the code.
-        detail: What happened, in one or two sentences.
-        context: Where it happened: ``model``, ``node``, ``field``, ``operation``, ... (only the
-            keys that apply).
-        url: The troubleshooting link for the code.
-    """
-
-    code: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        code = cls.__dict__.get("code")
-        if not code:
-            return
-        if code not in CATALOG:
-            raise TypeError(f"{cls.__name__}.code {code!r} is not in the error catalog")
-        if CATALOG[code].exception != cls.__name__:
-            raise TypeError(f"catalog entry {code} names {CATALOG[code].exception}, not {cls.__name__}")
-        if code in _CODES_IN_USE:
-            raise TypeError(f"{code} is used by both {_CODES_IN_USE[code]} and {cls.__name__}")
-        _CODES_IN_USE[code] = cls.__name__
-
-    def __init__(
-        self, detail: str, *, context: Mapping[str, Any] | None = None, fix: str | None = None
-    ) -> None:
-        self.detail = detail
-        self.context: dict[str, Any] = dict(context or {})
-        self._fix = fix
-        #: Writes the message; the runtime sets the instance's (``DataFlow(error_enhancer=...)``).
-        self.enhancer: ErrorEnhancer | None = None
-        super().__init__(detail)
-
-    def __str__(self) -> str:
-        # Rendered when shown, not when raised: a handled error costs no formatting.
-        return format_message(self.code, self.detail, fix=self._fix, context=self.context, enhancer=self.enhancer)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keeps errors picklable (xdist, multiprocessing) with their context.
-        return (_rebuild, (type(self), self.detail, self.context, self._fix))
-
-    @property
-    def title(self) -> str:
-        """The catalog title of this error's code."""
-        return CATALOG[self.code].title
-
-    @property
-    def url(self) -> str:
-        """The troubleshooting link for this error's code."""
-        return error_url(self.code)
-
-    def with_enhancer(self, enhancer: ErrorEnhancer) -> DataFlowError:
-        """Write this error's message with ``enhancer`` unless one was chosen already; return ``self``."""
-        if self.enhancer is None:
-            self.enhancer = enhancer
-        return self
-
-    def add_context(self, **context: Any) -> DataFlowError:
-        """Record where the error happened (keys already set are kept) and return ``self``."""
-        for key, value in context.items():
-            self.context.setdefault(key, value)
-        return self
-
-
-def _rebuild(
-    cls: type[DataFlowError], detail: str, context: dict[str, Any], fix: str | None
-) -> DataFlowError:
-    return cls(detail, context=context, fix=fix)
 
 
 class ValidationError(DataFlowError):
@@ -232,6 +148,18 @@ class AmbiguousNodeTypeError(WorkflowError):
     code = "DF-407"
 
 
+class UnknownSourceTableError(WorkflowError):
+    """DF-410: a change capture source table that no (single) live model declares."""
+
+    code = "DF-410"
+
+
+class InvalidCaptureParameterError(WorkflowError):
+    """DF-411: an unsupported capture operation, feed name or limit."""
+
+    code = "DF-411"
+
+
 class InvalidConditionError(WorkflowError):
     """DF-408: a SwitchNode condition is not an allowed expression."""
 
@@ -280,79 +208,120 @@ class DatabaseConnectionError(DataFlowError):
 
 class ServerUnavailableError(DatabaseConnectionError):
     """DF-501: connection refused; the message names the host and port."""
-
     code = "DF-501"
 
 
 class AuthenticationError(DatabaseConnectionError):
     """DF-502: the server rejected the credentials."""
-
     code = "DF-502"
 
 
 class DatabaseNotFoundError(DatabaseConnectionError):
     """DF-503: the database named in the URL does not exist."""
-
     code = "DF-503"
 
 
 class PoolClosedError(DatabaseConnectionError):
     """DF-504: the DataFlow instance was closed and is still used."""
-
     code = "DF-504"
 
 
 class EventLoopClosedError(DatabaseConnectionError):
     """DF-505: an operation on an event loop that is already closed."""
-
     code = "DF-505"
 
 
 class WrongEventLoopError(DatabaseConnectionError):
     """DF-506: a connection or transaction used from a loop other than its own."""
-
     code = "DF-506"
 
 
 class TooManyConnectionsError(DatabaseConnectionError):
     """DF-508: the server's ``max_connections`` is reached."""
-
     code = "DF-508"
 
 
 class PoolTimeoutError(DatabaseConnectionError):
     """DF-509: no connection became free within ``pool_acquire_timeout``."""
-
     code = "DF-509"
 
 
 class DatabaseLockedError(DatabaseConnectionError):
     """DF-510: SQLite's write lock was held past ``sqlite_busy_timeout``."""
-
     code = "DF-510"
 
 
 class ConnectionLostError(DatabaseConnectionError):
     """DF-511: the server closed the connection during an operation."""
-
     code = "DF-511"
 
 
 class DatabaseError(DataFlowError):
     """DF-512: a database error DataFlow does not translate more precisely."""
-
     code = "DF-512"
+
+
+class LogicalDecodingUnavailableError(DatabaseError):
+    """DF-513: PostgreSQL runs without ``wal_level=logical``."""
+
+    code = "DF-513"
+
+
+class ChangeFeedExistsError(DatabaseError):
+    """DF-514: ``feed.create()`` for a feed that exists."""
+
+    code = "DF-514"
+
+
+class ChangeFeedNotFoundError(DatabaseError):
+    """DF-515: a feed (or its replication slot) that does not exist."""
+
+    code = "DF-515"
+
+
+class ChangeCaptureOutdatedError(DatabaseError):
+    """DF-516: SQLite capture triggers that no longer match the table."""
+
+    code = "DF-516"
 
 
 class TransactionError(DataFlowError):
     """DF-601: a transaction used in a way it does not support."""
-
     code = "DF-601"
+
+
+class SerializationFailureError(TransactionError):
+    """DF-602: the database rolled a transaction back (serialization failure or deadlock); retry it."""
+    code = "DF-602"
+
+
+class TransactionTimeoutError(TransactionError):
+    """DF-603: a statement or lock wait outlasted the transaction's ``timeout``."""
+    code = "DF-603"
+
+
+class InvalidTransactionOptionError(TransactionError):
+    """DF-604: an isolation level, timeout or retry count a transaction does not accept."""
+    code = "DF-604"
+
+
+class InvalidSagaError(TransactionError):
+    """DF-605: a saga's steps or compensations are not in the documented shape."""
+    code = "DF-605"
+
+
+class TwoPhaseCommitUnavailableError(TransactionError):
+    """DF-606: a participant cannot prepare transactions (SQLite, max_prepared_transactions = 0)."""
+    code = "DF-606"
+
+
+class TwoPhaseCommitError(TransactionError):
+    """DF-607: a two-phase commit failed (rolled back everywhere, or a commit left prepared)."""
+    code = "DF-607"
 
 
 class ResourceLeakError(DataFlowError):
     """DF-701: a test left pools, connections or tasks open."""
-
     code = "DF-701"
 
 
@@ -363,7 +332,6 @@ class TaskNotStoppedError(ResourceLeakError):
 
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
-
     code = "DF-802"
 
 
@@ -384,8 +352,18 @@ class InvalidTaskError(ConfigurationError):
 
 class InvalidURLError(ConfigurationError):
     """DF-801: a malformed or unsupported database URL."""
-
     code = "DF-801"
+
+
+class ReplicaConfigurationError(ConfigurationError):
+    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
+    code = "DF-810"
+
+
+class GatewayConfigurationError(ConfigurationError):
+    """DF-812: ``create_gateway_api()`` cannot build the application."""
+
+    code = "DF-812"
 
 
 class MigrationError(DataFlowError):
@@ -394,13 +372,11 @@ class MigrationError(DataFlowError):
 
 class MultipleHeadsError(MigrationError):
     """DF-901: the migration history forks into several heads."""
-
     code = "DF-901"
 
 
 class MigrationChecksumError(MigrationError):
     """DF-902: the file of an applied revision was edited."""
-
     code = "DF-902"
 
 
@@ -443,5 +419,15 @@ class DataFlowWarning(UserWarning):
 
 class StalePoolWarning(DataFlowWarning):
     """DF-507: a pool outlived its event loop and was closed by DataFlow."""
-
     code = "DF-507"
+
+
+class ReplicasUnavailableWarning(DataFlowWarning):
+    """DF-520: no read replica answered; reads went to the primary."""
+    code = "DF-520"
+
+
+class GatewayWithoutAuthWarning(DataFlowWarning):
+    """DF-811: a gateway that refuses every request (no ``auth=``) or accepts every one (``auth=None``)."""
+
+    code = "DF-811"

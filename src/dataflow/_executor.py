@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
 from ._errors import SchemaMismatchError, TransactionError
 from ._pool import PoolManager
+from ._query_cache import ALL_MODELS, QueryCache
+from ._replicas import ReplicaRouter, Routing
 from ._schema_cache import SchemaCache
 from ._shared import SharedConnection
 from ._transaction import Transaction, TransactionState
+from ._tx_metrics import TransactionMetrics
+from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
 __all__ = ["ExecutionContext", "check_columns"]
@@ -102,6 +107,20 @@ class ExecutionContext:
             weakref.WeakKeyDictionary()
         )
         self.pools.on_shared_closed.append(schema.clear)
+        #: Counts and durations of this instance's transactions (TransactionMetricsNode).
+        self.metrics = TransactionMetrics()
+        #: The outermost transaction blocks open right now (TransactionMonitorNode).
+        self.open_transactions: weakref.WeakSet[Transaction] = weakref.WeakSet()
+        #: Routes reads to read replicas (``DataFlow(read_replicas=...)``), else ``None``.
+        self.replicas: ReplicaRouter | None = None
+        #: Read results (``DataFlow(enable_query_cache=True)``, or made by a QueryRouterNode), else ``None``.
+        self.query_cache: QueryCache | None = None
+        #: Whether reads use the query cache outside a QueryRouterNode that says otherwise.
+        self.cache_by_default = False
+        #: The routing a QueryRouterNode sets for the nodes downstream of it.
+        self.routing: contextvars.ContextVar[Routing | None] = contextvars.ContextVar(
+            f"dataflow_routing_{id(self):x}", default=None
+        )
 
     # --- what transactions need (TransactionHost) -------------------------------------------
 
@@ -124,18 +143,68 @@ class ExecutionContext:
         """``async with context.connection() as connection:`` — the right connection for now."""
         return _Lease(self)
 
+    @asynccontextmanager
+    async def raw_connection(self) -> AsyncIterator[Connection]:
+        """``db.connection()``: a connection for SQL DataFlow cannot see into, so it may write any
+        table (read replicas and the query cache are told, before and after)."""
+        self.wrote(ALL_MODELS)
+        try:
+            async with _Lease(self) as connection:
+                yield connection
+        finally:
+            self.wrote(ALL_MODELS)
+
+    async def cleanup_all(self) -> int:
+        """Close every pool (the replicas' too); return how many."""
+        count = await self.pools.cleanup_all()
+        if self.replicas is not None:
+            count += await self.replicas.cleanup_all()
+        return count
+
+    async def close(self) -> None:
+        """Close every pool and refuse new ones (the instance is closed)."""
+        await self.cleanup_all()
+        self.pools.closed = True
+        if self.replicas is not None:
+            self.replicas.close()
+
     def forget_tables(self, names: Iterable[str]) -> None:
         """These tables may no longer exist (their CREATE was rolled back, or they were dropped)."""
+        names = list(names)
         self.schema.forget(names)
+        if self.query_cache is not None:
+            for name in names:
+                self.query_cache.invalidate(name)
+
+    def transaction_started(self, transaction: Transaction) -> None:
+        """An outermost transaction block began."""
+        self.open_transactions.add(transaction)
+
+    def transaction_ended(self, transaction: Transaction, outcome: str, retried: bool) -> None:
+        """An outermost transaction block ended: count it."""
+        self.open_transactions.discard(transaction)
+        self.metrics.record(
+            outcome=outcome,
+            duration=time.monotonic() - transaction.started,
+            retried=retried,
+            models=transaction.models,
+            workflow=transaction.workflow,
+        )
 
     # --- running statements -----------------------------------------------------------------
 
-    def transaction(self) -> Transaction:
+    def transaction(self, options: TransactionOptions | None = None) -> Transaction:
         """A new transaction block (a savepoint when one is active)."""
-        return Transaction(self)
+        return Transaction(self, options=options)
 
     async def run(
-        self, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]]
+        self,
+        model: str,
+        ddl: Callable[[], TableDDL],
+        operation: Callable[[Connection], Awaitable[T]],
+        *,
+        read: bool = False,
+        cache_key: tuple[str, Sequence[Any]] | None = None,
     ) -> T:
         """Run ``operation`` on the right connection, creating the model's table first if needed.
 
@@ -143,9 +212,70 @@ class ExecutionContext:
             model: The model's name.
             ddl: Returns the table's idempotent CREATE statements.
             operation: The statements to run.
+            read: The operation only reads: with read replicas, a replica may serve it.
+            cache_key: With the query cache on, a read's result is kept under its statement (SQL
+                and values); ``None``: not cached.
         """
         if not self.schema.check(model):
             await self.create_table(model, ddl)
+        tx = self.current_transaction()
+        if tx is not None:
+            tx.root.models.add(model)
+        if self.replicas is None and self.query_cache is None:
+            return await self._plain(operation)
+        if not read:
+            self.wrote(model)
+            try:
+                return await self._plain(operation)
+            finally:
+                self.wrote(model)  # a read that raced the write must not keep what it saw
+        outside = self.pinned is None and self.current_transaction() is None
+        routing = self.routing.get()
+        cached = self.cache_by_default if routing is None or routing.cache_reads is None else routing.cache_reads
+        cache = self.query_cache if outside and cached else None
+        if routing is not None and not routing.read_write_split:
+            outside = False  # the primary only
+        if cache is not None and cache_key is not None and cache.usable(model):
+            key = (cache_key[0], repr(cache_key[1]))
+            found, value, generation = cache.lookup(model, key)
+            if found:
+                return list(value) if isinstance(value, list) else value  # type: ignore[return-value]
+            result = await self._read(operation, outside)
+            cache.store(model, key, result, generation)
+            return result
+        return await self._read(operation, outside)
+
+    def ensure_query_cache(self, ttl: float | None) -> QueryCache:
+        """The instance's query cache, made with ``ttl`` if it has none (writes invalidate it from now on)."""
+        if self.query_cache is None:
+            self.query_cache = QueryCache(ttl=ttl)
+        return self.query_cache
+
+    def wrote(self, model: str) -> None:
+        """A write to ``model`` (``ALL_MODELS``: any table) runs now: the replicas and the cache learn of it."""
+        scope = self.current_transaction() or self._isolation
+        if self.replicas is not None:
+            self.replicas.wrote(scope)
+        if self.query_cache is not None:
+            self.query_cache.invalidate(model, scope)
+
+    async def _read(self, operation: Callable[[Connection], Awaitable[T]], outside: bool) -> T:
+        if outside and self.replicas is not None:
+            return await self.replicas.read(operation, self._on_primary)
+        return await self._plain(operation)
+
+    async def _plain(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
+        if self.pinned is None and self.tx_var.get() is None:
+            # Most operations run outside any transaction: straight to the pool, as _Lease would.
+            pool = await self.pools.get()
+            connection = await pool.acquire()
+            try:
+                return await operation(connection)
+            finally:
+                await pool.release(connection)
+        return await self._on_primary(operation)
+
+    async def _on_primary(self, operation: Callable[[Connection], Awaitable[T]]) -> T:
         async with _Lease(self) as connection:
             return await operation(connection)
 
@@ -173,6 +303,10 @@ class ExecutionContext:
             scope = self.current_transaction() or self._isolation
             if scope is not None:
                 scope.created_tables.add(name)
+            if self.replicas is not None:
+                self.replicas.wrote(scope)  # replicas have the table once they replay past this
+            if self.query_cache is not None:
+                self.query_cache.invalidate(name, scope)  # a miss on a missing table is not kept
             self.schema.mark(name)
 
     @asynccontextmanager

@@ -12,11 +12,16 @@ import os
 import threading
 import weakref
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
 from ._loops import close_loop_resources
-from ._workflow import Workflow
+from ._nodes import Node, live_owners
+from ._tx_metrics import WORKFLOW
+from ._workflow import NodeEntry, Workflow
+
+if TYPE_CHECKING:
+    from ._executor import ExecutionContext
 
 __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
 
@@ -28,22 +33,85 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
         raise TypeError(
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
         )
-    results: Results = {}
-    skipped: set[str] = set()
-    inactive: dict[str, frozenset[str]] = {}
-    for entry in workflow.nodes:
-        if skipped or inactive:
-            reason = workflow.skip_reason(entry, skipped, inactive)
-            if reason is not None:
-                skipped.add(entry.node_id)
-                results[entry.node_id] = {"skipped": True, "reason": reason}
+    run = _Run(workflow)
+    token = WORKFLOW.set(workflow.label)
+    try:
+        await run.nodes(workflow.nodes)
+    finally:
+        WORKFLOW.reset(token)
+    return run.results, _run_id()
+
+
+class _Run:
+    """One execution of a workflow: its results and the nodes skipped so far."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.results: Results = {}
+        self.skipped: set[str] = set()
+        self.inactive: dict[str, frozenset[str]] = {}
+
+    async def nodes(self, entries: list[NodeEntry]) -> None:
+        """Run ``entries`` in order; a scoped node's downstream nodes run inside its scope."""
+        pending = list(entries)
+        while pending:
+            entry = pending.pop(0)
+            node = await self.node(entry)
+            if node is None or not entry.node_type.scoped:
                 continue
-        params = workflow.resolve_params(entry, results)
+            inside = self.workflow.downstream(entry.node_id)
+            block = [e for e in pending if e.node_id in inside]
+            rest = [e for e in pending if e.node_id not in inside]
+            # What the block needs from outside it runs first (it does not depend on the scope).
+            needed = self.workflow.upstream({e.node_id for e in block})
+            await self.nodes([e for e in rest if e.node_id in needed])
+            pending = [e for e in rest if e.node_id not in needed]
+            await self.scope(entry, node, block)
+
+    async def scope(self, entry: NodeEntry, node: Node, block: list[NodeEntry]) -> None:
+        skipped, inactive = set(self.skipped), dict(self.inactive)
+
+        async def body() -> None:  # run again from the same state on every attempt
+            self.skipped, self.inactive = set(skipped), dict(inactive)
+            for inner in block:
+                self.results.pop(inner.node_id, None)
+            await self.nodes(block)
+
+        contexts: dict[int, ExecutionContext] = {}
+        for inner in block:
+            if inner.node_type.needs_database:
+                context = inner.node_type.execution_context()
+                contexts[id(context)] = context
         try:
-            output = results[entry.node_id] = await entry.node_type().run(params)
+            extra = await node.run_scope(self.results[entry.node_id], body, list(contexts.values()))
+        except DataFlowError as exc:
+            exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
+            raise
+        self.results[entry.node_id] = {**self.results[entry.node_id], **extra}
+
+    def databases(self) -> list[ExecutionContext]:
+        """What a monitoring node looks at: the bound instance, the workflow's, or every live one."""
+        if self.workflow.owner is not None:
+            return [self.workflow.owner.execution_context]
+        return self.workflow.execution_contexts() or [owner.execution_context for owner in live_owners()]
+
+    async def node(self, entry: NodeEntry) -> Node | None:
+        """Run one node (``None`` when it is skipped)."""
+        if self.skipped or self.inactive:
+            reason = self.workflow.skip_reason(entry, self.skipped, self.inactive)
+            if reason is not None:
+                self.skipped.add(entry.node_id)
+                self.results[entry.node_id] = {"skipped": True, "reason": reason}
+                return None
+        params = self.workflow.resolve_params(entry, self.results)
+        node = entry.node_type()
+        if entry.node_type.uses_databases:
+            node.databases = self.databases()
+        try:
+            output = self.results[entry.node_id] = await node.run(params)
             branches = entry.node_type.inactive_outputs(output)
             if branches:
-                inactive[entry.node_id] = branches
+                self.inactive[entry.node_id] = branches
         except DataFlowError as exc:
             if entry.node_type.needs_database:
                 exc.with_enhancer(entry.node_type.execution_context().enhancer)
@@ -58,7 +126,7 @@ async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
                 f"Node '{entry.node_id}' ({entry.node_type.type_name}) failed: {type(exc).__name__}: {exc}",
                 context={"node": entry.node_id, "node_type": entry.node_type.type_name},
             ) from exc
-    return results, _run_id()
+        return node
 
 
 def _run_id() -> str:

@@ -61,7 +61,8 @@ class SchemaCache:
     def check(self, model: str) -> bool:
         """Whether ``model``'s table is known to exist; counted as a hit or a miss."""
         with self._lock:
-            if self._valid(model):
+            # Inline for the common case (no TTL): this runs before every operation.
+            if model in self._entries if self.ttl is None else self._valid(model):
                 self.hits += 1
                 self._entries.move_to_end(model)
                 return True

@@ -8,6 +8,7 @@ with "another operation is in progress", and use from another event loop is DF-5
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from ._errors import PoolTimeoutError, WrongEventLoopError
@@ -38,7 +39,7 @@ class SharedConnection:
         timeout: Seconds to wait for it before DF-509 (``None``: wait as long as it takes).
     """
 
-    __slots__ = ("connection", "loop", "lock", "what", "timeout")
+    __slots__ = ("connection", "loop", "lock", "what", "timeout", "idle_since")
 
     def __init__(
         self, connection: Connection, loop: asyncio.AbstractEventLoop, what: str, timeout: float | None
@@ -48,6 +49,8 @@ class SharedConnection:
         self.lock = asyncio.Lock()
         self.what = what
         self.timeout = timeout
+        #: ``time.monotonic()`` when the last operation gave it back; ``None`` while one runs.
+        self.idle_since: float | None = time.monotonic()
 
     async def take(self) -> Connection:
         """Wait for the connection (DF-506 off its loop, DF-509 after ``timeout``)."""
@@ -65,8 +68,10 @@ class SharedConnection:
                     f"{self.what} stayed busy for pool_acquire_timeout={self.timeout:g}s "
                     "(another task holds a transaction on it)."
                 ) from None
+        self.idle_since = None
         return self.connection
 
     def give_back(self) -> None:
         """Let the next waiting operation have the connection."""
+        self.idle_since = time.monotonic()
         self.lock.release()

@@ -77,9 +77,16 @@ class Workflow:
     Build one with :meth:`WorkflowBuilder.build`; run it with a runtime.
     """
 
-    def __init__(self, nodes: list[NodeEntry], connections: list[Connection]) -> None:
+    def __init__(
+        self, nodes: list[NodeEntry], connections: list[Connection], name: str | None = None,
+        owner: NodeOwner | None = None,
+    ) -> None:
         self.nodes = nodes
+        #: The instance of the builder (``db.workflow()``), if it was bound.
+        self.owner = owner
         self.connections = connections
+        #: The name given to ``build(name=...)``; metrics group the workflow's transactions by :attr:`label`.
+        self.name = name
         self._types = {entry.node_id: entry.node_type for entry in nodes}
         self._incoming: dict[str, list[Connection]] = {}
         for conn in connections:
@@ -96,6 +103,19 @@ class Workflow:
             if branch and branch[0] in inactive.get(conn.source, frozenset()):
                 return f"'{conn.source}.{branch[0]}' is the branch not taken"
         return None
+
+    @property
+    def label(self) -> str:
+        """How transaction metrics name this workflow: its name, else its node ids."""
+        return self.name or "workflow(" + ", ".join(self.node_ids)[:100] + ")"
+
+    def downstream(self, node_id: str) -> set[str]:
+        """The nodes that depend on ``node_id`` through connections, directly or through others."""
+        return _reach({node_id}, [(c.source, c.target) for c in self.connections]) - {node_id}
+
+    def upstream(self, node_ids: set[str]) -> set[str]:
+        """The nodes that ``node_ids`` depend on (not counting ``node_ids`` themselves)."""
+        return _reach(node_ids, [(c.target, c.source) for c in self.connections]) - node_ids
 
     @property
     def node_ids(self) -> list[str]:
@@ -154,6 +174,17 @@ def _copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         return _plain_copy(source, set())  # type: ignore[no-any-return]
     except LookupError:
         return copy.deepcopy(source)
+
+
+def _reach(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        node = todo.pop()
+        for source, target in edges:
+            if source == node and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def _split(path: str) -> list[str]:
@@ -276,8 +307,8 @@ class WorkflowBuilder:
         self._connections.append(Connection(source, source_output or "", target, target_param))
         return self
 
-    def build(self) -> Workflow:
-        """Validate and return the workflow.
+    def build(self, name: str | None = None) -> Workflow:
+        """Validate and return the workflow (``name``: how transaction metrics report it).
 
         Raises:
             UnknownNodeTypeError: DF-401.
@@ -324,7 +355,7 @@ class WorkflowBuilder:
                     exc.context["node"] = entry.node_id  # validation code records the type, not the id
                 exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
                 raise
-        return Workflow([entries[n] for n in order], list(self._connections))
+        return Workflow([entries[n] for n in order], list(self._connections), name, self._db)
 
 
 def execution_order(

@@ -60,7 +60,14 @@ PUBLISHED: dict[str, str] = {
     "DF-510": "DatabaseLockedError",
     "DF-511": "ConnectionLostError",
     "DF-512": "DatabaseError",
+    "DF-520": "ReplicasUnavailableWarning",
     "DF-601": "TransactionError",
+    "DF-602": "SerializationFailureError",
+    "DF-603": "TransactionTimeoutError",
+    "DF-604": "InvalidTransactionOptionError",
+    "DF-605": "InvalidSagaError",
+    "DF-606": "TwoPhaseCommitUnavailableError",
+    "DF-607": "TwoPhaseCommitError",
     "DF-701": "ResourceLeakError",
     "DF-710": "TaskNotStoppedError",
     "DF-801": "InvalidURLError",
@@ -68,12 +75,21 @@ PUBLISHED: dict[str, str] = {
     "DF-803": "TestDatabaseOptionsError",
     "DF-804": "BackendMarkerError",
     "DF-805": "InvalidTaskError",
+    "DF-810": "ReplicaConfigurationError",
+    "DF-811": "GatewayWithoutAuthWarning",
+    "DF-812": "GatewayConfigurationError",
     "DF-901": "MultipleHeadsError",
     "DF-902": "MigrationChecksumError",
     "DF-903": "InvalidMigrationTargetError",
     "DF-904": "UnsupportedMigrationOperationError",
     "DF-905": "MigrationFailedError",
     "DF-906": "InvalidMigrationHistoryError",
+    "DF-410": "UnknownSourceTableError",
+    "DF-411": "InvalidCaptureParameterError",
+    "DF-513": "LogicalDecodingUnavailableError",
+    "DF-514": "ChangeFeedExistsError",
+    "DF-515": "ChangeFeedNotFoundError",
+    "DF-516": "ChangeCaptureOutdatedError",
 }
 
 #: Families by the first digit of the code (ARCHITECTURE.md, "Errors").
@@ -85,7 +101,7 @@ FAMILY = {
     "5": ("DatabaseConnectionError", "DatabaseError", "DataFlowWarning"),
     "6": "TransactionError",
     "7": "ResourceLeakError",
-    "8": "ConfigurationError",
+    "8": ("ConfigurationError", "DataFlowWarning"),
     "9": "MigrationError",
 }
 
@@ -321,13 +337,19 @@ def test_section_cause_and_fix_are_the_catalogs(code: str) -> None:
     (a section may explain more after them), so changing one without the other fails here."""
     info = CATALOG[code]
     body = sections(page_path(code))[code]
-    for lead, text in (("**Why it happens.**", info.cause), ("**Fix.**", info.fix)):
+    for lead, text, more in (
+        ("**Why it happens.**", info.cause, info.more_causes),
+        ("**Fix.**", info.fix, info.more_solutions),
+    ):
         shown = _paragraph(body, lead)
         assert shown is not None, f"{code}: no {lead} paragraph"
         assert shown.startswith(text), (
             f"{code}: the {lead} paragraph must start with the catalog's text "
             f"(dataflow._catalog, {code}).\n  catalog: {text}\n  page:    {shown}"
         )
+        for extra in more:  # full messages print these too: the page says the same (prose; code is shown below)
+            prose = " ".join(extra.split("\n\n")[0].split())
+            assert prose in shown, f"{code}: the {lead} paragraph lacks the catalog's additional text: {prose}"
 
 
 def test_index_table_is_the_catalog() -> None:

@@ -562,6 +562,25 @@ def test_df506_transaction_used_from_another_loop(database_url: str) -> None:
         owner.run(db.close())
 
 
+@triggers("DF-520")
+@pytest.mark.postgresql_only(reason="SQLite has no streaming replication, so it has no replicas")
+async def test_df520_every_replica_down_reads_from_the_primary(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    nowhere = parts._replace(netloc=f"{parts.hostname}:1").geturl()  # nothing listens on port 1
+    db = DataFlow(database_url, read_replicas=[nowhere])
+    declare(db)
+    try:
+        with pytest.warns(dataflow.ReplicasUnavailableWarning) as record:
+            results = await run(("UserCountNode", "count", {}))
+        assert results["count"]["count"] == 0  # the read itself succeeded, on the primary
+    finally:
+        await db.close()
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.ReplicasUnavailableWarning))
+    message = str(warning)
+    assert warning.code == "DF-520" and message.startswith(f"DF-520: {CATALOG['DF-520'].title}\n")
+    assert message.endswith(expected_link("DF-520")) and ":1/" in message
+
+
 @triggers("DF-507")
 @pytest.mark.dataflow_leaks_expected(reason="closes an event loop without shutdown on purpose, to make the pool stale")
 def test_df507_stale_pool_warning(database_url: str) -> None:
@@ -720,6 +739,113 @@ async def test_df601_sync_runtime_inside_async_transaction(db: DataFlow) -> None
     assert "AsyncLocalRuntime" in message
 
 
+@triggers("DF-602")
+@pytest.mark.postgresql_only(reason="two transactions overlap only on PostgreSQL; SQLite runs one writer at a time")
+async def test_df602_write_skew_under_serializable(db: DataFlow) -> None:
+    first = await run(create("a", "a@example.com"))
+    second = await run(create("b", "b@example.com"))
+    ids = [next(iter(first.values()))["id"], next(iter(second.values()))["id"]]
+    both_read = asyncio.Barrier(2)
+
+    async def shift(me: int) -> None:
+        async with db.transaction(isolation="SERIALIZABLE"):
+            adults = (await run(("UserCountNode", "n", {"filter": {"age": 0}})))["n"]["count"]
+            await both_read.wait()
+            if adults == 2:
+                await run(("UserUpdateNode", "u", {"id": me, "fields": {"age": 1}}))
+
+    with pytest.raises(dataflow.SerializationFailureError) as info:
+        await asyncio.gather(*(shift(me) for me in ids))
+    message = check(info.value, "DF-602")
+    assert "retries" in message and info.value.context["sqlstate"] == "40001"
+
+
+@triggers("DF-603")
+async def test_df603_lock_wait_outlasts_the_timeout(database_url: str) -> None:
+    holder, waiter = DataFlow(database_url), DataFlow(database_url)
+    try:
+        declare(holder)
+        declare(waiter)
+        user = next(iter((await run(create(), db=holder)).values()))
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with holder.transaction():
+                await run(("UserUpdateNode", "u", {"id": user["id"], "fields": {"age": 5}}), db=holder)
+                held.set()
+                await release.wait()
+
+        task = asyncio.create_task(hold())
+        await asyncio.wait_for(held.wait(), 10)
+        try:
+            with pytest.raises(dataflow.TransactionTimeoutError) as info:
+                async with waiter.transaction(timeout=0.2):
+                    await run(("UserUpdateNode", "u", {"id": user["id"], "fields": {"age": 6}}), db=waiter)
+        finally:
+            release.set()
+            await task
+        message = check(info.value, "DF-603")
+        assert "timeout" in message
+    finally:
+        await holder.close()
+        await waiter.close()
+
+
+@triggers("DF-604")
+async def test_df604_unknown_isolation_level(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidTransactionOptionError) as info:
+        db.transaction(isolation="SNAPSHOT")
+    message = check(info.value, "DF-604")
+    assert "SERIALIZABLE" in message
+    with pytest.raises(dataflow.InvalidTransactionOptionError) as info:
+        workflow(("TransactionContextNode", "tx", {"timeout": -1}), db=db)
+    assert check(info.value, "DF-604") and info.value.context["node"] == "tx"
+
+
+@triggers("DF-605")
+async def test_df605_compensation_for_an_unknown_step(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidSagaError) as info:
+        await dataflow.SagaCoordinator(db).run(
+            [{"name": "create", "node": "UserCreateNode", "params": {"name": "a", "email": "a"}}],
+            {"craete": {"node": "UserDeleteNode", "params": {"id": "${create.id}"}}},
+        )
+    message = check(info.value, "DF-605")
+    assert "'craete'" in message
+
+
+@triggers("DF-606")
+async def test_df606_participant_cannot_prepare(backend: str, db: DataFlow) -> None:
+    """SQLite cannot prepare at all; a PostgreSQL participant cannot inside an open transaction."""
+    with pytest.raises(dataflow.TwoPhaseCommitUnavailableError) as info:
+        if backend == "sqlite":
+            async with dataflow.TwoPhaseCommit([db], log=db):
+                pass
+        else:
+            async with db.transaction():
+                async with dataflow.TwoPhaseCommit([db], log=db):
+                    pass
+    message = check(info.value, "DF-606")
+    assert ("saga" if backend == "sqlite" else "outside other transactions") in message
+
+
+@triggers("DF-607")
+@pytest.mark.postgresql_only(reason="SQLite has no PREPARE TRANSACTION")
+async def test_df607_participant_fails_to_prepare(db: DataFlow, database_url: str) -> None:
+    other = DataFlow(database_url)
+    try:
+        with pytest.raises(dataflow.TwoPhaseCommitError) as info:
+            async with dataflow.TwoPhaseCommit([db, other], log=db):
+                await run(create())
+                async with other.connection() as connection:
+                    await connection.execute('CREATE TABLE "t" ("x" INT UNIQUE DEFERRABLE INITIALLY DEFERRED)')
+                    await connection.execute('INSERT INTO "t" VALUES (1), (1)')
+        message = check(info.value, "DF-607")
+        assert "nothing was committed" in message
+        assert (await run(("UserCountNode", "n", {})))["n"]["count"] == 0
+    finally:
+        await other.close()
+
+
 # --- 7xx: testing support ---------------------------------------------------------------------------
 
 
@@ -852,6 +978,44 @@ async def test_df805_track_task_given_a_coroutine() -> None:
         coro.close()
     message = check(info.value, "DF-805")
     assert "not a coroutine" in message
+@triggers("DF-810")
+def test_df810_read_replicas_on_sqlite_and_bad_replica_urls(tmp_path: Any) -> None:
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"sqlite:///{tmp_path}/app.db", read_replicas=[f"sqlite:///{tmp_path}/copy.db"])
+    assert "streaming replication" in check(info.value, "DF-810")
+    with pytest.raises(dataflow.ReplicaConfigurationError) as info:
+        DataFlow(f"postgresql://app:{PASSWORD}@primary/shop", read_replicas=f"postgresql://app:{PASSWORD}@replica/shop")
+    assert "must be a list of URLs" in check(info.value, "DF-810")
+
+
+@triggers("DF-811")
+def test_df811_gateway_without_auth(database_url: str) -> None:
+    from dataflow.gateway import create_gateway_api
+
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        with pytest.warns(dataflow.GatewayWithoutAuthWarning) as record:
+            create_gateway_api(db)
+    finally:
+        asyncio.run(db.close())
+    warning = next(w.message for w in record if isinstance(w.message, dataflow.GatewayWithoutAuthWarning))
+    message = str(warning)
+    assert message.startswith(f"DF-811: {CATALOG['DF-811'].title}\n") and message.endswith(expected_link("DF-811"))
+
+
+@triggers("DF-812")
+def test_df812_gateway_for_a_model_the_instance_does_not_declare(database_url: str) -> None:
+    from dataflow.gateway import create_gateway_api
+
+    db = DataFlow(database_url)
+    declare(db)
+    try:
+        with pytest.raises(dataflow.GatewayConfigurationError) as info:
+            create_gateway_api(db, models=["Invoice"], auth=None)
+    finally:
+        asyncio.run(db.close())
+    assert "Invoice" in check(info.value, "DF-812")
 
 
 # --- 9xx: migrations -----------------------------------------------------------------------------------
@@ -1027,3 +1191,150 @@ async def test_df501_server_stopped_mid_run_then_restarted(private_postgres: Any
     results = await run(("UserCountNode", "count", {}))
     assert results["count"]["count"] == 1
     await db.close()
+
+
+# --- change data capture -----------------------------------------------------------------------------
+
+
+@triggers("DF-410")
+async def test_df410_change_capture_of_a_table_no_model_declares(db: DataFlow) -> None:
+    workflow = WorkflowBuilder().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "custmers"})
+    with pytest.raises(dataflow.UnknownSourceTableError) as info:
+        workflow.build()
+    message = check(info.value, "DF-410")
+    assert "source_table 'custmers' is not a model or table of any live DataFlow instance" in message
+    with pytest.raises(dataflow.UnknownSourceTableError) as info:
+        db.change_feed("orders")
+    assert "its tables: users" in check(info.value, "DF-410")
+
+
+@triggers("DF-411")
+async def test_df411_unsupported_capture_operation_feed_name_and_limit(db: DataFlow) -> None:
+    workflow = db.workflow().add_node(
+        "ChangeDataCaptureNode", "cdc", {"source_table": "users", "capture_operations": ["INSERT", "TRUNCATE"]}
+    )
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        workflow.build()
+    message = check(info.value, "DF-411")
+    assert "'TRUNCATE' is not an operation change capture supports; use INSERT, UPDATE, DELETE." in message
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        db.change_feed("users", name="Billing-2")
+    assert "'Billing-2' is not a feed name" in check(info.value, "DF-411")
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        await db.change_feed("users").read(0)
+    assert "limit must be a positive integer, got 0." in check(info.value, "DF-411")
+    flag = db.workflow().add_node("ChangeDataCaptureNode", "cdc", {"source_table": "users", "acknowledge": "no"})
+    with pytest.raises(dataflow.InvalidCaptureParameterError) as info:
+        flag.build()
+    assert "acknowledge must be True or False, got 'no'." in check(info.value, "DF-411")
+
+
+@pytest.fixture
+def replica_level_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A throwaway PostgreSQL server of this test alone, with wal_level=replica (no logical decoding)."""
+    import _postgres
+
+    if _postgres.os.environ.get(_postgres.ENV_URL):
+        pytest.skip(f"{_postgres.ENV_URL} is set: the suite does not start or stop servers of its own")
+    monkeypatch.setattr(_postgres, "SERVER_SETTINGS", {**_postgres.SERVER_SETTINGS, "wal_level": "replica"})
+    try:
+        server = _postgres.start_throwaway_server(_postgres.find_pg_ctl(), worker=f"{_postgres.worker_id()}-cdc")
+    except _postgres.PostgresUnavailableError as exc:
+        _postgres.handle_unavailable(str(exc))
+    try:
+        wait_until_ready(server.admin_url)
+        yield server
+    finally:
+        server.close()
+
+
+@triggers("DF-513")
+async def test_df513_postgresql_without_logical_decoding(replica_level_postgres: Any) -> None:
+    """PostgreSQL only: SQLite captures with triggers and has no wal_level."""
+    db = DataFlow(replica_level_postgres.create_database())
+    declare(db)
+    with pytest.raises(dataflow.LogicalDecodingUnavailableError) as info:
+        await db.change_feed("users").create()
+    message = check(info.value, "DF-513")
+    assert "The server runs with wal_level=replica" in message
+    assert "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL" in message
+    assert not await db.change_feed("users").exists()
+    await db.close()
+
+
+@triggers("DF-514")
+async def test_df514_a_feed_created_twice(db: DataFlow) -> None:
+    feed = db.change_feed("users", name="billing")
+    await feed.create()
+    try:
+        with pytest.raises(dataflow.ChangeFeedExistsError) as info:
+            await db.change_feed("users", name="billing").create()
+        message = check(info.value, "DF-514")
+        assert "Change feed 'billing' already exists for table 'users'" in message
+    finally:
+        await feed.drop()
+
+
+@triggers("DF-515")
+async def test_df515_a_feed_read_before_create_and_after_drop(db: DataFlow) -> None:
+    feed = db.change_feed("users", name="billing")
+    with pytest.raises(dataflow.ChangeFeedNotFoundError) as info:
+        await feed.read()
+    message = check(info.value, "DF-515")
+    assert "await db.change_feed('users', name='billing').create()" in message
+    await feed.create()
+    await feed.drop()
+    for call in (feed.read, feed.drop, feed.position):
+        with pytest.raises(dataflow.ChangeFeedNotFoundError):
+            await call()
+    if db.dialect == "postgresql":  # the slot dropped behind DataFlow's back
+        await feed.create()
+        async with db.connection() as connection:
+            await connection.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database() AND slot_name LIKE 'dataflow_billing_%'"
+            )
+        with pytest.raises(dataflow.ChangeFeedNotFoundError) as info:
+            await feed.read()
+        assert "of change feed 'billing' does not exist (it was dropped outside DataFlow" in check(info.value, "DF-515")
+        await feed.drop()
+        assert not await feed.exists()
+
+
+@triggers("DF-516")
+@pytest.mark.sqlite_only(reason="PostgreSQL decodes the write-ahead log, which follows column changes by itself")
+async def test_df516_sqlite_triggers_outdated_by_a_column_change(db: DataFlow) -> None:
+    feed = db.change_feed("users")
+    await feed.create()
+    async with db.connection() as connection:
+        await connection.execute('ALTER TABLE "users" ADD COLUMN "country" TEXT')
+    with pytest.raises(dataflow.ChangeCaptureOutdatedError) as info:
+        await feed.read()
+    message = check(info.value, "DF-516")
+    assert "lists other columns than table 'users' has now" in message
+    assert "Run await db.change_feed('users', name='users').refresh()." in message
+    await feed.refresh()
+    assert await feed.read() == []
+
+
+@triggers("DF-513")
+@pytest.mark.postgresql_only(reason="replication privileges are PostgreSQL roles; SQLite has no users")
+async def test_df513_a_role_without_the_replication_attribute(database_url: str) -> None:
+    import asyncpg
+
+    role = f"no_replication_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
+    try:
+        db = DataFlow(with_credentials(database_url, user=role, password=PASSWORD))
+        declare(db)
+        with pytest.raises(dataflow.LogicalDecodingUnavailableError) as info:
+            await db.change_feed("users").create()
+        message = check(info.value, "DF-513")
+        assert f"The user '{role}' may not use replication slots" in message
+        assert f'ALTER ROLE "{role}" REPLICATION;' in message
+        assert PASSWORD not in message
+        await db.close()
+    finally:
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()

@@ -1,11 +1,14 @@
-"""``python -m dataflow.migrations``: the commands as subprocesses, on both backends, and mounting
-them under another program's parser. Exit codes: 0 clean, 1 findings or failures, 2 bad usage."""
+"""``python -m dataflow.migrations`` and ``dataflow migrate``: the commands as subprocesses, on both
+backends, with ``--json``, and mounted under another program's parser. Exit codes: 0 clean, 1
+findings or failures, 2 bad usage."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,9 +35,10 @@ class Cli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATAFLOW_APP"))}
         self.env["DATABASE_URL"] = database_url
 
-    def __call__(self, *args: str, app: str | None = "app:db", env: dict[str, str] | None = None
+    def __call__(self, *args: str, app: str | None = "app:db", env: dict[str, str] | None = None,
+                 program: tuple[str, ...] = (sys.executable, "-m", "dataflow.migrations"),
                  ) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "dataflow.migrations", *(["--app", app] if app else []), *args]
+        command = [*program, *(["--app", app] if app else []), *args]
         return subprocess.run(command, cwd=self.cwd, env={**self.env, **(env or {})}, capture_output=True,
                               text=True, timeout=120, check=False)
 
@@ -142,3 +146,44 @@ def test_the_commands_mount_under_another_parser(tmp_path: Path, monkeypatch: py
         assert args.command == "migrate"
         assert args.handler(args, out=out) == 0
         assert out.getvalue() == "base (no revision applied)\n"
+
+
+def test_dataflow_migrate_is_the_same_commands_with_json(cli: Cli) -> None:
+    script = shutil.which("dataflow", path=str(Path(sys.executable).parent))
+    assert script, "the dataflow console script is installed next to the interpreter"
+
+    def migrate(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli(*args, program=(script, "migrate"))
+
+    def as_json(*args: str) -> dict[str, object]:
+        result = migrate(*args)
+        assert result.stderr == "", result.stderr
+        data: dict[str, object] = json.loads(result.stdout)
+        assert data["status"] == result.returncode
+        return data
+
+    assert as_json("--json", "check") == {
+        "command": "migrate check", "status": 1, "agree": False,
+        "differences": ['create_table("users", columns=["id", "name", "email"])'],
+    }
+    assert as_json("generate", "-m", "create users", "--json") == {
+        "command": "migrate generate", "status": 0, "generated": "migrations/0001_create_users.py",
+        "revision": "0001_create_users", "operations": ['create_table("users", columns=["id", "name", "email"])'],
+    }
+    assert as_json("up", "--json") == {
+        "command": "migrate up", "status": 0, "applied": ["0001_create_users"], "current": "0001_create_users",
+    }
+    assert as_json("--json", "history") == {"command": "migrate history", "status": 0, "revisions": [
+        {"id": "0001_create_users", "message": "create users", "applied": True, "head": True},
+    ]}
+    assert as_json("current", "--json")["current"] == "0001_create_users"
+    assert as_json("repair", "--json")["repaired"] == []
+    assert as_json("down", "base", "--json") == {
+        "command": "migrate down", "status": 0, "rolled_back": ["0001_create_users"], "current": None,
+    }
+    assert as_json("stamp", "--json")["stamped"] == ["0001_create_users"]
+    assert migrate("up").stdout == "The database is at 0001_create_users.\n"  # text without --json
+    result = migrate("down", "0042", "--json")  # errors stay text on stderr, exit 2 for a bad target
+    assert (result.returncode, result.stdout) == (2, "") and result.stderr.startswith("DF-903")
+    result = cli("history", app="nowhere:db", program=(script, "migrate"))
+    assert result.returncode == 2 and result.stderr.startswith("dataflow migrate: error: cannot import")

@@ -21,8 +21,8 @@ from benchmarks._backends import make_target, postgres_url_from_env  # noqa: E40
 from benchmarks._harness import Result, Stats, alternate  # noqa: E402
 from benchmarks.workloads import Sizes, Suite  # noqa: E402
 
-INPROC = {"create_async", "create_sync", "read_by_id", "list_filter", "count_filter", "memory_list", "bulk_create_5",
-          "upsert", "workflow_5_nodes", "cleanup_pools"}
+INPROC = {"create_async", "create_sync", "read_by_id", "list_filter", "count_filter", "count_filter_cached",
+          "memory_list", "bulk_create_5", "upsert", "workflow_5_nodes", "cleanup_pools"}
 
 
 @pytest.mark.parametrize("backend", ["sqlite-memory", "sqlite-file"])

@@ -174,3 +174,39 @@ def test_connected_params_are_not_required_statically(db: DataFlow) -> None:
     wf.add_node("AccountCreateNode", "dst", {"email": "f"})
     wf.add_connection("src", "name", "dst", "name")
     wf.build()
+
+
+def test_unbound_resolution_follows_instances_being_declared_closed_and_collected() -> None:
+    """Unbound names are remembered per owner; a new declaration, a close or a collection undoes that."""
+    import asyncio
+    import gc
+
+    from dataflow import AmbiguousNodeTypeError
+
+    def declare(db: DataFlow) -> None:
+        db.model(type("Ledger", (), {"__annotations__": {"id": int, "memo": str}}))
+
+    def owner_of_unbound() -> Any:
+        workflow = WorkflowBuilder().add_node("LedgerCountNode", "n", {}).build()
+        return workflow.nodes[0].node_type.execution_context()
+
+    first = DataFlow("sqlite:///:memory:")
+    declare(first)
+    assert owner_of_unbound() is owner_of_unbound()  # resolved, then remembered
+    second = DataFlow("sqlite:///:memory:")
+    assert owner_of_unbound() is not None  # declaring nothing yet: still unambiguous
+    declare(second)
+    with pytest.raises(AmbiguousNodeTypeError):
+        owner_of_unbound()
+    asyncio.run(first.close())
+    second_context = owner_of_unbound()
+    third = DataFlow("sqlite:///:memory:")
+    declare(third)
+    with pytest.raises(AmbiguousNodeTypeError):
+        owner_of_unbound()
+    del second, second_context
+    gc.collect()
+    assert owner_of_unbound() is owner_of_unbound()
+    asyncio.run(third.close())
+    with pytest.raises(UnknownNodeTypeError):
+        owner_of_unbound()

@@ -9,6 +9,7 @@ never compares backend names. Drivers are imported lazily by the concrete module
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -18,6 +19,9 @@ from typing import Any, ClassVar
 from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
+from ._capture import ChangeCapture
+from ._replication import Replication
+from ._transactions import TransactionSpelling
 
 __all__ = [
     "Backend",
@@ -70,14 +74,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Backend(ABC):
+class Backend(TransactionSpelling, ABC):
     """One database product: how its URLs look, how it spells SQL, stores values and opens pools."""
 
     name: ClassVar[str]
     #: URL schemes that select this backend (``_dialects.SCHEMES`` is built from these).
     schemes: ClassVar[tuple[str, ...]]
-    #: The statement that opens a top-level transaction.
-    begin_sql: ClassVar[str] = "BEGIN"
     numbered_params: ClassVar[bool]
     column_types: ClassVar[dict[FieldType, str]]
     to_db: ClassVar[dict[FieldType, ToDB]]
@@ -142,6 +144,10 @@ class Backend(ABC):
     #: Appended to an upsert's RETURNING list when the backend can tell inserted from updated rows.
     upsert_inserted_column: ClassVar[str | None] = None
 
+    #: Replication positions for read replicas (``_replication.Replication``); ``None``: the
+    #: backend has no replicas (``DataFlow(read_replicas=...)`` is DF-810).
+    replication: ClassVar[Replication | None] = None
+
     def sync_identity(self, table: str) -> str | None:
         """A statement that moves ``table``'s id sequence past explicitly inserted ids, if needed."""
         return None
@@ -196,6 +202,14 @@ class Backend(ABC):
     @abstractmethod
     def editor(self) -> SchemaEditor:
         """Reads a live schema and changes it (the DDL of migrations)."""
+
+    #: The backend's change capture class (``_cdc_sqlite``, ``_cdc_postgres``), built with the backend.
+    capture_class: ClassVar[type[ChangeCapture]]
+
+    @functools.cached_property
+    def change_capture(self) -> ChangeCapture:
+        """Records a table's row changes for change feeds and reads them back in commit order."""
+        return self.capture_class(self)
 
 
 class TestDatabases(ABC):
@@ -272,6 +286,11 @@ class Connection(ABC):
     async def copy_records(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
         """Bulk-load rows with the backend's fastest path; ``False`` if it has none."""
         return False
+
+    @property
+    def session(self) -> int | None:
+        """The server's id of this session, when the database has sessions (PostgreSQL's pid)."""
+        return None
 
     @abstractmethod
     def is_usable(self) -> bool:
@@ -412,3 +431,4 @@ class SchemaEditor(ABC):
     @abstractmethod
     async def reset(self, connection: Connection) -> None:
         """Drop every table, view and index (a throwaway test database back to empty)."""
+

@@ -11,8 +11,10 @@ from .._errors import (
     DataFlowError,
     EventLoopClosedError,
     PoolClosedError,
+    SerializationFailureError,
     ServerUnavailableError,
     TooManyConnectionsError,
+    TransactionTimeoutError,
     UniqueViolationError,
     WrongEventLoopError,
 )
@@ -43,6 +45,9 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
                 context={"constraint": constraint},
             )
         return UniqueViolationError(f"PostgreSQL rejected a duplicate value: {message} ({detail}).")
+    conflict = _conflict(exc, message)
+    if conflict is not None:
+        return conflict
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return ConstraintViolationError(f"PostgreSQL rejected the write: {message}.")
     if isinstance(exc, (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)):
@@ -116,6 +121,30 @@ def translate(exc: BaseException, url: DatabaseURL) -> DataFlowError:
             f"The event loop that owns a PostgreSQL connection to {where} is closed.", context=context
         )
     return DatabaseError(f"PostgreSQL error at {where}: {type(exc).__name__}: {message}", context=context)
+
+
+def _conflict(exc: BaseException, message: str) -> DataFlowError | None:
+    """DF-602 for a serialization failure or deadlock, DF-603 for a statement or lock timeout."""
+    import asyncpg
+
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
+        kind = "deadlock" if isinstance(exc, asyncpg.DeadlockDetectedError) else "serialization failure"
+        detail = getattr(exc, "detail", None)
+        return SerializationFailureError(
+            f"PostgreSQL rolled the transaction back ({kind}, SQLSTATE {sqlstate}): {message}"
+            + (f" ({redact(detail)})" if detail else "")
+            + ". It conflicted with a concurrent transaction; running it again usually succeeds.",
+            context={"sqlstate": sqlstate, "conflict": kind},
+        )
+    timeout = isinstance(exc, asyncpg.LockNotAvailableError) and "lock timeout" in message
+    if timeout or (isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in message):
+        kind = "lock wait" if timeout else "statement"
+        return TransactionTimeoutError(
+            f"PostgreSQL canceled a {kind} that outlasted the timeout ({message}); the transaction is rolled back.",
+            context={"sqlstate": sqlstate, "waited_for": kind},
+        )
+    return None
 
 
 def translatable() -> tuple[type[BaseException], ...]:

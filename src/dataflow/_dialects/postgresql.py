@@ -34,11 +34,14 @@ from ._base import (
     ddl_lock_key,
     quote_ident,
 )
+from ._cdc_postgres import PostgresCapture
 from ._postgres_admin import PostgresTestDatabases
 from ._postgres_admin import drop_database as _drop_database
 from ._postgres_admin import ensure_database as _ensure_database
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
+from ._replication import PostgresReplication
+from ._transactions import PostgresTransactionSpelling
 
 if TYPE_CHECKING:
     import asyncpg
@@ -84,7 +87,7 @@ _TYPE_NAMES = {
 }
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(PostgresTransactionSpelling, Backend):
     """PostgreSQL (11+) through asyncpg."""
 
     name = "postgresql"
@@ -95,6 +98,8 @@ class PostgresBackend(Backend):
     from_db = _FROM_DB
     text_collation = '"C"'
     upsert_inserted_column = '(xmax = 0) AS "__df_inserted"'
+    capture_class = PostgresCapture
+    replication = PostgresReplication()
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:
         return parse_server_url(self.name, url, rest, default_port=DEFAULT_PORT)
@@ -244,6 +249,11 @@ class PostgresConnection(Connection):
         except self._errors as exc:
             raise self._translate(exc) from exc
         return True
+
+    @property
+    def session(self) -> int | None:
+        """The server process id of this connection (``pg_stat_activity.pid``)."""
+        return int(self.raw.get_server_pid())
 
     def is_usable(self) -> bool:
         if self.broken:

@@ -42,8 +42,10 @@ from ._base import (
     ToDB,
     quote_ident,
 )
+from ._cdc_sqlite import SQLiteCapture
 from ._sqlite_files import SQLiteTestDatabases, drop_files, with_suffix
 from ._sqlite_schema import SQLiteEditor
+from ._transactions import SQLiteTransactionSpelling
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -62,8 +64,7 @@ def _glob_literal(text: str) -> str:
 
 
 def _dt_to_sqlite(value: datetime) -> str:
-    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux, which
-    # broke both the fixed width (ordering) and reading the value back.
+    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000 on Linux (width, reading back).
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -94,18 +95,18 @@ _COLUMN_TYPES = {
 }
 
 
-class SQLiteBackend(Backend):
-    """SQLite through aiosqlite (3.35+ for RETURNING)."""
+class SQLiteBackend(SQLiteTransactionSpelling, Backend):
+    """SQLite through aiosqlite (3.35+ for RETURNING); BEGIN IMMEDIATE (SQLiteTransactionSpelling) takes
+    the write lock at BEGIN: a deferred transaction that reads first and writes later can fail with
+    "database is locked" at once, without waiting for the busy timeout."""
 
     name = "sqlite"
     schemes = ("sqlite", "sqlite+aiosqlite")
-    # Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
-    # fail with "database is locked" at once, without waiting for the busy timeout.
-    begin_sql = "BEGIN IMMEDIATE"
     numbered_params = False
     column_types = _COLUMN_TYPES
     to_db = _TO_DB
     from_db = _FROM_DB
+    capture_class = SQLiteCapture
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:
         return parse_path_url(self.name, url, rest)
@@ -152,8 +153,7 @@ class SQLiteBackend(Backend):
         pattern = self.literal_pattern(text, prefix=prefix, suffix=suffix)
         if len(pattern.encode("utf-8")) <= _MAX_GLOB_BYTES:
             return self.literal_match(column, params.add(pattern))
-        # GLOB patterns over 50,000 bytes fail with "LIKE or GLOB pattern too complex"; these are
-        # literal, case-sensitive (binary) matches, so INSTR/SUBSTR (which count characters) agree.
+        # GLOB over 50,000 bytes is "pattern too complex"; literal binary matches: INSTR/SUBSTR agree.
         if prefix and suffix:
             return f"INSTR({column}, {params.add(text)}) > 0"
         if suffix:  # starts with: the first occurrence is at the start

@@ -5,6 +5,7 @@ The public face is ``db.migrations`` (:class:`Migrations`), ``db.migrate()`` /
 files import their operations from.
 """
 
+from ._calls import MigrationCalls
 from ._checks import (
     check_keeps_data,
     check_matches_models,
@@ -38,6 +39,7 @@ from ._ops import (
 from ._runner import Migrations, RevisionStatus
 
 __all__ = [
+    "MigrationCalls",
     "UNCHANGED",
     "AddColumn",
     "AlterColumn",

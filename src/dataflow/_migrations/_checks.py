@@ -57,7 +57,7 @@ async def check_matches_models(migrations: Migrations) -> None:
     plan = await migrations.check()
     assert not plan, (
         "the models and the migrations disagree; generate a revision (db.generate_migration(...), or "
-        "python -m dataflow.migrations generate -m ...) for:\n  " + "\n  ".join(plan.describe())
+        "dataflow migrate generate -m ...) for:\n  " + "\n  ".join(plan.describe())
     )
 
 

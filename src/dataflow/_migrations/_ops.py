@@ -274,6 +274,16 @@ class AlterColumn(Operation):
         )
 
 
+def _index_source(call: str, table: str, columns: tuple[str, ...], unique: bool, name: str | None) -> str:
+    """``create_index(...)`` / ``drop_index(...)`` as a revision file writes it (defaults left out)."""
+    keywords: dict[str, Any] = {}
+    if unique:
+        keywords["unique"] = True
+    if name is not None:
+        keywords["name"] = name
+    return f"{call}({_args(table, list(columns), **keywords)})"
+
+
 @dataclass(frozen=True)
 class CreateIndex(Operation):
     """Create an index, or a unique index (which upserts accept as a ``conflict_on``)."""
@@ -284,12 +294,7 @@ class CreateIndex(Operation):
     name: str | None = None
 
     def source(self) -> str:
-        keywords: dict[str, Any] = {}
-        if self.unique:
-            keywords["unique"] = True
-        if self.name is not None:
-            keywords["name"] = self.name
-        return f"create_index({_args(self.table, list(self.columns), **keywords)})"
+        return _index_source("create_index", self.table, self.columns, self.unique, self.name)
 
     async def run(self, step: Step) -> None:
         table = Table(self.table, ())
@@ -306,12 +311,7 @@ class DropIndex(Operation):
     name: str | None = None
 
     def source(self) -> str:
-        keywords: dict[str, Any] = {}
-        if self.unique:
-            keywords["unique"] = True
-        if self.name is not None:
-            keywords["name"] = self.name
-        return f"drop_index({_args(self.table, list(self.columns), **keywords)})"
+        return _index_source("drop_index", self.table, self.columns, self.unique, self.name)
 
     async def run(self, step: Step) -> None:
         table = await step.table(self.table)

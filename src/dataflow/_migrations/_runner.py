@@ -115,10 +115,12 @@ class Migrations:
         ]
 
     async def schema(self) -> Schema:
-        """The live schema, without DataFlow's own ``dataflow_migrations`` table."""
+        """The live schema, without DataFlow's own tables (``dataflow_migrations``, the saga and
+        two-phase commit tables: every ``dataflow_*`` table)."""
         async with self.context.connection() as connection:
             schema = await self.editor.introspect(connection)
-        schema.pop(MIGRATIONS_TABLE, None)
+        for name in [name for name in schema if name == MIGRATIONS_TABLE or name.startswith("dataflow_")]:
+            schema.pop(name, None)
         return schema
 
     async def check(self) -> MigrationPlan:

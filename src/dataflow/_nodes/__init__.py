@@ -6,26 +6,35 @@ time share, ``_spec`` the declarative description, ``_registry`` generation and 
 
 from ._base import Node
 from ._registry import (
+    BUILTIN_NODES,
     OPERATIONS,
     NodeOwner,
     generate_nodes,
+    live_owners,
+    node_types_changed,
+    register_builtin,
     register_owner,
     resolve_node_type,
     resolve_unbound,
 )
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 from ._switch import SwitchNode
+from ._transaction_node import TransactionContextNode
 
 __all__ = [
     "BUILTIN_NODES",
     "OPERATIONS",
     "SwitchNode",
+    "TransactionContextNode",
     "Node",
     "NodeOwner",
     "NodeSpec",
     "OutputSpec",
     "ParamSpec",
     "generate_nodes",
+    "live_owners",
+    "register_builtin",
+    "node_types_changed",
     "register_owner",
     "resolve_node_type",
     "resolve_unbound",

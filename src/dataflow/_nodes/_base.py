@@ -7,7 +7,7 @@ DF-102; wrong type: DF-103; missing required field: DF-101) and raises typed err
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -39,6 +39,15 @@ class Node:
     operation: ClassVar[str] = ""
     #: False for built-in nodes (SwitchNode) that belong to no model and no instance.
     needs_database: ClassVar[bool] = True
+    #: True when the nodes downstream of this one run inside a scope it opens (:meth:`run_scope`).
+    scoped: ClassVar[bool] = False
+    #: True for nodes that look at databases rather than run statements (monitoring): the runtime
+    #: sets :attr:`databases` before running them.
+    uses_databases: ClassVar[bool] = False
+    #: The bound builder's instance, else the workflow's other databases, else every live instance.
+    databases: Sequence[ExecutionContext] = ()
+    #: True for nodes that only read (Read, List, Count): a read replica may serve them.
+    reads_only: ClassVar[bool] = False
     model: ClassVar[ModelSpec]
     type_name: ClassVar[str]
     spec: ClassVar[NodeSpec]
@@ -94,7 +103,7 @@ class Node:
 
         Connected parameters count as present for the required check but are not in the result.
         """
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):  # a plain dict skips the ABC check
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),
@@ -165,9 +174,25 @@ class Node:
     # --- running ------------------------------------------------------------------------------
 
     @classmethod
-    async def on_connection(cls, operation: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``operation`` on the execution context's connection, creating the table first if needed."""
-        return await cls.execution_context().run(cls.model.name, cls.statements.table_ddl, operation)
+    async def on_connection(
+        cls, operation: Callable[[Connection], Awaitable[T]], cache_key: tuple[str, Sequence[Any]] | None = None
+    ) -> T:
+        """Run ``operation`` on the execution context's connection, creating the table first if needed.
+
+        ``cache_key`` (the statement: its SQL and values) lets the query cache keep a read's result.
+        """
+        return await cls.execution_context().run(
+            cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only, cache_key=cache_key
+        )
+
+    @classmethod
+    def wrote(cls) -> None:
+        """Tell the instance that this node writes to its model now (read replicas, query cache).
+
+        Operations that write through ``on_connection`` are told already; a write inside its own
+        ``context.transaction()`` calls this once it is inside it.
+        """
+        cls.execution_context().wrote(cls.model.name)
 
     @classmethod
     async def ensure_table(cls) -> None:
@@ -181,3 +206,11 @@ class Node:
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         """Run the operation with checked values; return the node's output."""
         raise NotImplementedError  # every operation overrides it
+
+    async def run_scope(
+        self, output: dict[str, Any], body: Callable[[], Awaitable[None]], contexts: Sequence[ExecutionContext]
+    ) -> dict[str, Any]:
+        """For :attr:`scoped` nodes: run ``body`` (the downstream nodes, on the databases of
+        ``contexts``) inside the node's scope, as often as the scope needs; return output keys to add."""
+        await body()
+        return {}

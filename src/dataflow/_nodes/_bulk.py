@@ -63,6 +63,7 @@ class BulkCreateNode(Node):
         context = cls.execution_context()
         async with context.transaction():
             await cls.ensure_table()
+            cls.wrote()
             async with context.connection() as c:
                 for names, group in group_by_columns(rows).items():
                     converted = db_values(st, names, group)

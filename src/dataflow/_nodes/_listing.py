@@ -17,6 +17,7 @@ class ListNode(Node):
     """Records matching a filter, ordered and paged; output: ``records`` and ``count``."""
 
     operation = "list"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
@@ -42,7 +43,7 @@ class ListNode(Node):
             offset=values.get("offset"),
             node=cls.type_name,
         )
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args))
+        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         records = [st.record(r) for r in rows]
         return {"records": records, "count": len(records)}
 
@@ -51,6 +52,7 @@ class CountNode(Node):
     """How many records match a filter; output: ``count``."""
 
     operation = "count"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
@@ -59,5 +61,5 @@ class CountNode(Node):
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
         sql, args = cls.statements.count(values.get("filter"), cls.type_name)
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args))
+        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         return {"count": int(rows[0][0])}

@@ -20,13 +20,24 @@ from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
 from ._listing import CountNode, ListNode
 from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
 from ._switch import SwitchNode
+from ._transaction_node import TransactionContextNode
 from ._upsert import BulkUpsertNode, UpsertNode
 
 if TYPE_CHECKING:
     from .._executor import ExecutionContext
     from .._query import Statements
 
-__all__ = ["BUILTIN_NODES", "OPERATIONS", "NodeOwner", "generate_nodes", "register_owner", "resolve_node_type"]
+__all__ = [
+    "BUILTIN_NODES",
+    "OPERATIONS",
+    "NodeOwner",
+    "generate_nodes",
+    "live_owners",
+    "register_builtin",
+    "node_types_changed",
+    "register_owner",
+    "resolve_node_type",
+]
 
 #: The eleven operations: the suffix of the node name -> its base class.
 OPERATIONS: dict[str, type[Node]] = {
@@ -44,7 +55,12 @@ OPERATIONS: dict[str, type[Node]] = {
 }
 
 #: Node types that belong to no model and no instance.
-BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode}
+BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode, "TransactionContextNode": TransactionContextNode}
+
+
+def register_builtin(node: type[Node]) -> None:
+    """Make a node type that belongs to no model resolvable by name (and picklable as ``dataflow.nodes.X``)."""
+    BUILTIN_NODES[node.type_name] = node
 
 #: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
 NODES_MODULE = "dataflow.nodes"
@@ -90,21 +106,44 @@ class NodeOwner(Protocol):
 
     def node_type(self, name: str) -> type[Node] | None: ...
 
+    @property
+    def execution_context(self) -> ExecutionContext: ...
+
 
 _owners: weakref.WeakSet[NodeOwner] = weakref.WeakSet()
 _owners_lock = threading.Lock()
+
+# Unbound resolution is on every build() of a seed-style workflow, so a name's single owner is
+# remembered until the set of owners or their node types changes (the generation moves on). A
+# remembered owner that was closed or collected since is not used: closing is final.
+_generation = 0
+_resolved: dict[str, tuple[int, weakref.ref[NodeOwner], type[Node]]] = {}
 
 
 def register_owner(owner: NodeOwner) -> None:
     """Make ``owner``'s node types resolvable by unbound builders while it is alive and open."""
     with _owners_lock:
         _owners.add(owner)
+    node_types_changed()
+
+
+def node_types_changed() -> None:
+    """An owner declared new node types: unbound names must be resolved again."""
+    global _generation
+    with _owners_lock:
+        _generation += 1
+        _resolved.clear()
 
 
 def _live_owners() -> list[NodeOwner]:
     with _owners_lock:
         owners = list(_owners)
     return [o for o in owners if not o.closed]
+
+
+def live_owners() -> list[NodeOwner]:
+    """The DataFlow instances that are alive and not closed."""
+    return _live_owners()
 
 
 def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[Node]:
@@ -115,13 +154,19 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
     """
     builtin = BUILTIN_NODES.get(name)
-    if builtin is not None:
-        return builtin
+    if builtin is not None:  # an instance may have its own class of a built-in (ChangeDataCaptureNode)
+        return (owner.node_type(name) if owner is not None else None) or builtin
     if owner is not None:
         found = owner.node_type(name)
         if found is not None:
             return found
         raise _unknown(name, node_id, [owner], bound=owner)
+    remembered = _resolved.get(name)
+    if remembered is not None and remembered[0] == _generation:
+        known = remembered[1]()
+        if known is not None and not known.closed:
+            return remembered[2]
+    generation = _generation
     owners = _live_owners()
     matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
     if len(matches) > 1:
@@ -132,7 +177,11 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         owners = _live_owners()
         matches = [(o, t) for o in owners if (t := o.node_type(name)) is not None]
     if len(matches) == 1:
-        return matches[0][1]
+        owner_found, found = matches[0]
+        with _owners_lock:
+            if generation == _generation:
+                _resolved[name] = (generation, weakref.ref(owner_found), found)
+        return found
     if not matches:
         raise _unknown(name, node_id, owners, bound=None)
     listed = "; ".join(f"{o!r} created at {o.created_at}" for o, _ in matches)

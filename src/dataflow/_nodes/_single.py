@@ -33,15 +33,17 @@ class CreateNode(Node):
     @classmethod
     def validate(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> None:
         # Names, types and required fields only: default factories run when the node runs, not here.
-        static = {k: v for k, v in cls._mapping(params).items() if k not in connected}
+        params = cls._mapping(params)
+        static = {k: v for k, v in params.items() if k not in connected} if connected else params
         for name in connected:
             cls.model.get_field(name, node=cls.type_name)
         values = cls.model.check_values(static, node=cls.type_name)
-        cls.model.check_required({**values, **{k: True for k in connected}}, node=cls.type_name)
+        present = {**values, **dict.fromkeys(connected, True)} if connected else values
+        cls.model.check_required(present, node=cls.type_name)
 
     @classmethod
     def _mapping(cls, params: Any) -> Mapping[str, Any]:
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):  # a plain dict skips the ABC check
             raise InvalidParameterError(
                 f"{cls.type_name} parameters must be a dict, got {type(params).__name__}.",
                 context=cls.error_context(),
@@ -71,6 +73,7 @@ class ReadNode(Node):
     """Fetch one record by id; DF-301 when it does not exist."""
 
     operation = "read"
+    reads_only = True
 
     @classmethod
     def describe(cls, model: ModelSpec) -> NodeSpec:
@@ -81,7 +84,7 @@ class ReadNode(Node):
         record_id = values["id"]
         st = cls.statements
         sql, args = st.select({"id": record_id}, limit=1, node=cls.type_name)
-        rows = await cls.on_connection(lambda c: c.fetch(sql, args))
+        rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         if not rows:
             raise RecordNotFoundError(
                 f"{cls.type_name} found no {cls.model.name} with id {record_id!r}.",
@@ -128,6 +131,7 @@ class _SingleWriteNode(Node):
             context = cls.execution_context()
             async with context.transaction():
                 await cls.ensure_table()
+                cls.wrote()
                 async with context.connection() as c:
                     ids = await c.fetch(id_sql, id_args)
                 if len(ids) > 1:

@@ -196,6 +196,7 @@ class BulkUpsertNode(Node):
             return {"upserted": inserted, "skipped": len(rows) - inserted}
         async with context.transaction():
             await cls.ensure_table()
+            cls.wrote()
             # On conflict, only the fields the caller passed are updated (never the defaults).
             groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
             for record, row in zip(records, rows, strict=True):
@@ -218,6 +219,7 @@ class BulkUpsertNode(Node):
         inserted = 0
         async with context.transaction():
             await cls.ensure_table()
+            cls.wrote()
             async with context.connection() as c:
                 for names, group in group_by_columns(rows).items():
                     # Bound parameters per statement stay well under both backends' limits.

@@ -10,6 +10,7 @@ Every command takes ``--help`` and ``--json``, and exits with one of three statu
 ```console
 $ dataflow --help
 $ dataflow doctor
+$ dataflow migrate --app myapp.models:db up
 $ dataflow init my-project
 ```
 """
@@ -21,13 +22,13 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import analyze, debug, doctor, generate, init, monitor, perf, testdb, validate
+from . import analyze, debug, doctor, generate, init, migrate, monitor, perf, testdb, validate
 from ._common import EXIT_USAGE, UsageError
 
 __all__ = ["build_parser", "main"]
 
 #: The command modules, in the order ``dataflow --help`` lists them.
-COMMANDS = (validate, analyze, debug, generate, perf, monitor, doctor, init, testdb)
+COMMANDS = (validate, analyze, debug, generate, perf, monitor, doctor, migrate, init, testdb)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dataflow",
         description=(
-            "DataFlow's command line: inspect workflows and diagnose a project's async test setup. "
+            "DataFlow's command line: inspect workflows, diagnose a project's async test setup and "
+            "migrate its database. "
             "Exit status: 0 nothing to report, 1 findings, 2 bad usage."
         ),
     )

@@ -24,6 +24,7 @@ ANCHORS: dict[str, str] = {
     "database-url-invalid": "troubleshooting/errors/#df-801",
     "database-url-name": "troubleshooting/#not-a-test-database",
     "plugin": "troubleshooting/#fixture-dataflow-db-not-found",
+    "change-feeds": "guide/change-data-capture/#abandoned-feeds",
 }
 
 

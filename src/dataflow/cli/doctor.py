@@ -26,6 +26,8 @@ The checks:
 * ``database-url``: ``DATABASE_URL`` invalid, unreachable (host and port shown, never the password)
   or naming a database that is not a test database;
 * ``plugin``: DataFlow's fixtures requested while ``dataflow.testing`` is not enabled;
+* ``change-feeds``: with a database URL, change feeds that retain more than 256 MiB and DataFlow
+  replication slots that no feed owns (both keep write-ahead log on the server);
 * ``parse`` and, with ``--import``, ``import``: files that do not parse or fail to import.
 """
 
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._common import EXIT_FINDINGS, EXIT_OK, UsageError, add_command, emit, plural
+from ._doctor_cdc import check_change_feeds
 from ._doctor_checks import PROJECT_CHECKS
 from ._doctor_env import SUPPORTED, check_database_url, check_imports, check_versions, shown_url
 from ._findings import ANCHORS, Finding
@@ -91,7 +94,10 @@ def diagnose(
         findings += check(project)
     source = "--database-url" if database_url is not None else "DATABASE_URL"
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL")
-    findings += check_database_url(project, url, source)
+    url_findings = check_database_url(project, url, source)
+    findings += url_findings
+    if not any("nothing accepts connections" in f.message for f in url_findings):
+        findings += check_change_feeds(url)
     if import_modules:
         findings += check_imports(project)
     return Diagnosis(project, findings, shown_url(url))

@@ -11,9 +11,10 @@ A revision file imports the operations it lists from here::
     upgrade = [add_column("users", "nickname", "str", default="")]
     downgrade = [drop_column("users", "nickname")]
 
-The commands run as ``python -m dataflow.migrations --app myapp.models:db COMMAND`` (``generate``,
-``up``, ``down``, ``history``, ``current``, ``check``); :func:`add_arguments` and :func:`run` mount
-the same commands under another program's parser.
+The commands run as ``dataflow migrate --app myapp.models:db COMMAND`` (or
+``python -m dataflow.migrations --app ...``): ``generate``, ``up``, ``down``, ``history``,
+``current``, ``check``, ``repair``, ``stamp``; :func:`add_arguments` and :func:`run` mount the same
+commands under another program's parser.
 """
 
 from .._migrations import (
@@ -29,9 +30,10 @@ from .._migrations import (
     execute,
 )
 from .._schema import NO_DEFAULT, SQL
-from ._cli import add_arguments, main, run
+from ._cli import DESCRIPTION, add_arguments, main, run
 
 __all__ = [
+    "DESCRIPTION",
     "NO_DEFAULT",
     "SQL",
     "UNCHANGED",

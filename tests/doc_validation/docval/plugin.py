@@ -75,11 +75,27 @@ def docval(request: pytest.FixtureRequest) -> Settings:
     return settings(request.config)
 
 
+#: A block that names this variable gets the URL of the PostgreSQL database's streaming replica.
+REPLICA_VARIABLE = "DATABASE_REPLICA_URL"
+
+
 @pytest.fixture
 def doc_database_url(doc_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database of ``doc_backend``: a SQLite file, or a new PostgreSQL database."""
+    """A fresh, empty database of ``doc_backend``: a SQLite file, or a new PostgreSQL database.
+
+    On PostgreSQL, a case whose blocks name ``DATABASE_REPLICA_URL`` also gets that variable: the
+    same database on a streaming replica of the test server (started on first use).
+    """
     if doc_backend == "postgresql":
         url: str = request.getfixturevalue("postgres_url")
+        case = request.getfixturevalue("doc_case")
+        blocks = list(case.members)
+        if case.kind == "output":  # an output block runs its page project's files
+            blocks += settings(request.config).inventory().project_files(case.page, case.first.project, doc_backend)
+        if any(REPLICA_VARIABLE in member.block.content for member in blocks):
+            replica = request.getfixturevalue("replica_running")
+            replica.wait_for_replay()  # the new database exists on the replica
+            request.getfixturevalue("monkeypatch").setenv(REPLICA_VARIABLE, replica.url(url))
         return url
     return f"sqlite:///{tmp_path / 'test.db'}"
 

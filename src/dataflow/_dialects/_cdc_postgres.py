@@ -1,0 +1,342 @@
+"""PostgreSQL change capture: one logical replication slot per feed, decoded with ``test_decoding``.
+
+The slot is read with ``pg_logical_slot_peek_changes`` and advanced with
+``pg_replication_slot_advance`` only past transactions whose changes the feed's consumer has all
+acknowledged: advancing into a transaction would make PostgreSQL send the whole transaction again.
+A change's position is ``(end LSN of its commit record, index in its transaction)``. Tables get
+``REPLICA IDENTITY FULL`` so updates and deletes carry the old row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .._errors import ChangeFeedNotFoundError, LogicalDecodingUnavailableError, TransactionError
+from .._types import FieldType
+from ._base import quote_ident
+from ._capture import CapturedChange, ChangeCapture, SQLConnection
+
+__all__ = ["PostgresCapture", "parse_change"]
+
+PLUGIN = "test_decoding"
+SLOT_PREFIX = "dataflow_"
+#: Seconds a read inside a transaction waits for the WAL writer (synchronous_commit=off).
+FLUSH_WAIT = 2.0
+_MISSING = object()
+_UNCHANGED = "unchanged-toast-datum"
+_HEAD = re.compile(
+    r"table (?P<schema>\"(?:[^\"]|\"\")*\"|[^.]+)\.(?P<table>\"(?:[^\"]|\"\")*\"|[^:]+): (?P<op>[A-Z]+):"
+)
+
+
+def _ident(text: str) -> str:
+    return text[1:-1].replace('""', '"') if text.startswith('"') else text
+
+
+def lsn_int(text: str) -> int:
+    """``'0/16B3748'`` -> an int that orders like the LSN."""
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def lsn_text(value: int) -> str:
+    """The inverse of :func:`lsn_int`."""
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+def _tuple(text: str, pos: int) -> tuple[dict[str, Any], int]:
+    """Parse ``name[type]:value ...`` from ``pos`` until the end or a ``old-key:``/``new-tuple:`` marker."""
+    values: dict[str, Any] = {}
+    n = len(text)
+    while pos < n:
+        while pos < n and text[pos] == " ":
+            pos += 1
+        if pos >= n or text.startswith(("new-tuple:", "old-key:"), pos):
+            break
+        if text[pos] == '"':
+            end = pos + 1
+            while not (text[end] == '"' and text[end + 1 : end + 2] != '"'):
+                end += 2 if text[end] == '"' else 1
+            name, pos = _ident(text[pos : end + 1]), end + 1
+        else:
+            end = text.index("[", pos)
+            name, pos = text[pos:end], end
+        close = text.index("]:", pos)
+        pos = close + 2
+        if text.startswith("'", pos):
+            chunks, pos = [], pos + 1
+            while True:
+                quote = text.index("'", pos)
+                chunks.append(text[pos:quote])
+                if text.startswith("''", quote):
+                    chunks.append("'")
+                    pos = quote + 2
+                    continue
+                pos = quote + 1
+                break
+            values[name] = "".join(chunks)
+        else:
+            end = text.find(" ", pos)
+            end = n if end < 0 else end
+            raw = text[pos:end]
+            values[name] = None if raw == "null" else _MISSING if raw == _UNCHANGED else raw
+            pos = end
+    return values, pos
+
+
+def parse_change(data: str) -> tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None] | None:
+    """``(schema, table, operation, new, old)`` of one ``test_decoding`` change line (values as text)."""
+    head = _HEAD.match(data)
+    if head is None:
+        return None
+    operation = head["op"]
+    rest = data[head.end() :].lstrip()
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    if rest.startswith("(no-tuple-data)") or operation not in ("INSERT", "UPDATE", "DELETE"):
+        pass
+    elif rest.startswith("old-key:"):
+        old, pos = _tuple(rest, len("old-key:"))
+        new, _ = _tuple(rest, rest.index("new-tuple:", pos) + len("new-tuple:"))
+    elif operation == "DELETE":
+        old, _ = _tuple(rest, 0)
+    else:
+        new, _ = _tuple(rest, 0)
+    return _ident(head["schema"]), _ident(head["table"]), operation, new, old
+
+
+def _convert(text: Any, kind: FieldType) -> Any:
+    if text is None or not isinstance(text, str):
+        return text
+    if kind is FieldType.INT:
+        return int(text)
+    if kind is FieldType.FLOAT:
+        return float(text)
+    if kind is FieldType.BOOL:
+        return text == "true"
+    if kind is FieldType.DECIMAL:
+        return Decimal(text)
+    if kind is FieldType.DATETIME:
+        return datetime.fromisoformat(text)
+    if kind is FieldType.DATE:
+        return date.fromisoformat(text)
+    if kind is FieldType.JSON:
+        return json.loads(text)
+    return text
+
+
+def _row(
+    values: dict[str, Any] | None, types: dict[str, FieldType], base: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    row = {}
+    for name, kind in types.items():
+        value = values.get(name)  # test_decoding leaves NULLs out of old tuples
+        row[name] = (base or {}).get(name) if value is _MISSING else _convert(value, kind)
+    return row
+
+
+def _change(
+    commit: int,
+    index: int,
+    operation: str,
+    new: dict[str, Any] | None,
+    old: dict[str, Any] | None,
+    types: dict[str, FieldType],
+) -> CapturedChange:
+    old_row = _row(old, types, None)
+    return CapturedChange(commit, index, operation, _row(new, types, old_row), old_row)
+
+
+class PostgresCapture(ChangeCapture):
+    """A ``test_decoding`` slot per feed, read by peeking and advanced past acknowledged transactions."""
+
+    async def slot(self, connection: SQLConnection, feed: str) -> str:
+        """The slot name of ``feed``: slots are per server, so the database is in it."""
+        database = str((await connection.fetch("SELECT current_database()"))[0][0])
+        return f"{SLOT_PREFIX}{feed}_{zlib.crc32(database.encode()):08x}"
+
+    async def check(self, connection: SQLConnection) -> None:
+        level = str((await connection.fetch("SHOW wal_level"))[0][0])
+        if level != "logical":
+            raise LogicalDecodingUnavailableError(
+                f"The server runs with wal_level={level}; change feeds read the write-ahead log through "
+                "logical decoding, which needs wal_level=logical.",
+                fix="Run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL (or start it with "
+                "-c wal_level=logical).",
+                context={"wal_level": level},
+            )
+        rows = await connection.fetch(
+            "SELECT current_user, rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user"
+        )
+        if rows and not rows[0][1]:
+            user = str(rows[0][0])
+            raise LogicalDecodingUnavailableError(
+                f"The user {user!r} may not use replication slots: PostgreSQL lets only superusers and roles "
+                "with the REPLICATION attribute create and read them.",
+                fix=f'Run ALTER ROLE "{user}" REPLICATION; as a superuser, or connect as a role that has it.',
+                context={"user": user},
+            )
+
+    async def install(self, connection: SQLConnection, table: str) -> None:
+        rows = await connection.fetch(
+            "SELECT relreplident FROM pg_class WHERE oid = to_regclass($1)", [quote_ident(table)]
+        )
+        if not rows or str(rows[0][0]) != "f":
+            await connection.execute(f"ALTER TABLE {quote_ident(table)} REPLICA IDENTITY FULL")
+
+    async def uninstall(self, connection: SQLConnection, table: str) -> None:
+        return None  # REPLICA IDENTITY FULL stays: other tools may rely on it
+
+    async def outdated(self, connection: SQLConnection, table: str) -> str | None:
+        return None  # logical decoding follows column changes by itself
+
+    async def create_slot(self, connection: SQLConnection, feed: str) -> tuple[int, int] | None:
+        if connection.tx_depth:
+            raise TransactionError(
+                f"Change feed {feed!r} is created inside a transaction; PostgreSQL creates a replication slot "
+                "only outside one. Call feed.create() outside db.transaction() and db.isolated().",
+                context={"feed": feed},
+            )
+        slot = await self.slot(connection, feed)
+        if await connection.fetch("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [slot]):
+            return None
+        rows = await connection.fetch(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot($1, $2)", [slot, PLUGIN]
+        )
+        return (lsn_int(str(rows[0][0])), 0)
+
+    async def drop_slot(self, connection: SQLConnection, feed: str) -> bool:
+        slot = await self.slot(connection, feed)
+        rows = await connection.fetch(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+            [slot],
+        )
+        return bool(rows)
+
+    async def _flush(self, connection: SQLConnection) -> None:
+        """Make every commit so far decodable: logical decoding reads only WAL that is flushed.
+
+        With ``synchronous_commit=off`` a commit reaches the flush up to 3 x ``wal_writer_delay``
+        later. Outside a transaction, committing a transaction that writes an empty logical message
+        with ``synchronous_commit=on`` flushes everything before it; inside one, wait (at most
+        FLUSH_WAIT) for the WAL writer.
+        """
+        rows = await connection.fetch(
+            "SELECT current_setting('synchronous_commit') = 'off', pg_current_wal_insert_lsn()::text"
+        )
+        if not rows[0][0]:
+            return
+        if not connection.tx_depth:
+            await connection.execute("BEGIN")
+            try:
+                await connection.execute("SET LOCAL synchronous_commit = on")
+                # An empty transaction commits asynchronously; one that wrote WAL flushes at commit.
+                await connection.fetch("SELECT pg_logical_emit_message(true, 'dataflow', '')")
+            finally:
+                await connection.execute("COMMIT")
+            return
+        target = str(rows[0][1])
+        deadline = asyncio.get_running_loop().time() + FLUSH_WAIT
+        while not (await connection.fetch("SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn", [target]))[
+            0
+        ][0]:
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.01)
+
+    async def fetch(
+        self,
+        connection: SQLConnection,
+        feed: str,
+        table: str,
+        after: tuple[int, int],
+        operations: frozenset[str],
+        types: dict[str, FieldType],
+        limit: int,
+    ) -> list[CapturedChange]:
+        slot = await self.slot(connection, feed)
+        schema, exists = (
+            await connection.fetch(
+                "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", [slot]
+            )
+        )[0]
+        if not exists:
+            raise ChangeFeedNotFoundError(
+                f"The replication slot {slot!r} of change feed {feed!r} does not exist (it was dropped outside "
+                "DataFlow, or the database was restored without it); the changes it kept are gone. Run "
+                "await feed.drop(), then await feed.create() to deliver changes from now on.",
+                context={"feed": feed, "slot": slot},
+            )
+        await self._flush(connection)
+        advanced = -1
+        while True:
+            rows = await connection.fetch(
+                "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, 'include-xids', '0')",
+                [slot, max(limit, 100)],
+            )
+            events: list[CapturedChange] = []
+            done: int | None = None
+            pending: list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+            index = 0
+            for lsn, data in rows:
+                text = str(data)
+                if text == "BEGIN":
+                    pending, index = [], 0
+                    continue
+                if text == "COMMIT":
+                    commit = lsn_int(str(lsn))
+                    matching = [
+                        _change(commit, *change, types) for change in pending if (commit, change[0]) > after
+                    ]
+                    if not matching and not events:
+                        done = commit  # every change of it was acknowledged, or none is this feed's
+                    events.extend(matching)
+                    if len(events) >= limit:
+                        break
+                    continue
+                parsed = parse_change(text)
+                if (
+                    parsed is not None
+                    and parsed[0] == schema
+                    and parsed[1] == table
+                    and parsed[2] in operations
+                ):
+                    pending.append((index, parsed[2], parsed[3], parsed[4]))
+                index += 1
+            if done is not None:
+                await connection.fetch(
+                    "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)", [slot, lsn_text(done)]
+                )
+            if events or not rows or done is None or done <= advanced:
+                return events[:limit]
+            advanced = done
+
+    async def prune(self, connection: SQLConnection, table: str, upto: tuple[int, int]) -> None:
+        return None  # the slot is advanced by fetch, past fully acknowledged transactions
+
+    async def retained_bytes(
+        self, connection: SQLConnection, feed: str, table: str, after: tuple[int, int]
+    ) -> int:
+        rows = await connection.fetch(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots WHERE slot_name = $1",
+            [await self.slot(connection, feed)],
+        )
+        return int(rows[0][0] or 0) if rows else 0
+
+    async def orphans(self, connection: SQLConnection, feeds: Sequence[str]) -> dict[str, int]:
+        known = {await self.slot(connection, feed) for feed in feeds}
+        rows = await connection.fetch(
+            "SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots "
+            "WHERE database = current_database() AND plugin = $1 AND starts_with(slot_name::text, $2)",
+            [PLUGIN, SLOT_PREFIX],
+        )
+        return {str(name): int(size or 0) for name, size in rows if str(name) not in known}
