@@ -5,7 +5,8 @@ Options:
   --backend NAME          sqlite-memory, sqlite-file or postgresql (repeatable; default: all three)
   --json PATH             where to write the results (default: benchmarks/results/latest.json,
                           or benchmarks/results/quick.json with --quick)
-  --skip GROUP            leave out inproc, isolation, coldstart, migrations or gateway (repeatable)
+  --skip GROUP            leave out inproc, isolation, coldstart, migrations, gateway or workerdb
+                          (repeatable)
 
 PostgreSQL: ``DATAFLOW_BENCH_POSTGRES_URL``, ``DATAFLOW_TEST_POSTGRES_URL``, a PostgreSQL
 ``DATABASE_URL`` or libpq's ``PG*`` variables (``pg_virtualenv``). With none of them, the command
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, gateway, isolation, migrations, report
+from . import coldstart, gateway, isolation, migrations, report, workerdb
 from ._backends import BACKENDS, make_target, postgres_url_from_env
 from .workloads import Sizes, Suite
 
@@ -35,7 +36,7 @@ REPO = HERE.parent
 LATEST = HERE / "results" / "latest.json"
 QUICK = HERE / "results" / "quick.json"
 CHILD_ENV = "DATAFLOW_BENCH_PROVISIONED"
-GROUPS = ("inproc", "isolation", "coldstart", "migrations", "gateway")
+GROUPS = ("inproc", "isolation", "coldstart", "migrations", "gateway", "workerdb")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -94,6 +95,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "gateway" not in args.skip:
                 clients, seconds = (10, 3.0) if args.quick else (50, 30.0)
                 rows = gateway.measure(target, clients=clients, seconds=seconds)
+                data["results"] += [r.to_json() for r in rows]
+            if "workerdb" not in args.skip:
+                rows = workerdb.measure(target, repeats=sizes.repeats, tests=100 if not args.quick else 20,
+                                        warmup=not args.quick)
                 data["results"] += [r.to_json() for r in rows]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

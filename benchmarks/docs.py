@@ -18,6 +18,7 @@ from .report import markdown_table, summary
 HERE = Path(__file__).resolve().parent
 LATEST = HERE / "results" / "latest.json"
 MIGRATIONS = HERE / "results" / "migrations.json"
+WORKERDB = HERE / "results" / "workerdb.json"
 PAGE = HERE.parent / "docs" / "performance.md"
 
 TARGETS = """| what | target (median, DataFlow ÷ raw in the same run) |
@@ -49,7 +50,27 @@ repeats), {data['generated']}, load average {m.get('load_average_at_start')} at 
 """
 
 
-def render(data: dict[str, Any], migrations: dict[str, Any] | None = None) -> str:
+def render_workerdb(data: dict[str, Any]) -> str:
+    """The section of the worker-database rows (their own run, described by its own JSON)."""
+    m = data["machine"]
+    return f"""
+## Worker databases
+
+What the plugin's per-worker databases cost (`benchmarks/workerdb.py`): per run, building the
+template and cloning the first worker, cloning each further worker, and a `--dataflow-reuse-db` run
+that finds the schema unchanged, each compared with creating the database and its tables by hand;
+per test, `dataflow_isolated` on reused worker databases under `-n 2`, compared with a hand-made
+function-scoped rollback fixture under `-n 2`. These rows come from a run of their own:
+`{m['argv']}` ({data['mode']}, {data['sizes']['repeats']} repeats), {data['generated']}, load average
+{m.get('load_average_at_start')} at the start. They are for information (no target).
+
+{markdown_table(data)}
+"""
+
+
+def render(
+    data: dict[str, Any], migrations: dict[str, Any] | None = None, workerdb: dict[str, Any] | None = None
+) -> str:
     m = data["machine"]
     counts = summary(data)
     pg = m.get("postgresql")
@@ -106,7 +127,7 @@ Units: `ms` is the time of one repeat (all `ops` operations), `ms/test` the cost
 
 {miss_lines}
 Why they are missed and what the remaining cost is: see `benchmarks/README.md`, "Where the time goes".
-""" + (render_migrations(migrations) if migrations else "")
+""" + (render_migrations(migrations) if migrations else "") + (render_workerdb(workerdb) if workerdb else "")
 
 
 def migrations_data(latest: dict[str, Any], source: Path = MIGRATIONS) -> dict[str, Any] | None:
@@ -118,16 +139,25 @@ def migrations_data(latest: dict[str, Any], source: Path = MIGRATIONS) -> dict[s
     return data
 
 
-def write(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS) -> Path:
+def workerdb_data(latest: dict[str, Any], source: Path = WORKERDB) -> dict[str, Any] | None:
+    """The run the "Worker databases" section shows: ``source``, unless ``latest`` has those rows."""
+    if any(r["workload"].startswith("workerdb") for r in latest["results"]) or not source.exists():
+        return None
+    data: dict[str, Any] = json.loads(source.read_text())
+    return data
+
+
+def write(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS, workerdb: Path = WORKERDB) -> Path:
     data = json.loads(source.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data, migrations_data(data, migrations)))
+    path.write_text(render(data, migrations_data(data, migrations), workerdb_data(data, workerdb)))
     return path
 
 
-def check(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS) -> bool:
+def check(path: Path = PAGE, source: Path = LATEST, migrations: Path = MIGRATIONS, workerdb: Path = WORKERDB) -> bool:
     data = json.loads(source.read_text())
-    return path.exists() and path.read_text() == render(data, migrations_data(data, migrations))
+    expected = render(data, migrations_data(data, migrations), workerdb_data(data, workerdb))
+    return path.exists() and path.read_text() == expected
 
 
 if __name__ == "__main__":

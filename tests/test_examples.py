@@ -62,9 +62,10 @@ def test_examples_pass(backend: str, database_url: str) -> None:
 
 
 def test_examples_pass_in_parallel_on_postgresql(postgres_server: PostgresServer, postgres_url: str) -> None:
-    """PostgreSQL only: with xdist, dataflow_url gives each worker its own database (<name>_gwN)."""
+    """PostgreSQL only: with xdist, dataflow_url gives each worker its own database (<name>_gwN),
+    cloned from <name>_template."""
     name = urlsplit(postgres_url).path.lstrip("/")
-    workers = [f"{name}_gw0", f"{name}_gw1"]
+    workers = [f"{name}_gw0", f"{name}_gw1", f"{name}_template"]
     try:
         run_examples(example_env(postgres_url), "-n", "2")
         assert all(postgres_server.database_exists(db) for db in workers)

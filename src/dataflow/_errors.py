@@ -23,20 +23,21 @@ from typing import ClassVar
 from ._error_base import DataFlowError, format_message
 
 __all__ = [
-    "AmbiguousNodeTypeError", "AuthenticationError", "ChangeCaptureOutdatedError", "ChangeFeedExistsError",
-    "ChangeFeedNotFoundError", "ConfigurationError", "ConnectionLostError", "ConnectionPathError",
-    "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
+    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "ChangeCaptureOutdatedError",
+    "ChangeFeedExistsError", "ChangeFeedNotFoundError", "ConfigurationError", "ConnectionLostError",
+    "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
     "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
     "DuplicateNodeIdError", "EscapedWritesError", "EventLoopClosedError", "GatewayConfigurationError",
     "GatewayWithoutAuthWarning", "InvalidCaptureParameterError", "InvalidConditionError",
     "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError",
     "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError", "InvalidSagaError",
-    "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError", "LoopReuseWarning",
-    "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError", "MultipleHeadsError",
-    "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError", "RecordError",
-    "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning", "ResourceLeakError",
-    "SchemaMismatchError", "SeedError", "SerializationFailureError", "ServerUnavailableError", "StalePoolWarning",
-    "TestingError", "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError", "TwoPhaseCommitError",
+    "InvalidTaskError", "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError",
+    "LoopReuseWarning", "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError",
+    "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError",
+    "RecordError", "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning",
+    "ResourceLeakError", "SchemaMismatchError", "SeedError", "SerializationFailureError", "ServerUnavailableError",
+    "StalePoolWarning", "TaskNotStoppedError", "TestDatabaseOptionsError", "TestingError",
+    "TooManyConnectionsError", "TransactionError", "TransactionTimeoutError", "TwoPhaseCommitError",
     "TwoPhaseCommitUnavailableError", "TypeMismatchError", "UniqueViolationError", "UnknownFieldError",
     "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError", "UnknownSourceTableError",
     "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
@@ -338,9 +339,29 @@ class SeedError(TestingError):
     code = "DF-704"
 
 
+class TaskNotStoppedError(ResourceLeakError):
+    """DF-710: a tracked task kept running after it was cancelled."""
+    code = "DF-710"
+
+
 class ConfigurationError(DataFlowError):
     """DF-802: an invalid DataFlow setting."""
     code = "DF-802"
+
+
+class TestDatabaseOptionsError(ConfigurationError):
+    """DF-803: pytest options of the worker databases that exclude each other."""
+    code = "DF-803"
+
+
+class BackendMarkerError(ConfigurationError):
+    """DF-804: a ``dataflow_backend`` marker without a known backend or a reason."""
+    code = "DF-804"
+
+
+class InvalidTaskError(ConfigurationError):
+    """DF-805: ``TaskTracker.track()`` given something that is not a task."""
+    code = "DF-805"
 
 
 class InvalidURLError(ConfigurationError):
@@ -355,7 +376,6 @@ class ReplicaConfigurationError(ConfigurationError):
 
 class GatewayConfigurationError(ConfigurationError):
     """DF-812: ``create_gateway_api()`` cannot build the application."""
-
     code = "DF-812"
 
 
@@ -422,7 +442,6 @@ class ReplicasUnavailableWarning(DataFlowWarning):
 
 class GatewayWithoutAuthWarning(DataFlowWarning):
     """DF-811: a gateway that refuses every request (no ``auth=``) or accepts every one (``auth=None``)."""
-
     code = "DF-811"
 
 

@@ -987,6 +987,26 @@ def test_df704_a_seed_fixture_that_returns_a_plain_function(
     assert "DF-704: " + CATALOG["DF-704"].title in output, output
     assert "it must return None or an async function that takes the DataFlow instance" in output, output
     assert expected_link("DF-704") in output
+@triggers("DF-710")
+async def test_df710_a_tracked_task_that_swallows_its_cancellation() -> None:
+    from dataflow.testing import TaskTracker
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass  # carries on
+        await asyncio.sleep(3600)
+
+    tracker = TaskTracker(timeout=0.1)
+    task = tracker.create_task(stubborn(), name="stubborn")
+    await asyncio.sleep(0)
+    with pytest.raises(dataflow.TaskNotStoppedError) as info:
+        await tracker.close()
+    message = check(info.value, "DF-710")
+    assert "task 'stubborn' running" in message and "0.1s after cancel()" in message
+    task.cancel()
+    await asyncio.wait([task])
 
 
 # --- 8xx: configuration --------------------------------------------------------------------------------
@@ -1017,6 +1037,51 @@ def test_df802_invalid_pool_settings() -> None:
     assert "pool_min_size" in message
 
 
+def _inner_suite(pytester: pytest.Pytester, source: str, *args: str) -> str:
+    """Run ``source`` as an inner suite with the plugin; return stdout and stderr."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_inner=textwrap.dedent(source))
+    result = pytester.runpytest_subprocess("-p", "dataflow.testing", "-p", "no:randomly", *args)
+    return result.stdout.str() + result.stderr.str()
+
+
+@triggers("DF-803")
+def test_df803_reuse_db_and_drop_db_together(pytester: pytest.Pytester) -> None:
+    output = _inner_suite(pytester, "def test_x():\n    pass\n", "--dataflow-reuse-db", "--dataflow-drop-db")
+    assert "DF-803: " + CATALOG["DF-803"].title in output, output
+    assert "--dataflow-reuse-db and --dataflow-drop-db were both given" in output
+    assert expected_link("DF-803") in output
+
+
+@triggers("DF-804")
+def test_df804_dataflow_backend_marker_without_reason(pytester: pytest.Pytester) -> None:
+    output = _inner_suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.mark.dataflow_backend("postgresql")
+        def test_locks():
+            pass
+        """,
+    )
+    assert "BackendMarkerError" in output and "DF-804: " + CATALOG["DF-804"].title in output, output
+    assert "test_inner.py::test_locks" in output and "has no reason=" in output
+    assert expected_link("DF-804") in output
+
+
+@triggers("DF-805")
+async def test_df805_track_task_given_a_coroutine() -> None:
+    from dataflow.testing import TaskTracker
+
+    coro = asyncio.sleep(0)
+    try:
+        with pytest.raises(dataflow.InvalidTaskError) as info:
+            TaskTracker().track_task(coro)  # type: ignore[arg-type]
+    finally:
+        coro.close()
+    message = check(info.value, "DF-805")
+    assert "not a coroutine" in message
 @triggers("DF-810")
 def test_df810_read_replicas_on_sqlite_and_bad_replica_urls(tmp_path: Any) -> None:
     with pytest.raises(dataflow.ReplicaConfigurationError) as info:

@@ -14,18 +14,19 @@ from benchmarks import docs  # noqa: E402
 
 LATEST = REPO / "benchmarks" / "results" / "latest.json"
 MIGRATIONS = REPO / "benchmarks" / "results" / "migrations.json"
+WORKERDB = REPO / "benchmarks" / "results" / "workerdb.json"
 PAGE = REPO / "docs" / "performance.md"
 
 
 def test_performance_page_matches_latest_results() -> None:
     latest = json.loads(LATEST.read_text())
-    expected = docs.render(latest, docs.migrations_data(latest, MIGRATIONS))
+    expected = docs.render(latest, docs.migrations_data(latest, MIGRATIONS), docs.workerdb_data(latest, WORKERDB))
     assert PAGE.read_text() == expected, "docs/performance.md is stale: run python -m benchmarks.docs"
 
 
 def test_every_result_row_is_on_the_page() -> None:
     page = PAGE.read_text()
-    for source in (LATEST, MIGRATIONS):
+    for source in (LATEST, MIGRATIONS, WORKERDB):
         for row in json.loads(source.read_text())["results"]:
             assert f"| {row['backend']} | {row['title']} |" in page
             assert row["status"] in {"PASS", "MISS", "INFO"}
@@ -38,4 +39,14 @@ def test_the_migration_rows_cover_every_backend() -> None:
     assert {(r["backend"], r["workload"]) for r in rows} == {
         (backend, workload) for backend in ("sqlite-memory", "sqlite-file", "postgresql")
         for workload in ("migrate_10_revisions", "migration_tests_10_revisions")
+    }
+
+
+def test_the_worker_database_rows_cover_both_file_backends() -> None:
+    latest = json.loads(LATEST.read_text())
+    section = docs.workerdb_data(latest, WORKERDB)
+    rows = [r for r in (section or latest)["results"] if r["workload"].startswith("workerdb")]
+    assert {(r["backend"], r["workload"]) for r in rows} == {
+        (backend, workload) for backend in ("sqlite-file", "postgresql")
+        for workload in ("workerdb_build_and_clone", "workerdb_clone", "workerdb_reuse", "workerdb_per_test_xdist")
     }

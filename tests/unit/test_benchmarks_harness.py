@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import coldstart, isolation, migrations, report  # noqa: E402
+from benchmarks import coldstart, isolation, migrations, report, workerdb  # noqa: E402
 from benchmarks._backends import make_target, postgres_url_from_env  # noqa: E402
 from benchmarks._harness import Result, Stats, alternate  # noqa: E402
 from benchmarks.workloads import Sizes, Suite  # noqa: E402
@@ -93,3 +93,12 @@ def test_postgres_url_from_env() -> None:
                                   "DATABASE_URL": "postgresql://x@y:3/z"}) == "postgresql://a@b:2/c"
     assert postgres_url_from_env({"PGHOST": "localhost", "PGPORT": "5433", "PGUSER": "me",
                                   "PGPASSWORD": "p w", "PGDATABASE": "db"}) == "postgresql://me:p%20w@localhost:5433/db"
+
+
+def test_worker_database_rows_run_both_sides_on_sqlite_files(tmp_path: Path) -> None:
+    rows = workerdb.measure_per_run(make_target("sqlite-file", tmp_path), repeats=1, warmup=False)
+    assert [r.workload for r in rows] == ["workerdb_build_and_clone", "workerdb_clone", "workerdb_reuse"]
+    for r in rows:
+        assert r.df.median > 0 and r.raw is not None and r.status == "INFO"
+        json.dumps(r.to_json())
+    assert workerdb.measure(make_target("sqlite-memory", tmp_path / "memory")) == []

@@ -21,6 +21,7 @@ from .._types import FieldType
 from .._url import DatabaseURL
 from ._capture import ChangeCapture
 from ._replication import Replication
+from ._test_databases import TestDatabases
 from ._transactions import TransactionSpelling
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "PoolSource",
     "SchemaEditor",
     "TableDDL",
+    "TestDatabases",
     "ToDB",
 ]
 
@@ -189,6 +191,11 @@ class Backend(TransactionSpelling, ABC):
     def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         """Remove a database :meth:`ensure_database` created (blocking; test support)."""
         return None
+
+    @property
+    @abstractmethod
+    def test_databases(self) -> TestDatabases:
+        """Clones, labels and lists the per-worker test databases (the pytest plugin's worker databases)."""
 
     # --- schema changes (migrations) ----------------------------------------------------------
 

@@ -6,8 +6,7 @@ import asyncio
 import functools
 import json
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,9 @@ from ._base import (
     quote_ident,
 )
 from ._cdc_postgres import PostgresCapture
+from ._postgres_admin import PostgresTestDatabases
+from ._postgres_admin import drop_database as _drop_database
+from ._postgres_admin import ensure_database as _ensure_database
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
 from ._replication import PostgresReplication
@@ -185,6 +187,10 @@ class PostgresBackend(PostgresTransactionSpelling, Backend):
 
     def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
         _drop_database(admin, url.database)
+
+    @functools.cached_property
+    def test_databases(self) -> PostgresTestDatabases:
+        return PostgresTestDatabases()
 
     @functools.cached_property
     def editor(self) -> SchemaEditor:
@@ -383,70 +389,3 @@ class _PostgresPools(PoolSource):
             acquire_timeout=settings.acquire_timeout,
             test_mode=self.test_mode,
         )
-
-
-_created_databases: set[tuple[str, str]] = set()
-_created_lock = threading.Lock()
-
-
-def _on_admin(admin: DatabaseURL, work: Callable[[Any], Awaitable[None]]) -> None:
-    """Run ``work(connection)`` on an admin connection, in a thread of its own (so this works inside a
-    running event loop too), and wait for it."""
-
-    async def main() -> None:
-        import asyncpg
-
-        try:
-            conn = await asyncpg.connect(admin.to_dsn())
-        except Exception as exc:
-            raise translate(exc, admin) from exc
-        try:
-            await work(conn)
-        finally:
-            await conn.close()
-
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="dataflow-admin")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-def _ensure_database(admin: DatabaseURL, name: str) -> None:
-    """Create database ``name`` through ``admin`` unless it exists (once per process and name)."""
-    key = (admin.redacted, name)
-    with _created_lock:
-        if key in _created_databases:
-            return
-
-    async def create(conn: Any) -> None:
-        import asyncpg
-
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another worker won the race
-
-    _on_admin(admin, create)
-    with _created_lock:
-        _created_databases.add(key)
-
-
-def _drop_database(admin: DatabaseURL, name: str) -> None:
-    """Drop database ``name`` through ``admin`` (its connections are ended first)."""
-
-    async def drop(conn: Any) -> None:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    _on_admin(admin, drop)
-    with _created_lock:
-        _created_databases.discard((admin.redacted, name))

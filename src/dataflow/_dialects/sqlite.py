@@ -17,7 +17,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import (
@@ -44,6 +43,7 @@ from ._base import (
     quote_ident,
 )
 from ._cdc_sqlite import SQLiteCapture
+from ._sqlite_files import SQLiteTestDatabases, drop_files, with_suffix
 from ._sqlite_schema import SQLiteEditor
 from ._transactions import SQLiteTransactionSpelling
 
@@ -196,15 +196,14 @@ class SQLiteBackend(SQLiteTransactionSpelling, Backend):
         return SQLiteEditor(self)
 
     def drop_database(self, url: DatabaseURL, admin: DatabaseURL) -> None:
-        if not url.is_memory:
-            for extra in ("", "-wal", "-shm"):
-                Path(url.database + extra).unlink(missing_ok=True)
+        drop_files(url)
+
+    @functools.cached_property
+    def test_databases(self) -> SQLiteTestDatabases:
+        return SQLiteTestDatabases()
 
     def with_database_suffix(self, url: DatabaseURL, suffix: str) -> DatabaseURL:
-        if url.is_memory:
-            return url
-        path = Path(url.database)
-        return url.with_database(str(path.with_name(f"{path.stem}_{suffix}{path.suffix}")))
+        return with_suffix(url, suffix)
 
 
 BACKEND = SQLiteBackend()

@@ -22,13 +22,13 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import analyze, debug, doctor, generate, init, migrate, monitor, perf, validate
+from . import analyze, debug, doctor, generate, init, migrate, monitor, perf, testdb, validate
 from ._common import EXIT_USAGE, UsageError
 
 __all__ = ["build_parser", "main"]
 
 #: The command modules, in the order ``dataflow --help`` lists them.
-COMMANDS = (validate, analyze, debug, generate, perf, monitor, doctor, migrate, init)
+COMMANDS = (validate, analyze, debug, generate, perf, monitor, doctor, migrate, init, testdb)
 
 
 def build_parser() -> argparse.ArgumentParser:

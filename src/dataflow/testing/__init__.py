@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -36,8 +37,10 @@ import pytest_asyncio
 from .._dataflow import DataFlow
 from ._escapes import MARKER as ESCAPES_MARKER
 from ._escapes import LockedWriteHint
+from ._hints import FailureHints
 from ._isolation import isolate_test, point_at_worker_database, restore_database_url, run_database_url
 from ._leaks import LeakCheck
+from ._markers import BackendMarker
 from ._migration_fixtures import (
     dataflow_migration_db,
     dataflow_migration_session_url,
@@ -45,7 +48,9 @@ from ._migration_fixtures import (
     dataflow_migrations_dir,
 )
 from ._seed import SeedState
-from ._urls import session_url, worker_url
+from ._urls import worker_url
+from ._workerdb import WorkerDatabases, add_options, worker_session_url
+from .tasks import TaskTracker, dataflow_tasks
 
 __all__ = [
     "dataflow_db",
@@ -60,8 +65,10 @@ __all__ = [
     "dataflow_seed",
     "dataflow_seed_state",
     "dataflow_session_url",
+    "dataflow_tasks",
     "dataflow_url",
     "make_dataflow",
+    "TaskTracker",
 ]
 
 
@@ -85,6 +92,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Run the leak check (DF-701) even when the configuration turns it off.",
     )
+    add_options(parser)
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
@@ -107,6 +115,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(LockedWriteHint(), "dataflow-locked-write-hint")
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
+    config.pluginmanager.register(WorkerDatabases(config), "dataflow-worker-databases")
+    config.pluginmanager.register(BackendMarker(config), "dataflow-backend-marker")
+    config.pluginmanager.register(FailureHints(), "dataflow-failure-hints")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -141,9 +152,21 @@ def dataflow_models() -> list[type]:
 
 
 @pytest.fixture(scope="session")
-def dataflow_session_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One database URL for the whole session (per xdist worker)."""
-    return session_url(run_database_url(), tmp_path_factory.mktemp("dataflow"))
+def dataflow_session_url(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    dataflow_models: list[type],
+    dataflow_migrations_dir: Path,
+) -> str:
+    """One database URL for the whole session: per xdist worker, a clone of the template database
+    with the models' tables (see :mod:`dataflow.testing._workerdb`, ``--dataflow-reuse-db``)."""
+    return worker_session_url(
+        pytestconfig,
+        run_database_url(),
+        tmp_path_factory.mktemp("dataflow"),
+        dataflow_models,
+        dataflow_migrations_dir,
+    )
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 from .._errors import ResourceLeakError
 from .._events import PoolEvent, subscribe
 from .._pool import checked_out
+from .tasks import tracked_tasks
 
 __all__ = ["LeakCheck"]
 
@@ -64,7 +65,8 @@ class LeakCheck:
             return (yield)
         finally:
             if loop is not None and not loop.is_closed():
-                leftover = [t for t in asyncio.all_tasks(loop) - before if not t.done()]
+                # Tasks a TaskTracker owns are stopped by its teardown (DF-710 if they do not stop).
+                leftover = [t for t in asyncio.all_tasks(loop) - before - tracked_tasks() if not t.done()]
                 pyfuncitem.stash[_TASKS_KEY] = [_task_name(t) for t in leftover]
                 for task in leftover:  # do not let them bleed into the next test
                     task.cancel()
