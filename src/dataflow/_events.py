@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["ClosedBy", "PoolEvent", "PoolEventKind", "publish", "subscribe"]
+__all__ = ["ClosedBy", "PoolEvent", "PoolEventKind", "has_subscribers", "publish", "subscribe"]
 
 
 class PoolEventKind(StrEnum):
@@ -77,6 +77,11 @@ def subscribe(subscriber: Subscriber) -> Callable[[], None]:
                 _subscribers.remove(subscriber)
 
     return unsubscribe
+
+
+def has_subscribers() -> bool:
+    """Whether anyone listens (publishers skip building events nobody reads)."""
+    return bool(_subscribers)
 
 
 def publish(event: PoolEvent) -> None:

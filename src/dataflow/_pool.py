@@ -22,7 +22,7 @@ from typing import Any
 from ._catalog import docs_base_url, docs_version
 from ._dialects import Backend, Pool, PoolSettings
 from ._errors import LoopReuseWarning, PoolClosedError, StalePoolWarning
-from ._events import ClosedBy, PoolEvent, PoolEventKind, publish
+from ._events import ClosedBy, PoolEvent, PoolEventKind, has_subscribers, publish
 from ._loops import forget_loop_shutdown, on_loop_shutdown, run_on_loop, run_on_loop_sync
 from ._url import DatabaseURL
 
@@ -180,7 +180,8 @@ class PoolManager:
     def _publish(
         self, kind: PoolEventKind, loop: asyncio.AbstractEventLoop, pool: Pool, closed_by: ClosedBy | None = None
     ) -> None:
-        publish(PoolEvent(kind, self.url.redacted, self.owner, id(loop), pool.created_at, closed_by))
+        if has_subscribers():
+            publish(PoolEvent(kind, self.url.redacted, self.owner, id(loop), pool.created_at, closed_by))
 
     # --- closing ------------------------------------------------------------------------------
 
