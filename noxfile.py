@@ -1,9 +1,10 @@
 """Nox sessions of DataFlow. ``nox -s tests`` is the README test command; ``.ci/run`` runs it.
 
 Every session uses Python 3.11 and a plain venv. The test sessions install the project with
-``pip install -e .[test,docs,browser]`` and make sure the Debian packages they need exist
-(``chromium`` for the browser tests, ``postgresql`` for the throwaway test servers): as root they
-are installed with apt-get, otherwise the session stops and prints the command to run.
+``pip install -e .[test,docs,browser,redis]`` and make sure the Debian packages they need exist
+(``chromium`` for the browser tests, ``postgresql`` and ``redis-server`` for the throwaway test
+servers): as root they are installed with apt-get, otherwise the session stops and prints the
+command to run.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ nox.options.sessions = ["tests"]
 
 ROOT = Path(__file__).resolve().parent
 PYTHON = "3.11"
-ALL_EXTRAS = ".[test,docs,browser]"
+ALL_EXTRAS = ".[test,docs,browser,redis]"
 CHROMIUM = Path("/usr/bin/chromium")
 SITE_DIR = ROOT / "site"
 SITE_LOG = ROOT / ".nox" / "site-build.log"
 PYTEST_PARALLEL = ("-n", "2")
 PYTEST_TIMEOUT = "--timeout=300"
+#: The slowest tests of every run, so the 25-minute budget can be watched from the CI log.
+PYTEST_DURATIONS = "--durations=30"
 SOAK_RUNS = 20
 DOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
@@ -37,6 +40,15 @@ DOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 def _postgres_helper() -> ModuleType:
     """Load tests/_postgres.py (standard library only at import time) without installing anything."""
     spec = importlib.util.spec_from_file_location("_dataflow_tests_postgres", ROOT / "tests" / "_postgres.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _redis_helper() -> ModuleType:
+    """Load tests/_redis.py (standard library only) without installing anything."""
+    spec = importlib.util.spec_from_file_location("_dataflow_tests_redis", ROOT / "tests" / "_redis.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -75,6 +87,24 @@ def _ensure_postgresql(session: nox.Session) -> None:
     session.log(f"PostgreSQL: throwaway servers from {pg_ctl}")
 
 
+def _ensure_redis(session: nox.Session) -> None:
+    """Make sure a Redis server can be provided to the tests (apt package ``redis-server``).
+
+    Installing the package may start a system service on 6379; the tests never use it: they start
+    their own throwaway server on a free port (tests/_redis.py).
+    """
+    helper = _redis_helper()
+    if os.environ.get(helper.ENV_URL):
+        session.log(f"Redis: using {helper.ENV_URL}")
+        return
+    try:
+        server = helper.find_redis_server()
+    except helper.RedisUnavailableError:
+        _apt_install(session, "redis-server", "The Redis server (redis-server)")
+        server = helper.find_redis_server()
+    session.log(f"Redis: throwaway servers from {server}")
+
+
 def _ensure_chromium(session: nox.Session) -> None:
     """Make sure Debian's Chromium exists for the browser tests (Playwright downloads nothing)."""
     if not CHROMIUM.exists():
@@ -108,8 +138,9 @@ def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None)
         "pytest",
         *PYTEST_PARALLEL,
         PYTEST_TIMEOUT,
+        PYTEST_DURATIONS,
         *args,
-        env={"DATAFLOW_TEST_REQUIRE_POSTGRES": "1", **(env or {})},
+        env={"DATAFLOW_TEST_REQUIRE_POSTGRES": "1", "DATAFLOW_TEST_REQUIRE_REDIS": "1", **(env or {})},
         success_codes=[0],
     )
 
@@ -122,6 +153,7 @@ def tests(session: nox.Session) -> None:
     ``nox -s tests -- -k sqlite -x``.
     """
     _ensure_postgresql(session)
+    _ensure_redis(session)
     _ensure_chromium(session)
     _install(session)
     site_env = _build_docs(session)
@@ -150,6 +182,7 @@ def docs_build(session: nox.Session) -> None:
 def doc_validation(session: nox.Session) -> None:
     """Run the doc validation (tests/doc_validation) on both backends."""
     _ensure_postgresql(session)
+    _ensure_redis(session)
     _install(session)
     _pytest(session, "tests/doc_validation", *session.posargs)
 
@@ -169,12 +202,23 @@ def bench(session: nox.Session) -> None:
     The command runs under ``python tests/_postgres.py run --``, which provides PostgreSQL the same
     way as the tests (``DATAFLOW_TEST_POSTGRES_URL``, else a throwaway server, as root through
     .ci/pg_ctl_as_postgres) and sets ``DATAFLOW_BENCH_POSTGRES_URL`` to a fresh database and
-    ``DATAFLOW_TEST_POSTGRES_URL`` to the admin URL. Everything is removed afterwards. Extra
-    arguments go to the benchmarks: ``nox -s bench -- --help``.
+    ``DATAFLOW_TEST_POSTGRES_URL`` to the admin URL, and under ``python tests/_redis.py run --``,
+    which sets ``DATAFLOW_BENCH_REDIS_URL`` to a throwaway Redis server (the Redis query cache row).
+    Everything is removed afterwards. Extra arguments go to the benchmarks: ``nox -s bench -- --help``.
+    A run that writes ``benchmarks/results/latest.json`` also draws the plots next to it and
+    regenerates ``docs/performance.md``; matplotlib (the plots), SQLAlchemy (the peer column) and
+    uvicorn's standard extras (the gateway row) are installed here only, not as dependencies of the
+    package.
     """
     _ensure_postgresql(session)
-    _install(session, ".[test]")
-    session.run("python", "tests/_postgres.py", "run", "--", "python", "-m", "benchmarks", *session.posargs)
+    _ensure_redis(session)
+    _install(session, ".[test,redis]")
+    # uvicorn[standard] (httptools, uvloop): how the gateway is served in production, for its load row.
+    session.install("matplotlib>=3.8", "sqlalchemy[asyncio]>=2.0", "uvicorn[standard]>=0.30")
+    session.run("python", "tests/_postgres.py", "run", "--", "python", "tests/_redis.py", "run", "--",
+                "python", "-m", "benchmarks", *session.posargs)
+    # The page, the plots and the JSON must agree (the same test runs in nox -s tests).
+    session.run("python", "-m", "pytest", "-q", "-p", "no:randomly", "tests/unit/test_benchmarks_docs.py")
 
 
 @nox.session(python=PYTHON)
@@ -185,6 +229,7 @@ def soak(session: nox.Session) -> None:
     ``nox -s tests -- -p randomly --randomly-seed=SEED``. Prints "soak: N/20 runs passed".
     """
     _ensure_postgresql(session)
+    _ensure_redis(session)
     _ensure_chromium(session)
     _install(session)
     site_env = _build_docs(session)
@@ -213,7 +258,7 @@ def soak(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint: ruff check on the repository, mypy (strict) on src/dataflow; both always run."""
-    _install(session, ".[lint,test]")
+    _install(session, ".[lint,test,redis]")  # mypy reads redis-py's types
     failed: list[str] = []
     for command in (("ruff", "check", "."), ("mypy", "src/dataflow")):
         try:

@@ -21,6 +21,11 @@ Fixtures (see README.md, "PostgreSQL for tests"):
     (``pg_basebackup -R``, another port), started on first use: ``.url(primary_db_url)``,
     ``.stop()``, ``.start()``, ``.wait_for_replay()``.
 
+``redis_server`` (session) / ``redis_url`` (function)
+    ``tests._redis.RedisServer``: a throwaway ``redis-server`` per xdist worker (``.url()``,
+    ``.stop()``, ``.start()``), and its URL for a test, with the server running before and after it
+    (a test that stops it mid-test gets it back). Missing: a failure under ``CI=true``, else a skip.
+
 When PostgreSQL cannot be provided, the PostgreSQL tests fail under ``CI=true`` and are skipped
 otherwise, always with the reason.
 """
@@ -41,6 +46,9 @@ from _postgres import (
     provide_server,
     start_replica,
 )
+from _redis import RedisServer, RedisUnavailableError
+from _redis import handle_unavailable as redis_unavailable
+from _redis import provide_server as provide_redis
 from _site import BuiltSite, build, prebuilt
 
 pytest_plugins = ["pytester", "dataflow.testing", "doc_validation.docval.plugin"]
@@ -172,3 +180,26 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
         url: str = request.getfixturevalue("postgres_url")
         return url
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for this session (this xdist worker): ``DATAFLOW_TEST_REDIS_URL`` or a throwaway one."""
+    try:
+        server = provide_redis(os.environ)
+    except RedisUnavailableError as exc:
+        redis_unavailable(str(exc), os.environ)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The Redis server's URL, the server running at the start and restarted after a test that stopped it."""
+    if not redis_server.running:
+        redis_server.start()
+    yield redis_server.url()
+    if not redis_server.running:
+        redis_server.start()

@@ -18,22 +18,20 @@ results, run_id = await AsyncLocalRuntime().execute_workflow_async(workflow.buil
 The drivers (aiosqlite, asyncpg) are imported on first use, so importing this package is cheap.
 """
 
+from typing import TYPE_CHECKING
+
 from ._catalog import CATALOG, ErrorInfo
-from ._cdc import (
-    ChangeDataCaptureNode,
-    ChangeEvent,
-    ChangeFeed,
-    ChangePosition,
-    FeedStatus,
-    change_feed_status,
-)
 from ._dataflow import DataFlow
-from ._distributed import DistributedTransactionManagerNode, TwoPhaseCommit
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
-from ._errors import (
+from ._errors import (  # soft delete and versioned rows
     AmbiguousNodeTypeError,
     AuthenticationError,
     BackendMarkerError,
+    CacheAuthenticationWarning,
+    CacheBackendConfigurationError,
+    CacheBackendNotInstalledError,
+    CacheRejectedWarning,
+    CacheUnavailableWarning,
     ChangeCaptureOutdatedError,
     ChangeFeedExistsError,
     ChangeFeedNotFoundError,
@@ -48,6 +46,7 @@ from ._errors import (
     DatabaseNotFoundError,
     DataFlowError,
     DataFlowWarning,
+    DeletedRecordConflictError,
     DuplicateNodeIdError,
     EscapedWritesError,
     EventLoopClosedError,
@@ -57,23 +56,32 @@ from ._errors import (
     InvalidConditionError,
     InvalidConflictTargetError,
     InvalidFilterError,
+    InvalidMeterProviderError,
     InvalidMigrationHistoryError,
     InvalidMigrationTargetError,
     InvalidModelError,
+    InvalidModelOptionError,
+    InvalidMonitorOptionError,
     InvalidParameterError,
     InvalidSagaError,
     InvalidTaskError,
+    InvalidTenantError,
+    InvalidTenantOptionError,
     InvalidTransactionOptionError,
     InvalidURLError,
+    IsolationModeError,
     LogicalDecodingUnavailableError,
     LoopReuseWarning,
+    ManagedFieldError,
     MigrationChecksumError,
     MigrationError,
     MigrationFailedError,
     MissingFieldError,
+    MonitoredDatabaseError,
     MultipleHeadsError,
     MultipleRecordsError,
     NodeExecutionError,
+    OpenTelemetryUnavailableError,
     PoolClosedError,
     PoolTimeoutError,
     RecordError,
@@ -81,12 +89,19 @@ from ._errors import (
     ReplicaConfigurationError,
     ReplicasUnavailableWarning,
     ResourceLeakError,
+    RowOptionNotEnabledError,
+    RowSecurityBypassedError,
+    RowSecurityUnsupportedError,
     SchemaMismatchError,
     SeedError,
     SerializationFailureError,
     ServerUnavailableError,
     StalePoolWarning,
+    StaleRecordError,
     TaskNotStoppedError,
+    TenantConflictError,
+    TenantMismatchError,
+    TenantRequiredError,
     TestDatabaseOptionsError,
     TestingError,
     TooManyConnectionsError,
@@ -107,26 +122,84 @@ from ._errors import (
     WorkflowError,
     WrongEventLoopError,
 )
-from ._migrations import MigrationPlan, Migrations, RevisionStatus
+from ._lazy import lazy_exports
 from ._model import Field, FieldSpec, ModelSpec
-from ._monitoring import (
-    TransactionMetricsNode,
-    TransactionMonitor,
-    TransactionMonitorNode,
-    transaction_metrics,
-)
 from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, SwitchNode, TransactionContextNode
 from ._query_cache import QueryCache
 from ._routing import QueryRouterNode
 from ._runtime import AsyncLocalRuntime, LocalRuntime
-from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
 from ._schema_cache import SchemaCache
 from ._stream import RecordStream
+from ._tenancy import TenantScope
 from ._transaction import Transaction, TransactionState
 from ._tx_options import IsolationLevel, TransactionOptions
 from ._version import __version__
 from ._workflow import Workflow, WorkflowBuilder
-from .platform import Inspector
+
+if TYPE_CHECKING:
+    from ._cdc import (
+        ChangeDataCaptureNode,
+        ChangeEvent,
+        ChangeFeed,
+        ChangePosition,
+        FeedStatus,
+        change_feed_status,
+    )
+    from ._distributed import DistributedTransactionManagerNode, TwoPhaseCommit
+    from ._migrations import MigrationPlan, Migrations, RevisionStatus
+    from ._monitoring import (  # the detectors and their OpenTelemetry export
+        DeadlockDetector,
+        DeadlockDetectorNode,
+        MetricsExport,
+        PerformanceAnomalyDetector,
+        PerformanceAnomalyNode,
+        RaceConditionDetector,
+        RaceConditionDetectorNode,
+        TransactionMetricsNode,
+        TransactionMonitor,
+        TransactionMonitorNode,
+        Watch,
+        export_metrics,
+        transaction_metrics,
+        watch,
+    )
+    from ._sagas import SagaCoordinator, SagaCoordinatorNode, SagaResult
+    from .platform import Inspector
+
+#: Exports whose modules are imported on first use: ``import dataflow`` does not load the migration
+#: engine, change capture, sagas, two-phase commit, the monitoring nodes or the Inspector.
+_LAZY = {
+    "ChangeDataCaptureNode": "._cdc",
+    "ChangeEvent": "._cdc",
+    "ChangeFeed": "._cdc",
+    "ChangePosition": "._cdc",
+    "FeedStatus": "._cdc",
+    "change_feed_status": "._cdc",
+    "DistributedTransactionManagerNode": "._distributed",
+    "TwoPhaseCommit": "._distributed",
+    "MigrationPlan": "._migrations",
+    "Migrations": "._migrations",
+    "RevisionStatus": "._migrations",
+    "DeadlockDetector": "._monitoring",
+    "DeadlockDetectorNode": "._monitoring",
+    "MetricsExport": "._monitoring",
+    "PerformanceAnomalyDetector": "._monitoring",
+    "PerformanceAnomalyNode": "._monitoring",
+    "RaceConditionDetector": "._monitoring",
+    "RaceConditionDetectorNode": "._monitoring",
+    "TransactionMetricsNode": "._monitoring",
+    "TransactionMonitor": "._monitoring",
+    "TransactionMonitorNode": "._monitoring",
+    "Watch": "._monitoring",
+    "export_metrics": "._monitoring",
+    "transaction_metrics": "._monitoring",
+    "watch": "._monitoring",
+    "SagaCoordinator": "._sagas",
+    "SagaCoordinatorNode": "._sagas",
+    "SagaResult": "._sagas",
+    "Inspector": ".platform",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 __all__ = [
     "CATALOG",
@@ -144,7 +217,13 @@ __all__ = [
     "TestDatabaseOptionsError",
     "TaskNotStoppedError",
     "InvalidTaskError",
+    "IsolationModeError",
     "BackendMarkerError",
+    "CacheAuthenticationWarning",
+    "CacheBackendConfigurationError",
+    "CacheBackendNotInstalledError",
+    "CacheRejectedWarning",
+    "CacheUnavailableWarning",
     "ConnectionLostError",
     "ConnectionPathError",
     "ConstraintViolationError",
@@ -251,4 +330,25 @@ __all__ = [
     "transaction_metrics",
     "__version__",
     "change_feed_status",
+    "InvalidTenantError",
+    "InvalidTenantOptionError",
+    "RowSecurityBypassedError",
+    "RowSecurityUnsupportedError",
+    "TenantConflictError",
+    "TenantMismatchError",
+    "TenantRequiredError",
+    "TenantScope",
+]
+__all__ += [  # monitoring: the detectors, their nodes, the OpenTelemetry export and their errors
+    "DeadlockDetector", "DeadlockDetectorNode", "InvalidMeterProviderError", "InvalidMonitorOptionError",
+    "MetricsExport", "MonitoredDatabaseError", "OpenTelemetryUnavailableError", "PerformanceAnomalyDetector",
+    "PerformanceAnomalyNode", "RaceConditionDetector", "RaceConditionDetectorNode", "Watch",
+    "export_metrics", "watch",
+]
+__all__ += [  # soft delete and versioned rows
+    "DeletedRecordConflictError",
+    "InvalidModelOptionError",
+    "ManagedFieldError",
+    "RowOptionNotEnabledError",
+    "StaleRecordError",
 ]

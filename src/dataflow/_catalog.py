@@ -13,8 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ._catalog_cache import CACHE_ENTRIES
 from ._catalog_cdc import CDC_ENTRIES
+from ._catalog_monitoring import MONITORING_ENTRIES
+from ._catalog_performance import PERFORMANCE_ENTRIES
+from ._catalog_rows import ROW_ENTRIES
 from ._catalog_services import SERVICE_ENTRIES
+from ._catalog_tenancy import TENANCY_ENTRIES
 from ._catalog_testing import TESTING_ENTRIES
 from ._version import __version__
 
@@ -434,6 +439,12 @@ _ENTRIES = [
 ]
 
 #: All codes, in order (change data capture's entries are in ``_catalog_cdc``, read replicas' and the
-#: gateway's in ``_catalog_services``, the testing support's after DF-701 in ``_catalog_testing``).
-_MORE = (*CDC_ENTRIES, *SERVICE_ENTRIES, *TESTING_ENTRIES)
+#: gateway's in ``_catalog_services``, the testing support's after DF-701 in ``_catalog_testing``, soft
+#: delete's and versioned rows' in ``_catalog_rows``, the Redis query cache's in ``_catalog_cache``, the
+#: monitoring's in ``_catalog_monitoring``, multi-tenancy's in ``_catalog_tenancy``, the
+#: session-loop isolation's in ``_catalog_performance``).
+_MORE = (
+    *CDC_ENTRIES, *SERVICE_ENTRIES, *TESTING_ENTRIES, *ROW_ENTRIES, *CACHE_ENTRIES, *MONITORING_ENTRIES,
+    *TENANCY_ENTRIES, *PERFORMANCE_ENTRIES,
+)
 CATALOG: dict[str, ErrorInfo] = dict(sorted((e.code, e) for e in [*_ENTRIES, *(ErrorInfo(*t) for t in _MORE)]))

@@ -7,19 +7,20 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _testmode
+from ._cache_config import cache_for
 from ._cdc import ChangeFeedCalls
 from ._dialects import Connection, PoolSettings, backend_for, parse_url
 from ._enhancer import ErrorEnhancer, ErrorEnhancerConfig, PerformanceMode
 from ._errors import InvalidModelError
 from ._executor import ExecutionContext
-from ._migrations import MigrationCalls, Migrations
+from ._migrations import MigrationCalls, migrations_for
 from ._model import ModelSpec, build_model_spec
 from ._nodes import Node, generate_nodes, node_types_changed, register_owner
 from ._query import Statements
-from ._query_cache import QueryCache, query_cache
+from ._query_cache import QueryCache
 from ._replicas import replica_router
 from ._schema_cache import SchemaCache
 from ._settings import (
@@ -30,9 +31,15 @@ from ._settings import (
     resolve_error_enhancer,
 )
 from ._stream import RecordStream
+from ._tenancy import TenantCalls, tenant_spec
+from ._tenant_sql import check_row_security, statements_for, tenant_connection
+from ._testmode import DefaultModeCalls
 from ._transaction import Transaction
 from ._tx_options import IsolationLevel, transaction_options
 from ._workflow import WorkflowBuilder
+
+if TYPE_CHECKING:
+    from ._migrations import Migrations
 
 __all__ = ["DataFlow"]
 
@@ -43,7 +50,7 @@ _TEST_POOL = (1, 4)
 _PRODUCTION_POOL = (1, 10)
 
 
-class DataFlow(MigrationCalls, ChangeFeedCalls):
+class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
     """One database: its models, their generated nodes, and the connection pools to reach it.
 
     Args:
@@ -76,11 +83,14 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
             to their model (see the query-cache guide). Off by default.
         cache_ttl: Seconds a cached result is served at most (``None``: until a write drops it), to
             bound what writers outside this instance (other processes) can make stale.
-        cache_max_size: Cached results kept at most (least recently used dropped first).
+        cache_max_size: Cached results kept at most (least recently used dropped first; in process).
+        cache_backend: ``"memory"`` (default) or a Redis URL whose entries every instance shares (``redis`` extra).
+        tenant_rls: PostgreSQL row-level security on tenant-scoped tables as a second wall (see the
+            multi-tenancy guide). DF-814 on SQLite.
 
     Raises:
         InvalidURLError: DF-801, for a malformed or unsupported URL (the password is never shown).
-        ConfigurationError: DF-802, for invalid settings.
+        ConfigurationError: DF-802, for invalid settings (DF-820 and DF-821 for ``cache_backend``).
 
     Example:
         ```python
@@ -115,10 +125,13 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         enable_query_cache: bool = False,
         cache_ttl: float | None = None,
         cache_max_size: int = 10_000,
+        cache_backend: str | None = None,
+        tenant_rls: bool = False,
     ) -> None:
         raw_url = url if url is not None else os.environ.get("DATABASE_URL") or "sqlite:///:memory:"
         self._url = parse_url(raw_url)
         self._backend = backend_for(self._url)
+        self._row_security = check_row_security(self._backend, tenant_rls)
         self._test_mode, reason, detail = _testmode.resolve(test_mode)
         default_min, default_max = _TEST_POOL if self._test_mode else _PRODUCTION_POOL
         settings = PoolSettings(
@@ -154,10 +167,11 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
             owner=repr(self),
             enhancer=self._enhancer, created_at=self._created_at,
         )
-        self._migrations = Migrations(self._context, self._models, migrations_dir)
-        if enable_query_cache:
-            self._context.query_cache = query_cache(cache_ttl, cache_max_size)
-            self._context.cache_by_default = True
+        self._migrations_dir = migrations_dir
+        self._migrations: Migrations | None = None  # made on first use: the engine is imported then
+        cache = cache_for(enable_query_cache, cache_ttl, cache_max_size, cache_backend, self._url)
+        if cache is not None:
+            self._context.query_cache, self._context.cache_by_default = cache, True
         if read_replicas is not None:
             pools = self._context.pools
             self._context.replicas = replica_router(pools, read_replicas, max_replica_lag, replica_retry_interval)
@@ -217,21 +231,6 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         """``file:line`` of the code that created this instance (named in DF-407)."""
         return self._created_at
 
-    @classmethod
-    def enable_test_mode(cls) -> None:
-        """Make test mode the default for instances created from now on (an explicit ``test_mode=`` still wins)."""
-        _testmode.set_default(True)
-
-    @classmethod
-    def disable_test_mode(cls) -> None:
-        """Make production mode the default for new instances (an explicit ``test_mode=`` still wins)."""
-        _testmode.set_default(False)
-
-    @classmethod
-    def reset_test_mode(cls) -> None:
-        """Forget the process default set by :meth:`enable_test_mode` / :meth:`disable_test_mode`."""
-        _testmode.set_default(None)
-
     def __repr__(self) -> str:
         return f"DataFlow({self._url.redacted!r}, test_mode={self._test_mode})"
 
@@ -248,6 +247,9 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         table: str | None = None,
         unique: Iterable[Sequence[str] | str] | None = None,
         indexes: Iterable[Sequence[str] | str] | None = None,
+        soft_delete: bool = False,
+        versioned: bool = False,
+        tenant: bool | str = False,
     ) -> Callable[[C], C]: ...
 
     def model(
@@ -257,26 +259,39 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         table: str | None = None,
         unique: Iterable[Sequence[str] | str] | None = None,
         indexes: Iterable[Sequence[str] | str] | None = None,
+        soft_delete: bool = False,
+        versioned: bool = False,
+        tenant: bool | str = False,
     ) -> C | Callable[[C], C]:
         """Register a model class and generate its eleven nodes (``UserCreateNode``, ...).
 
         Use as ``@db.model`` or ``@db.model(table="people", unique=[("first", "last")])``. The class
-        is returned unchanged, so it can be registered on several instances.
+        is returned unchanged, so it can be registered on several instances. ``tenant=True`` (a
+        ``tenant_id`` field) or ``tenant="org_id"`` makes it tenant-scoped (multi-tenancy guide).
+
+        ``soft_delete=True`` adds ``deleted_at`` (deletes mark rows, reads skip them; see the guide's
+        "Soft delete and versioned rows"); ``versioned=True`` adds ``version`` (every update
+        increments it; a write with ``expected_version`` that finds another version is DF-310).
 
         Raises:
             InvalidModelError: DF-104 (no ``id``, unsupported type, name already registered).
+            InvalidModelOptionError: DF-817 (an option that is not a bool, or a field it would add).
         """
 
         def register(target: C, namespace: dict[str, Any] | None = None) -> C:
             if namespace is None:
                 namespace = caller_namespace(1)
-            spec = build_model_spec(target, table=table, unique=unique, indexes=indexes, namespace=namespace)
+            spec = build_model_spec(
+                target, table=table, unique=unique, indexes=indexes, namespace=namespace,
+                soft_delete=soft_delete, versioned=versioned,
+            )
+            spec = tenant_spec(spec, tenant, row_security=self._row_security is not None)
             if spec.name in self._models:
                 raise InvalidModelError(
                     f"A model named {spec.name} is already registered on this DataFlow instance.",
                     context={"model": spec.name},
                 )
-            statements = Statements(spec, self._backend)
+            statements = statements_for(spec, self._backend, self._row_security)
             self._models[spec.name] = spec
             self._statements[spec.name] = statements
             self._nodes.update(generate_nodes(spec, statements, self._context))
@@ -338,6 +353,8 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
     @property
     def migrations(self) -> Migrations:
         """This instance's migrations: ``await db.migrations.history()``, ``current()``, ``check()``, ..."""
+        if self._migrations is None:
+            self._migrations = migrations_for(self._context, self._models, self._migrations_dir)
         return self._migrations
 
     # --- connections and transactions ------------------------------------------------------
@@ -351,7 +368,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls):
         between backends. Read replicas and the query cache treat what runs on it as a write to any
         table.
         """
-        return self._context.raw_connection()
+        return tenant_connection(self._context, self._row_security)
 
     def transaction(
         self, *, isolation: IsolationLevel | str | None = None, timeout: float | None = None, retries: int = 0

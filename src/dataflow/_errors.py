@@ -3,7 +3,7 @@
 Hierarchy::
 
     DataFlowError
-    ├── ValidationError          1xx/2xx: bad models, parameters, filters (raised before any SQL)
+    ├── ValidationError          1xx/2xx, DF-305..308: bad models, parameters, filters, tenants
     ├── RecordError              3xx: not found, constraint violations
     ├── WorkflowError            4xx: workflow build and execution
     ├── DatabaseConnectionError  5xx: connections, pools, event loops
@@ -18,12 +18,75 @@ Messages are plain text (no colour codes) and never contain a password.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from ._error_base import DataFlowError, format_message
+from ._errors_database import (  # re-exported: every error has one import path
+    AuthenticationError,
+    ChangeCaptureOutdatedError,
+    ChangeFeedExistsError,
+    ChangeFeedNotFoundError,
+    ConnectionLostError,
+    DatabaseConnectionError,
+    DatabaseError,
+    DatabaseLockedError,
+    DatabaseNotFoundError,
+    EventLoopClosedError,
+    InvalidSagaError,
+    InvalidTransactionOptionError,
+    LogicalDecodingUnavailableError,
+    PoolClosedError,
+    PoolTimeoutError,
+    SerializationFailureError,
+    ServerUnavailableError,
+    TooManyConnectionsError,
+    TransactionError,
+    TransactionTimeoutError,
+    TwoPhaseCommitError,
+    TwoPhaseCommitUnavailableError,
+    WrongEventLoopError,
+)
+from ._errors_tooling import (  # re-exported
+    BackendMarkerError,
+    CacheAuthenticationWarning,
+    CacheBackendConfigurationError,
+    CacheBackendNotInstalledError,
+    CacheRejectedWarning,
+    CacheUnavailableWarning,
+    ConfigurationError,
+    DataFlowWarning,
+    EscapedWritesError,
+    GatewayConfigurationError,
+    GatewayWithoutAuthWarning,
+    InvalidMeterProviderError,
+    InvalidMigrationHistoryError,
+    InvalidMigrationTargetError,
+    InvalidModelOptionError,
+    InvalidTaskError,
+    InvalidTenantOptionError,
+    InvalidURLError,
+    IsolationModeError,
+    LoopReuseWarning,
+    MigrationChecksumError,
+    MigrationError,
+    MigrationFailedError,
+    MultipleHeadsError,
+    OpenTelemetryUnavailableError,
+    ReplicaConfigurationError,
+    ReplicasUnavailableWarning,
+    ResourceLeakError,
+    RowSecurityBypassedError,
+    RowSecurityUnsupportedError,
+    SeedError,
+    StalePoolWarning,
+    TaskNotStoppedError,
+    TestDatabaseOptionsError,
+    TestingError,
+    UnsupportedMigrationOperationError,
+)
 
 __all__ = [
-    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "ChangeCaptureOutdatedError",
+    "AmbiguousNodeTypeError", "AuthenticationError", "BackendMarkerError", "CacheAuthenticationWarning",
+    "CacheBackendConfigurationError", "CacheBackendNotInstalledError", "CacheRejectedWarning",
+    "CacheUnavailableWarning", "ChangeCaptureOutdatedError",
     "ChangeFeedExistsError", "ChangeFeedNotFoundError", "ConfigurationError", "ConnectionLostError",
     "ConnectionPathError", "ConstraintViolationError", "DanglingConnectionError", "DataFlowError", "DataFlowWarning",
     "DatabaseConnectionError", "DatabaseError", "DatabaseLockedError", "DatabaseNotFoundError",
@@ -31,7 +94,8 @@ __all__ = [
     "GatewayWithoutAuthWarning", "InvalidCaptureParameterError", "InvalidConditionError",
     "InvalidConflictTargetError", "InvalidFilterError", "InvalidMigrationHistoryError",
     "InvalidMigrationTargetError", "InvalidModelError", "InvalidParameterError", "InvalidSagaError",
-    "InvalidTaskError", "InvalidTransactionOptionError", "InvalidURLError", "LogicalDecodingUnavailableError",
+    "InvalidTaskError", "InvalidTransactionOptionError", "IsolationModeError", "InvalidURLError",
+    "LogicalDecodingUnavailableError",
     "LoopReuseWarning", "MigrationChecksumError", "MigrationError", "MigrationFailedError", "MissingFieldError",
     "MultipleHeadsError", "MultipleRecordsError", "NodeExecutionError", "PoolClosedError", "PoolTimeoutError",
     "RecordError", "RecordNotFoundError", "ReplicaConfigurationError", "ReplicasUnavailableWarning",
@@ -42,6 +106,15 @@ __all__ = [
     "UnknownNodeIdError", "UnknownNodeTypeError", "UnknownOperatorError", "UnknownSourceTableError",
     "UnsupportedMigrationOperationError", "ValidationError", "WorkflowCycleError", "WorkflowError",
     "WrongEventLoopError", "format_message",
+    "InvalidTenantError", "InvalidTenantOptionError", "RowSecurityBypassedError", "RowSecurityUnsupportedError",
+    "TenantConflictError", "TenantMismatchError", "TenantRequiredError",
+]
+__all__ += [  # monitoring
+    "InvalidMeterProviderError", "InvalidMonitorOptionError", "MonitoredDatabaseError", "OpenTelemetryUnavailableError",
+]
+__all__ += [  # soft delete and versioned rows
+    "DeletedRecordConflictError", "InvalidModelOptionError", "ManagedFieldError", "RowOptionNotEnabledError",
+    "StaleRecordError",
 ]
 
 
@@ -103,6 +176,24 @@ class InvalidConflictTargetError(ValidationError):
     code = "DF-305"
 
 
+class TenantRequiredError(ValidationError):
+    """DF-306: a tenant-scoped model is used with no tenant set."""
+
+    code = "DF-306"
+
+
+class TenantMismatchError(ValidationError):
+    """DF-307: a value names another tenant than the current one."""
+
+    code = "DF-307"
+
+
+class InvalidTenantError(ValidationError):
+    """DF-308: a tenant id that is not a non-empty str."""
+
+    code = "DF-308"
+
+
 class RecordError(DataFlowError):
     """A record-level failure: not found, or a constraint the database enforces."""
 
@@ -129,6 +220,18 @@ class MultipleRecordsError(RecordError):
     """DF-304: a single-record node matched more than one record."""
 
     code = "DF-304"
+
+
+class StaleRecordError(RecordError):
+    """DF-310: an update or delete named the version it read, and the record changed since."""
+
+    code = "DF-310"
+
+
+class DeletedRecordConflictError(RecordError):
+    """DF-311: an upsert's primary key belongs to a soft-deleted record."""
+
+    code = "DF-311"
 
 
 class WorkflowError(DataFlowError):
@@ -165,6 +268,18 @@ class InvalidConditionError(WorkflowError):
     code = "DF-408"
 
 
+class InvalidMonitorOptionError(WorkflowError):
+    """DF-420: a monitoring node's threshold, window or flag of the wrong type or range."""
+
+    code = "DF-420"
+
+
+class MonitoredDatabaseError(WorkflowError):
+    """DF-421: ``watch()`` or a monitoring class given something that is not a DataFlow instance."""
+
+    code = "DF-421"
+
+
 class UnknownNodeIdError(WorkflowError):
     """DF-409: a node id the workflow does not contain (asked of the Inspector)."""
 
@@ -195,256 +310,34 @@ class ConnectionPathError(WorkflowError):
     code = "DF-405"
 
 
+class TenantConflictError(WorkflowError):
+    """DF-412: a workflow run names two different tenants."""
+
+    code = "DF-412"
+
+
 class NodeExecutionError(WorkflowError):
     """DF-406: a node failed with a non-DataFlow exception (chained as ``__cause__``)."""
 
     code = "DF-406"
 
 
-class DatabaseConnectionError(DataFlowError):
-    """Connecting to the database, or using a pool or event loop, failed."""
+class RowOptionNotEnabledError(WorkflowError):
+    """DF-416: a soft delete or version parameter on a model declared without that option."""
 
+    code = "DF-416"
 
-class ServerUnavailableError(DatabaseConnectionError):
-    """DF-501: connection refused; the message names the host and port."""
-    code = "DF-501"
 
+class ManagedFieldError(WorkflowError):
+    """DF-417: a node sets ``deleted_at`` or ``version``, which DataFlow maintains."""
 
-class AuthenticationError(DatabaseConnectionError):
-    """DF-502: the server rejected the credentials."""
-    code = "DF-502"
+    code = "DF-417"
 
 
-class DatabaseNotFoundError(DatabaseConnectionError):
-    """DF-503: the database named in the URL does not exist."""
-    code = "DF-503"
+# Tracebacks, pickles and the reference page name one module for every error, wherever it is defined.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith(__name__ + "_"):
+        _obj.__module__ = __name__
+del _name, _obj
 
-
-class PoolClosedError(DatabaseConnectionError):
-    """DF-504: the DataFlow instance was closed and is still used."""
-    code = "DF-504"
-
-
-class EventLoopClosedError(DatabaseConnectionError):
-    """DF-505: an operation on an event loop that is already closed."""
-    code = "DF-505"
-
-
-class WrongEventLoopError(DatabaseConnectionError):
-    """DF-506: a connection or transaction used from a loop other than its own."""
-    code = "DF-506"
-
-
-class TooManyConnectionsError(DatabaseConnectionError):
-    """DF-508: the server's ``max_connections`` is reached."""
-    code = "DF-508"
-
-
-class PoolTimeoutError(DatabaseConnectionError):
-    """DF-509: no connection became free within ``pool_acquire_timeout``."""
-    code = "DF-509"
-
-
-class DatabaseLockedError(DatabaseConnectionError):
-    """DF-510: SQLite's write lock was held past ``sqlite_busy_timeout``."""
-    code = "DF-510"
-
-
-class ConnectionLostError(DatabaseConnectionError):
-    """DF-511: the server closed the connection during an operation."""
-    code = "DF-511"
-
-
-class DatabaseError(DataFlowError):
-    """DF-512: a database error DataFlow does not translate more precisely."""
-    code = "DF-512"
-
-
-class LogicalDecodingUnavailableError(DatabaseError):
-    """DF-513: PostgreSQL runs without ``wal_level=logical``."""
-
-    code = "DF-513"
-
-
-class ChangeFeedExistsError(DatabaseError):
-    """DF-514: ``feed.create()`` for a feed that exists."""
-
-    code = "DF-514"
-
-
-class ChangeFeedNotFoundError(DatabaseError):
-    """DF-515: a feed (or its replication slot) that does not exist."""
-
-    code = "DF-515"
-
-
-class ChangeCaptureOutdatedError(DatabaseError):
-    """DF-516: SQLite capture triggers that no longer match the table."""
-
-    code = "DF-516"
-
-
-class TransactionError(DataFlowError):
-    """DF-601: a transaction used in a way it does not support."""
-    code = "DF-601"
-
-
-class SerializationFailureError(TransactionError):
-    """DF-602: the database rolled a transaction back (serialization failure or deadlock); retry it."""
-    code = "DF-602"
-
-
-class TransactionTimeoutError(TransactionError):
-    """DF-603: a statement or lock wait outlasted the transaction's ``timeout``."""
-    code = "DF-603"
-
-
-class InvalidTransactionOptionError(TransactionError):
-    """DF-604: an isolation level, timeout or retry count a transaction does not accept."""
-    code = "DF-604"
-
-
-class InvalidSagaError(TransactionError):
-    """DF-605: a saga's steps or compensations are not in the documented shape."""
-    code = "DF-605"
-
-
-class TwoPhaseCommitUnavailableError(TransactionError):
-    """DF-606: a participant cannot prepare transactions (SQLite, max_prepared_transactions = 0)."""
-    code = "DF-606"
-
-
-class TwoPhaseCommitError(TransactionError):
-    """DF-607: a two-phase commit failed (rolled back everywhere, or a commit left prepared)."""
-    code = "DF-607"
-
-
-class TestingError(DataFlowError):
-    """Base class of the 7xx errors of the testing support (``dataflow.testing``)."""
-    __test__ = False  # not a test class when a test module imports it
-
-
-class ResourceLeakError(TestingError):
-    """DF-701: a test left pools, connections or tasks open."""
-    code = "DF-701"
-
-
-class EscapedWritesError(TestingError):
-    """DF-702: writes of an isolated test reached the database outside its isolation."""
-    code = "DF-702"
-
-
-class SeedError(TestingError):
-    """DF-704: the dataflow_seed fixture is not an async loader, or the loader failed."""
-    code = "DF-704"
-
-
-class TaskNotStoppedError(ResourceLeakError):
-    """DF-710: a tracked task kept running after it was cancelled."""
-    code = "DF-710"
-
-
-class ConfigurationError(DataFlowError):
-    """DF-802: an invalid DataFlow setting."""
-    code = "DF-802"
-
-
-class TestDatabaseOptionsError(ConfigurationError):
-    """DF-803: pytest options of the worker databases that exclude each other."""
-    code = "DF-803"
-
-
-class BackendMarkerError(ConfigurationError):
-    """DF-804: a ``dataflow_backend`` marker without a known backend or a reason."""
-    code = "DF-804"
-
-
-class InvalidTaskError(ConfigurationError):
-    """DF-805: ``TaskTracker.track()`` given something that is not a task."""
-    code = "DF-805"
-
-
-class InvalidURLError(ConfigurationError):
-    """DF-801: a malformed or unsupported database URL."""
-    code = "DF-801"
-
-
-class ReplicaConfigurationError(ConfigurationError):
-    """DF-810: an invalid ``read_replicas``, ``max_replica_lag`` or ``replica_retry_interval``."""
-    code = "DF-810"
-
-
-class GatewayConfigurationError(ConfigurationError):
-    """DF-812: ``create_gateway_api()`` cannot build the application."""
-    code = "DF-812"
-
-
-class MigrationError(DataFlowError):
-    """Base class of the 9xx migration errors."""
-
-
-class MultipleHeadsError(MigrationError):
-    """DF-901: the migration history forks into several heads."""
-    code = "DF-901"
-
-
-class MigrationChecksumError(MigrationError):
-    """DF-902: the file of an applied revision was edited."""
-    code = "DF-902"
-
-
-class InvalidMigrationTargetError(MigrationError):
-    """DF-903: a migrate/rollback target that is not a reachable revision."""
-
-    code = "DF-903"
-
-
-class UnsupportedMigrationOperationError(MigrationError):
-    """DF-904: an operation DataFlow cannot carry out on the backend."""
-
-    code = "DF-904"
-
-
-class MigrationFailedError(MigrationError):
-    """DF-905: an operation failed on the database; its revision was rolled back."""
-
-    code = "DF-905"
-
-
-class InvalidMigrationHistoryError(MigrationError):
-    """DF-906: a migration file or the history it forms is broken."""
-
-    code = "DF-906"
-
-
-class DataFlowWarning(UserWarning):
-    """Base class of DataFlow's warnings; carries a code and link like the errors."""
-
-    code: ClassVar[str] = ""
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-        super().__init__(detail)
-
-    def __str__(self) -> str:
-        return format_message(self.code, self.detail)
-
-
-class StalePoolWarning(DataFlowWarning):
-    """DF-507: a pool outlived its event loop and was closed by DataFlow."""
-    code = "DF-507"
-
-
-class ReplicasUnavailableWarning(DataFlowWarning):
-    """DF-520: no read replica answered; reads went to the primary."""
-    code = "DF-520"
-
-
-class GatewayWithoutAuthWarning(DataFlowWarning):
-    """DF-811: a gateway that refuses every request (no ``auth=``) or accepts every one (``auth=None``)."""
-    code = "DF-811"
-
-
-class LoopReuseWarning(DataFlowWarning):
-    """DF-703: an instance nobody closed is used from a second event loop."""
-    code = "DF-703"

@@ -24,7 +24,9 @@ from typing import Any, TypeVar
 
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
+from ._error_base import DataFlowError
 from ._errors import TransactionError
+from ._observe import Watcher
 from ._pool import PoolManager
 from ._query_cache import ALL_MODELS, QueryCache
 from ._replicas import ReplicaRouter, Routing
@@ -157,6 +159,8 @@ class ExecutionContext:
         self.routing: contextvars.ContextVar[Routing | None] = contextvars.ContextVar(
             f"dataflow_routing_{id(self):x}", default=None
         )
+        #: What the monitoring nodes record for this instance (``dataflow.watch(db)``), else ``None``.
+        self.watch: Watcher | None = None
         _contexts.add(self)
         for leader in _leaders:
             if _joins(url, leader.url):
@@ -221,12 +225,12 @@ class ExecutionContext:
     async def raw_connection(self) -> AsyncIterator[Connection]:
         """``db.connection()``: a connection for SQL DataFlow cannot see into, so it may write any
         table (read replicas and the query cache are told, before and after)."""
-        self.wrote(ALL_MODELS)
+        await self.writes(ALL_MODELS)
         try:
             async with _Lease(self.root) as connection:
-                yield connection
+                yield connection if self.watch is None else self.watch.wrap_connection(connection, None, self)
         finally:
-            self.wrote(ALL_MODELS)
+            await self.writes(ALL_MODELS)
 
     async def cleanup_all(self) -> int:
         """Close every pool (the replicas' too); return how many."""
@@ -237,6 +241,8 @@ class ExecutionContext:
 
     async def close(self) -> None:
         """Close every pool and refuse new ones (the instance is closed)."""
+        if self.query_cache is not None:
+            await self.query_cache.close()
         await self.cleanup_all()
         self.pools.closed = True
         if self.replicas is not None:
@@ -266,6 +272,11 @@ class ExecutionContext:
             models=transaction.models,
             workflow=transaction.workflow,
         )
+
+    def transaction_failed(self, transaction: Transaction, error: DataFlowError) -> None:
+        """A transaction block raised ``error`` (the monitoring nodes count conflicts and lock waits)."""
+        if self.watch is not None:
+            self.watch.failed(error, transaction.root)
 
     # --- running statements -----------------------------------------------------------------
 
@@ -297,14 +308,16 @@ class ExecutionContext:
         tx = self.current_transaction()
         if tx is not None:
             tx.root.models.add(model)
+        if self.watch is not None and self.watch.capturing:
+            operation = self.watch.wrap(operation, model, self)
         if self.replicas is None and self.query_cache is None:
             return await self._plain(operation)
         if not read:
-            self.wrote(model)
+            await self.writes(model)
             try:
                 return await self._plain(operation)
             finally:
-                self.wrote(model)  # a read that raced the write must not keep what it saw
+                await self.writes(model)  # a read that raced the write must not keep what it saw
         outside = self.pinned is None and self.current_transaction() is None
         routing = self.routing.get()
         cached = self.cache_by_default if routing is None or routing.cache_reads is None else routing.cache_reads
@@ -312,13 +325,7 @@ class ExecutionContext:
         if routing is not None and not routing.read_write_split:
             outside = False  # the primary only
         if cache is not None and cache_key is not None and cache.usable(model):
-            key = (cache_key[0], repr(cache_key[1]))
-            found, value, generation = cache.lookup(model, key)
-            if found:
-                return list(value) if isinstance(value, list) else value  # type: ignore[return-value]
-            result = await self._read(operation, outside)
-            cache.store(model, key, result, generation)
-            return result
+            return await cache.read(model, cache_key, lambda: self._read(operation, outside))
         return await self._read(operation, outside)
 
     def ensure_query_cache(self, ttl: float | None) -> QueryCache:
@@ -334,6 +341,12 @@ class ExecutionContext:
             self.replicas.wrote(scope)
         if self.query_cache is not None:
             self.query_cache.invalidate(model, scope)
+
+    async def writes(self, model: str) -> None:
+        """:meth:`wrote`, and the query cache's backend (Redis) is told before this returns."""
+        self.wrote(model)
+        if self.query_cache is not None:
+            await self.query_cache.flush()
 
     async def _read(self, operation: Callable[[Connection], Awaitable[T]], outside: bool) -> T:
         if outside and self.replicas is not None:
@@ -382,7 +395,7 @@ class ExecutionContext:
             if self.replicas is not None:
                 self.replicas.wrote(scope)  # replicas have the table once they replay past this
             if self.query_cache is not None:
-                self.query_cache.invalidate(name, scope)  # a miss on a missing table is not kept
+                self.query_cache.table_created(name, scope)  # a miss on a missing table is not kept
             self.schema.mark(name)
 
     @asynccontextmanager

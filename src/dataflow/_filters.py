@@ -22,7 +22,7 @@ from ._errors import InvalidFilterError, UnknownOperatorError
 from ._model import FieldSpec, ModelSpec
 from ._types import FieldType, check_value
 
-__all__ = ["FIELD_OPERATORS", "LOGICAL_OPERATORS", "compile_filter"]
+__all__ = ["FIELD_OPERATORS", "LOGICAL_OPERATORS", "FilterPlans", "compile_filter"]
 
 FIELD_OPERATORS = (
     "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin",
@@ -253,3 +253,74 @@ def compile_filter(
     if flt is None:
         return "TRUE"
     return _Compiler(model, backend, params, node).filter(flt)
+
+
+#: Operators whose SQL depends only on the field and the value's type (never on the value itself).
+_PLAN_OPERATORS = frozenset({"$eq", "$ne", "$lt", "$lte", "$gt", "$gte"})
+_PLAN_TYPES = frozenset({str, int, float, bool})
+_MAX_PLANS = 512
+
+
+class FilterPlans:
+    """Compiled filters remembered by shape, so a filter seen before is not compiled again.
+
+    A shape is the parameter position the filter starts at and its ``(field, operator, type of
+    the value)`` triples, for flat filters of non-None ``str``/``int``/``float``/``bool`` values with
+    ``$eq``, ``$ne``, ``$lt``, ``$lte``, ``$gt``, ``$gte`` (or a plain value): their SQL does not
+    depend on the values. The first filter of a shape is compiled by :func:`compile_filter` (so
+    every error is raised as before and nothing is remembered for an invalid filter); later ones
+    reuse its SQL, and each value is still validated and converted for the driver exactly as the
+    compiler does. Any other filter is compiled every time.
+    """
+
+    __slots__ = ("backend", "model", "_plans")
+
+    def __init__(self, model: ModelSpec, backend: Backend) -> None:
+        self.model = model
+        self.backend = backend
+        self._plans: dict[tuple[Any, ...], tuple[str, tuple[FieldSpec, ...]]] = {}
+
+    def compile(self, flt: Mapping[str, Any], params: Params, node: str | None) -> str:
+        """What ``compile_filter(flt, model, backend, params, node=node)`` returns."""
+        shape = _shape(flt, len(params.values))
+        if shape is None:
+            return compile_filter(flt, self.model, self.backend, params, node=node)
+        key, values = shape
+        plan = self._plans.get(key)
+        if plan is None:
+            sql = compile_filter(flt, self.model, self.backend, params, node=node)
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = (sql, tuple(self.model.fields[name] for name, _, _ in key[1]))
+            return sql
+        sql, specs = plan
+        to_db, model, bound = self.backend.to_db, self.model.name, params.values
+        for spec, value in zip(specs, values, strict=True):
+            value = check_value(spec.kind, value, field=spec.name, model=model)
+            convert = to_db.get(spec.kind)
+            bound.append(convert(value) if convert else value)
+        return sql
+
+
+def _shape(flt: Any, start: int) -> tuple[tuple[Any, ...], list[Any]] | None:
+    """``((start, triples), values)`` for a filter :class:`FilterPlans` can remember, else None."""
+    if type(flt) is not dict:
+        return None
+    triples: list[tuple[str, str, type]] = []
+    values: list[Any] = []
+    for name, clause in flt.items():
+        if type(name) is not str or name.startswith("$"):
+            return None
+        kind = type(clause)
+        if kind in _PLAN_TYPES:
+            triples.append((name, "$eq", kind))
+            values.append(clause)
+        elif kind is dict and clause:
+            for op, value in clause.items():
+                if op not in _PLAN_OPERATORS or type(value) not in _PLAN_TYPES:
+                    return None
+                triples.append((name, op, type(value)))
+                values.append(value)
+        else:
+            return None
+    return (start, tuple(triples)), values

@@ -10,12 +10,24 @@ import re
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from ._errors import InvalidModelError, MissingFieldError, UnknownFieldError
+from ._errors import (
+    InvalidModelError,
+    InvalidModelOptionError,
+    ManagedFieldError,
+    MissingFieldError,
+    UnknownFieldError,
+)
 from ._types import SUPPORTED_TYPES, FieldType, check_value, resolve_annotation
 
-__all__ = ["MISSING", "Field", "FieldSpec", "ModelSpec", "build_model_spec"]
+__all__ = ["DELETED_AT", "MISSING", "VERSION", "Field", "FieldSpec", "ModelSpec", "build_model_spec"]
+
+#: The field ``soft_delete=True`` adds: when the row was deleted (NULL while it is live).
+DELETED_AT = "deleted_at"
+#: The field ``versioned=True`` adds: 1 on create, incremented by every update.
+VERSION = "version"
 
 
 class _Missing:
@@ -104,6 +116,16 @@ class ModelSpec:
     unique_together: tuple[tuple[str, ...], ...]
     indexes: tuple[tuple[str, ...], ...]
     cls: type
+    #: ``@db.model(soft_delete=True)``: a ``deleted_at`` field; deletes mark rows, reads skip them.
+    soft_delete: bool = False
+    #: ``@db.model(versioned=True)``: a ``version`` field that every update increments.
+    versioned: bool = False
+    #: The fields the options add, which only DataFlow writes (``deleted_at``, ``version``).
+    managed: frozenset[str] = frozenset()
+    #: The field that holds each row's tenant (``@db.model(tenant=...)``), or ``None``.
+    tenant_field: str | None = None
+    #: The table is under PostgreSQL row-level security on the tenant field (``tenant_rls=True``).
+    row_security: bool = False
 
     @property
     def primary_key(self) -> FieldSpec:
@@ -124,6 +146,10 @@ class ModelSpec:
         targets: list[tuple[str, ...]] = [("id",)]
         targets += [(f.name,) for f in self.fields.values() if f.unique]
         targets += list(self.unique_together)
+        if self.tenant_field is not None:  # unique per tenant: the caller may leave the tenant field out
+            tenant = self.tenant_field
+            targets += [tuple(n for n in t if n != tenant) for t in targets if tenant in t and len(t) > 1]
+            targets += [(tenant, "id")]
         return targets
 
     def get_field(self, name: str, *, node: str | None = None, where: str = "parameters") -> FieldSpec:
@@ -143,6 +169,8 @@ class ModelSpec:
         self, values: typing.Mapping[str, Any], *, node: str | None = None, where: str = "parameters"
     ) -> dict[str, Any]:
         """Validate a mapping of field values (names and types); return normalized values."""
+        if self.managed and not self.managed.isdisjoint(values):
+            self.refuse_managed(values, node=node, where=where)
         checked = {}
         for name, value in values.items():
             spec = self.get_field(name, node=node, where=where)
@@ -153,6 +181,20 @@ class ModelSpec:
                 continue
             checked[name] = check_value(spec.kind, value, field=name, model=self.name)
         return checked
+
+    def refuse_managed(self, values: Iterable[str], *, node: str | None, where: str) -> None:
+        """Raise DF-417 for the first managed field (``deleted_at``, ``version``) in ``values``."""
+        name = next(n for n in values if n in self.managed)
+        how = (
+            "a Delete node sets it, and an Update node with restore=True clears it"
+            if name == DELETED_AT
+            else "it starts at 1 and every update increments it; pass expected_version= to check it"
+        )
+        raise ManagedFieldError(
+            f"{node or self.name}: {name!r} in {where} is a field DataFlow maintains for model {self.name} "
+            f"({how}). Leave it out.",
+            context={"model": self.name, "node": node, "field": name},
+        )
 
     def complete_for_insert(self, values: dict[str, Any], *, node: str | None = None) -> dict[str, Any]:
         """Apply defaults and check that every required field is present (DF-101)."""
@@ -218,6 +260,8 @@ def build_model_spec(
     unique: Iterable[Sequence[str] | str] | None = None,
     indexes: Iterable[Sequence[str] | str] | None = None,
     namespace: dict[str, Any] | None = None,
+    soft_delete: bool = False,
+    versioned: bool = False,
 ) -> ModelSpec:
     """Read a class's annotations and defaults into a :class:`ModelSpec` (DF-104 on problems)."""
     if not isinstance(cls, type):
@@ -287,6 +331,7 @@ def build_model_spec(
             index=options.index and not primary,
             primary_key=primary,
         )
+    managed = add_option_fields(name, fields, soft_delete=soft_delete, versioned=versioned)
     table_name = table or cls.__dict__.get("__tablename__") or _snake_plural(name)
     if (
         not isinstance(table_name, str)
@@ -315,4 +360,35 @@ def build_model_spec(
         unique_together=unique_together,
         indexes=index_groups,
         cls=cls,
+        soft_delete=soft_delete,
+        versioned=versioned,
+        managed=managed,
     )
+
+
+def add_option_fields(
+    model: str, fields: dict[str, FieldSpec], *, soft_delete: Any, versioned: Any
+) -> frozenset[str]:
+    """Add the fields of ``soft_delete`` / ``versioned`` to ``fields``; return their names (DF-817)."""
+    added: list[FieldSpec] = []
+    for option, value, spec in (
+        ("soft_delete", soft_delete, FieldSpec(DELETED_AT, FieldType.DATETIME, datetime, True, default=None)),
+        ("versioned", versioned, FieldSpec(VERSION, FieldType.INT, int, False, default=1)),
+    ):
+        if type(value) is not bool:
+            raise InvalidModelOptionError(
+                f"Model {model}: {option} must be True or False, got {value!r:.40}.",
+                context={"model": model, "option": option},
+            )
+        if not value:
+            continue
+        if spec.name in fields:
+            raise InvalidModelOptionError(
+                f"Model {model} declares a field {spec.name!r}, which {option}=True adds itself. Remove the "
+                f"field, or rename it if it means something else.",
+                context={"model": model, "option": option, "field": spec.name},
+            )
+        added.append(spec)
+    for spec in added:
+        fields[spec.name] = spec
+    return frozenset(spec.name for spec in added)

@@ -47,6 +47,8 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
         if t is list and len(value) > 8 and (records := _flat_dicts(value, seen)) is not None:
             return records
         if t is dict:
+            if set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
+                return value.copy()  # str keys and atomic values (a filter such as {"active": True})
             return {
                 k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
             }

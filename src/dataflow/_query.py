@@ -10,8 +10,8 @@ from typing import Any
 
 from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
-from ._filters import compile_filter
-from ._model import ModelSpec
+from ._filters import FilterPlans, compile_filter
+from ._model import DELETED_AT, VERSION, ModelSpec
 from ._schema import model_table
 from ._types import check_value
 
@@ -36,6 +36,11 @@ class Statements:
         self._upsert_sql: dict[tuple[tuple[str, ...], ...], str] = {}
         self._probe_sql: dict[tuple[str, ...], str] = {}
         self._update_sql: dict[tuple[str, ...], str] = {}
+        #: Soft delete: the condition of the rows reads and writes see (empty without the option).
+        self.live = f"{quote_ident(DELETED_AT)} IS NULL" if model.soft_delete else ""
+        #: Versioned rows: what every UPDATE also sets (empty without the option).
+        self.bump = f", {quote_ident(VERSION)} = {self.table}.{quote_ident(VERSION)} + 1" if model.versioned else ""
+        self._filters = FilterPlans(model, backend)
         self._to_db = {
             name: backend.to_db[spec.kind]
             for name, spec in model.fields.items()
@@ -115,8 +120,10 @@ class Statements:
                 args[index] = convert(args[index])
         return sql, args
 
-    def select_by_id(self, record_id: Any, node: str | None) -> Statement:
+    def select_by_id(self, record_id: Any, node: str | None, *, include_deleted: bool = False) -> Statement:
         """``select({"id": record_id}, limit=1)``, its SQL built once (``record_id``: a checked id)."""
+        if include_deleted and self.live:
+            return self.select({"id": record_id}, limit=1, node=node, include_deleted=True)
         sql = self._by_id_sql
         if sql is None:
             sql, args = self.select({"id": record_id}, limit=1, node=node)
@@ -132,13 +139,29 @@ class Statements:
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders})"
         )
 
-    def where(self, flt: Mapping[str, Any] | None, params: Params, node: str | None) -> str:
-        """`` WHERE ...`` for a filter (empty for no filter)."""
+    def where(
+        self,
+        flt: Mapping[str, Any] | None,
+        params: Params,
+        node: str | None,
+        *,
+        include_deleted: bool = False,
+        version: int | None = None,
+    ) -> str:
+        """`` WHERE ...`` for a filter (empty for no filter); soft-deleted rows left out unless
+        ``include_deleted``; ``version``: only the row still at that version."""
         if not flt:
             if flt is not None and not isinstance(flt, Mapping):
                 compile_filter(flt, self.model, self.backend, params, node=node)  # raises DF-202
-            return ""
-        return f" WHERE ({compile_filter(flt, self.model, self.backend, params, node=node)})"
+            clause = ""
+        else:
+            clause = f"({self._filters.compile(flt, params, node)})"
+        if self.live and not include_deleted:
+            clause += f" AND {self.live}" if clause else self.live
+        if version is not None:
+            check = f"{quote_ident(VERSION)} = {params.add(version)}"
+            clause += f" AND {check}" if clause else check
+        return f" WHERE {clause}" if clause else ""
 
     def check_filter(self, flt: Mapping[str, Any], node: str | None) -> None:
         """Compile ``flt`` only to validate it (DF-102, DF-103, DF-201, DF-202)."""
@@ -179,35 +202,55 @@ class Statements:
         limit: int | None = None,
         offset: int | None = None,
         node: str | None = None,
+        include_deleted: bool = False,
     ) -> Statement:
         """SELECT records matching a filter."""
         params = self.backend.params()
-        where = self.where(flt, params, node)
+        where = self.where(flt, params, node, include_deleted=include_deleted)
         order_sql = self.order_by(order, node)
         limit_ph = params.add(limit) if limit is not None else None
         offset_ph = params.add(offset) if offset else None
         tail = self.backend.limit_offset(limit_ph, offset_ph)
         return f"SELECT {self.columns} FROM {self.table}{where}{order_sql}{tail}", params.values
 
-    def select_ids(self, flt: Mapping[str, Any] | None, limit: int, node: str | None) -> Statement:
+    def select_ids(
+        self, flt: Mapping[str, Any] | None, limit: int, node: str | None, *, include_deleted: bool = False
+    ) -> Statement:
         """SELECT the ids of up to ``limit`` matching records."""
         params = self.backend.params()
-        where = self.where(flt, params, node)
+        where = self.where(flt, params, node, include_deleted=include_deleted)
         return f'SELECT "id" FROM {self.table}{where} LIMIT {params.add(limit)}', params.values
 
-    def count(self, flt: Mapping[str, Any] | None, node: str | None = None) -> Statement:
+    def count(
+        self, flt: Mapping[str, Any] | None, node: str | None = None, *, include_deleted: bool = False
+    ) -> Statement:
         """SELECT COUNT(*)."""
         params = self.backend.params()
-        where = self.where(flt, params, node)
+        where = self.where(flt, params, node, include_deleted=include_deleted)
         return f"SELECT COUNT(*) FROM {self.table}{where}", params.values
 
     def _set(self, fields: Mapping[str, Any], params: Params) -> str:
         return ", ".join(f"{quote_ident(n)} = {params.add(self.to_db(n, v))}" for n, v in fields.items())
 
     def update(
-        self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
+        self,
+        flt: Mapping[str, Any] | None,
+        fields: Mapping[str, Any],
+        *,
+        node: str | None,
+        returning: bool,
+        include_deleted: bool = False,
+        version: int | None = None,
     ) -> Statement:
-        """UPDATE matching records (by id alone: the SQL built once per set of fields)."""
+        """UPDATE matching records (by id alone: the SQL built once per set of fields).
+
+        A versioned model's ``version`` goes up by one in the same statement; ``version``: only
+        the row still at that version; ``include_deleted``: soft-deleted rows too.
+        """
+        if include_deleted or version is not None:
+            return self._update(
+                flt, fields, node=node, returning=returning, include_deleted=include_deleted, version=version
+            )
         if returning and flt is not None and len(flt) == 1 and type(flt.get("id")) in _SCALARS:
             key = tuple(fields)
             sql = self._update_sql.get(key)
@@ -222,18 +265,33 @@ class Statements:
         return self._update(flt, fields, node=node, returning=returning)
 
     def _update(
-        self, flt: Mapping[str, Any] | None, fields: Mapping[str, Any], *, node: str | None, returning: bool
+        self,
+        flt: Mapping[str, Any] | None,
+        fields: Mapping[str, Any],
+        *,
+        node: str | None,
+        returning: bool,
+        include_deleted: bool = False,
+        version: int | None = None,
     ) -> Statement:
         params = self.backend.params()
-        assignments = self._set(fields, params)
-        where = self.where(flt, params, node)
+        assignments = self._set(fields, params) + self.bump
+        where = self.where(flt, params, node, include_deleted=include_deleted, version=version)
         tail = f" RETURNING {self.columns}" if returning else ""
         return f"UPDATE {self.table} SET {assignments}{where}{tail}", params.values
 
-    def delete(self, flt: Mapping[str, Any] | None, *, node: str | None, returning: bool) -> Statement:
-        """DELETE matching records."""
+    def delete(
+        self,
+        flt: Mapping[str, Any] | None,
+        *,
+        node: str | None,
+        returning: bool,
+        include_deleted: bool = False,
+        version: int | None = None,
+    ) -> Statement:
+        """DELETE matching records (``include_deleted`` / ``version`` as for :meth:`update`)."""
         params = self.backend.params()
-        where = self.where(flt, params, node)
+        where = self.where(flt, params, node, include_deleted=include_deleted, version=version)
         tail = f" RETURNING {self.columns}" if returning else ""
         return f"DELETE FROM {self.table}{where}{tail}", params.values
 
@@ -254,9 +312,9 @@ class Statements:
     def _upsert_sql_for(self, names: tuple[str, ...], conflict_on: tuple[str, ...], update: tuple[str, ...]) -> str:
         params = self.backend.params()
         placeholders = ", ".join(params.add(None) for _ in names)
-        target = ", ".join(quote_ident(n) for n in conflict_on)
+        target = self.conflict_target(conflict_on)
         if update:
-            assignments = ", ".join(f"{quote_ident(n)} = {params.add(None)}" for n in update)
+            assignments = ", ".join(f"{quote_ident(n)} = {params.add(None)}" for n in update) + self.bump
         else:  # a no-op update, so RETURNING still yields the existing row
             first = quote_ident(conflict_on[0])
             assignments = f"{first} = EXCLUDED.{first}"
@@ -265,8 +323,24 @@ class Statements:
             returning += ", " + self.backend.upsert_inserted_column
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
+            f"ON CONFLICT {target} DO UPDATE SET {assignments}{self.upsert_guard(conflict_on)} RETURNING {returning}"
         )
+
+    def conflict_target(self, conflict_on: Sequence[str]) -> str:
+        """``(cols)``, with the partial unique index's predicate for a soft delete model's unique fields."""
+        target = f"({', '.join(quote_ident(n) for n in conflict_on)})"
+        if self.live and tuple(conflict_on) != ("id",):
+            target += f" WHERE {self.live}"
+        return target
+
+    def upsert_guard(self, conflict_on: Sequence[str]) -> str:
+        """The ``DO UPDATE ... WHERE`` of an upsert (empty when nothing is guarded)."""
+        conditions = self.upsert_conditions(conflict_on)
+        return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+    def upsert_conditions(self, conflict_on: Sequence[str]) -> list[str]:
+        """What a conflicting row must satisfy to be updated: a soft delete model's row not deleted."""
+        return [f"{self.table}.{self.live}"] if self.live else []
 
     def upsert_probe(self, row: Mapping[str, Any], conflict_on: Sequence[str], node: str | None) -> Statement:
         """``select_ids`` of the record with ``row``'s conflict key (the SQL built once per target)."""
@@ -287,22 +361,23 @@ class Statements:
         """INSERT ... ON CONFLICT DO UPDATE SET col = EXCLUDED.col, for executemany."""
         params = self.backend.params()
         placeholders = ", ".join(params.add(None) for _ in names)
-        target = ", ".join(quote_ident(n) for n in conflict_on)
+        target = self.conflict_target(conflict_on)
         fields = list(update_fields) or [conflict_on[0]]
         assignments = ", ".join(f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in fields)
+        if update_fields:
+            assignments += self.bump
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+            f"ON CONFLICT {target} DO UPDATE SET {assignments}{self.upsert_guard(conflict_on)}"
         )
 
     def insert_ignoring(self, names: Sequence[str], rows: int, conflict_on: Sequence[str]) -> str:
         """A multi-row INSERT that skips rows whose conflict key exists; RETURNING one row per insert."""
         params = self.backend.params()
         values = ", ".join("(" + ", ".join(params.add(None) for _ in names) + ")" for _ in range(rows))
-        target = ", ".join(quote_ident(n) for n in conflict_on)
         return (
             f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}) VALUES {values} "
-            f"ON CONFLICT ({target}) DO NOTHING RETURNING 1"
+            f"ON CONFLICT {self.conflict_target(conflict_on)} DO NOTHING RETURNING 1"
         )
 
     def sync_identity(self) -> str | None:

@@ -7,6 +7,11 @@ cannot store what it read (each model has a generation that every write moves on
 transaction that wrote to a model is open, reads of that model neither use nor fill the cache, so
 uncommitted rows never enter it and a rollback leaves nothing stale. ``ttl`` bounds how long an
 entry can be stale because of writers the instance does not see (other processes).
+
+This is the in-process backend; ``_query_cache_redis.RedisQueryCache`` (``cache_backend="redis://..."``)
+keeps the entries in Redis instead, shared by every process on the same database, through the same
+methods the execution context calls: :meth:`QueryCache.usable`, :meth:`QueryCache.read`,
+:meth:`QueryCache.invalidate` and :meth:`QueryCache.flush`.
 """
 
 from __future__ import annotations
@@ -15,18 +20,26 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 from ._errors import ConfigurationError
 from ._transaction import Transaction, TransactionState
 
-__all__ = ["ALL_MODELS", "QueryCache", "query_cache"]
+__all__ = ["ALL_MODELS", "QueryCache", "entry_key", "query_cache"]
+
+T = TypeVar("T")
 
 #: ``invalidate(ALL_MODELS)``: a write whose tables are not known (raw SQL, schema changes).
 ALL_MODELS = "*"
 
 _OPEN = (TransactionState.NEW, TransactionState.ACTIVE)
+
+
+def entry_key(statement: tuple[str, Sequence[Any]]) -> tuple[str, str]:
+    """The key of a read's entry within its model: the statement's SQL and bound values (another
+    filter, order, page or tenant is another statement). Both backends key their entries by it."""
+    return (statement[0], repr(statement[1]))
 
 
 class QueryCache:
@@ -51,6 +64,23 @@ class QueryCache:
         self.expirations = 0
 
     # --- what the execution context uses ------------------------------------------------------
+
+    async def read(self, model: str, statement: tuple[str, Sequence[Any]], fetch: Callable[[], Awaitable[T]]) -> T:
+        """The cached result of ``statement`` (a read of ``model``), else ``await fetch()``, kept
+        unless a write to ``model`` ran meanwhile."""
+        key = entry_key(statement)
+        found, value, generation = self.lookup(model, key)
+        if found:
+            return list(value) if isinstance(value, list) else value  # type: ignore[return-value]
+        result = await fetch()
+        self.store(model, key, result, generation)
+        return result
+
+    async def flush(self) -> None:
+        """Send the invalidations recorded so far to the backend (in process: nothing to send)."""
+
+    async def close(self) -> None:
+        """Flush, then release the backend's connections (in process: nothing to release)."""
 
     def usable(self, model: str) -> bool:
         """False while a transaction that wrote to ``model`` (or to any table) is open."""
@@ -101,9 +131,12 @@ class QueryCache:
                 dropped = len(stale)
             self.invalidations += dropped
             if transaction is not None:
-                while transaction.parent is not None:
-                    transaction = transaction.parent
-                self._writers.setdefault(model, weakref.WeakSet()).add(transaction)
+                self._writers.setdefault(model, weakref.WeakSet()).add(transaction.root)
+
+    def table_created(self, model: str, transaction: Transaction | None = None) -> None:
+        """``model``'s table was just created (``IF NOT EXISTS``): a read that raced the CREATE must not
+        keep what it saw. Not a write of rows, so other processes need not hear of it."""
+        self.invalidate(model, transaction)
 
     # --- the public API (``db.query_cache``) ----------------------------------------------------
 
@@ -112,11 +145,12 @@ class QueryCache:
         self.invalidate(ALL_MODELS)
 
     def get_metrics(self) -> dict[str, Any]:
-        """``hits``, ``misses``, ``hit_rate``, ``invalidations`` (entries dropped by writes),
-        ``entries``, ``evictions``, ``expirations`` and the settings."""
+        """``backend`` (``"memory"``), ``hits``, ``misses``, ``hit_rate``, ``invalidations`` (entries
+        dropped by writes), ``entries``, ``evictions``, ``expirations`` and the settings."""
         with self._lock:
             lookups = self.hits + self.misses
             return {
+                "backend": "memory",
                 "hits": self.hits,
                 "misses": self.misses,
                 "hit_rate": self.hits / lookups if lookups else 0.0,

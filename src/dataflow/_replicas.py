@@ -122,9 +122,7 @@ class ReplicaRouter:
         """A write ran (inside ``transaction``, if given: its commit is what later reads must see)."""
         self._position_unknown = True
         if transaction is not None:
-            while transaction.parent is not None:
-                transaction = transaction.parent
-            self._writing.add(transaction)
+            self._writing.add(transaction.root)
 
     async def read(self, operation: Callable[[Connection], Awaitable[T]], on_primary: OnPrimary) -> T:
         """Run a read on a replica that can serve it, else with ``on_primary``."""

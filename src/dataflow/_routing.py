@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidParameterError
-from ._nodes import Node, NodeSpec, OutputSpec, ParamSpec, register_builtin
+from ._nodes import BuiltinNode, Node, NodeSpec, OutputSpec, ParamSpec, register_builtin
 from ._replicas import Routing
 from ._types import FieldType
 
@@ -48,7 +48,7 @@ def _ttl(cls: type[Node], value: Any) -> float:
     return float(value)
 
 
-class QueryRouterNode(Node):
+class QueryRouterNode(BuiltinNode):
     """Route the reads of the nodes downstream of this one: to replicas or not, cached or not.
 
     Example:
@@ -59,10 +59,8 @@ class QueryRouterNode(Node):
         ```
     """
 
-    __module__ = "dataflow.nodes"  # pickles by name, as generated nodes do
     operation = "route"
     type_name = "QueryRouterNode"
-    needs_database = False  # its databases are those of the nodes downstream of it
     scoped = True
     spec = NodeSpec(
         (
@@ -87,10 +85,6 @@ class QueryRouterNode(Node):
             OutputSpec("cache_hits", FieldType.INT, "Downstream reads served from the query cache."),
         ),
     )
-
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ._errors import DataFlowError, EventLoopClosedError, NodeExecutionError, TransactionError
 from ._loops import close_loop_resources
 from ._nodes import Node, live_owners
+from ._observe import WatchState
+from ._tenancy import current_tenant, run_tenant, tenant_scope
 from ._tx_metrics import WORKFLOW
 from ._workflow import UNPREPARED, NodeEntry, Workflow
 
@@ -28,15 +30,20 @@ __all__ = ["AsyncLocalRuntime", "LocalRuntime"]
 Results = dict[str, dict[str, Any]]
 
 
-async def _run_workflow(workflow: Workflow) -> tuple[Results, str]:
+async def _run_workflow(workflow: Workflow, tenant_id: Any = None, ambient: str | None = None) -> tuple[Results, str]:
     if not isinstance(workflow, Workflow):
         raise TypeError(
             f"execute() takes a built Workflow (call WorkflowBuilder.build()), got {type(workflow).__name__}"
         )
     run = _Run(workflow)
+    tenant = run_tenant(tenant_id, workflow.metadata, ambient)
     token = WORKFLOW.set(workflow.label)
     try:
-        await run.nodes(workflow.nodes)
+        if tenant is None:
+            await run.nodes(workflow.nodes)
+        else:
+            with tenant_scope(tenant):
+                await run.nodes(workflow.nodes)
     finally:
         WORKFLOW.reset(token)
     return run.results, _run_id()
@@ -116,9 +123,13 @@ class _Run:
             branches = entry.node_type.inactive_outputs(output)
             if branches:
                 self.inactive[entry.node_id] = branches
+            if WatchState.watching and entry.node_type.needs_database:
+                _watched(entry.node_type.execution_context(), entry.node_type, output, None)
         except DataFlowError as exc:
             if entry.node_type.needs_database:
-                exc.with_enhancer(entry.node_type.execution_context().enhancer)
+                context = entry.node_type.execution_context()
+                exc.with_enhancer(context.enhancer)
+                _watched(context, entry.node_type, None, exc)
             if exc.context.get("node") == entry.node_type.type_name:
                 exc.context["node"] = entry.node_id  # validation code records the type; the node is its id
             exc.add_context(node=entry.node_id, node_type=entry.node_type.type_name)
@@ -131,6 +142,19 @@ class _Run:
                 context={"node": entry.node_id, "node_type": entry.node_type.type_name},
             ) from exc
         return node
+
+
+def _watched(
+    context: ExecutionContext, node_type: type[Node], output: dict[str, Any] | None, error: DataFlowError | None
+) -> None:
+    """Tell the instance's monitoring recorder (``dataflow.watch``) what a node did, if one watches."""
+    watch = context.watch
+    if watch is None:
+        return
+    if error is not None:
+        watch.failed(error, context.current_transaction())
+    elif output is not None:
+        watch.node_ran(node_type.model.name, node_type.operation, output, context.current_transaction())
 
 
 def _run_id() -> str:
@@ -153,13 +177,15 @@ class AsyncLocalRuntime:
     """
 
     async def execute_workflow_async(
-        self, workflow: Workflow, inputs: dict[str, Any] | None = None
+        self, workflow: Workflow, inputs: dict[str, Any] | None = None, *, tenant_id: str | None = None
     ) -> tuple[Results, str]:
         """Run ``workflow``; return ``(results, run_id)``.
 
         Args:
             workflow: A built workflow.
             inputs: Not used by DataFlow's own nodes; accepted for API compatibility and must be empty.
+            tenant_id: The tenant the run acts for (else ``workflow.metadata["tenant_id"]``, else the
+                surrounding ``db.tenant()``); sources that disagree are DF-412.
 
         Raises:
             DataFlowError: the first node that fails, with ``context["node"]`` set.
@@ -168,7 +194,7 @@ class AsyncLocalRuntime:
             raise TypeError(
                 "AsyncLocalRuntime.execute_workflow_async() takes no inputs; put values in node params"
             )
-        return await _run_workflow(workflow)
+        return await _run_workflow(workflow, tenant_id, current_tenant())
 
     async def __aenter__(self) -> AsyncLocalRuntime:
         return self
@@ -237,8 +263,13 @@ class LocalRuntime:
             self._finalizer = weakref.finalize(self, _close_runtime_loop, self._loop)
         return self._loop
 
-    def execute(self, workflow: Workflow, parameters: dict[str, Any] | None = None) -> tuple[Results, str]:
+    def execute(
+        self, workflow: Workflow, parameters: dict[str, Any] | None = None, *, tenant_id: str | None = None
+    ) -> tuple[Results, str]:
         """Run ``workflow`` to completion; return ``(results, run_id)``.
+
+        ``tenant_id`` is the tenant the run acts for (else ``workflow.metadata["tenant_id"]``, else
+        the surrounding ``db.tenant()``); sources that disagree are DF-412.
 
         Called from inside a running event loop (async code), the workflow runs on the runtime's
         loop in a worker thread; use :class:`AsyncLocalRuntime` there instead when you can.
@@ -257,14 +288,15 @@ class LocalRuntime:
                         "transaction's connection belongs to the running event loop, so the workflow would run "
                         "outside it. Use 'await AsyncLocalRuntime().execute_workflow_async(...)' inside the block."
                     )
+        ambient = current_tenant()
         with self._lock:
             loop = self._get_loop()
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                return loop.run_until_complete(_run_workflow(workflow))
+                return loop.run_until_complete(_run_workflow(workflow, tenant_id, ambient))
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dataflow-runtime") as pool:
-                return pool.submit(loop.run_until_complete, _run_workflow(workflow)).result()
+                return pool.submit(loop.run_until_complete, _run_workflow(workflow, tenant_id, ambient)).result()
 
     def close(self) -> None:
         """Close the runtime's pools and its event loop. Safe to call twice."""

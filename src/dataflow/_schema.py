@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._model import MISSING, ModelSpec
+from ._model import DELETED_AT, MISSING, ModelSpec
 from ._types import FieldType, check_value
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Schema",
     "Table",
     "index_name",
+    "index_predicate",
     "model_table",
 ]
 
@@ -93,12 +94,15 @@ class Index:
         name: Its name in the database (introspected), or the name to create it with.
         constraint: It backs a ``UNIQUE`` constraint of the table definition, not a
             ``CREATE INDEX`` (introspected indexes only).
+        where: A partial index's predicate (``deleted_at IS NULL``), in the form
+            :func:`index_predicate` gives; ``None`` for an index over every row.
     """
 
     columns: tuple[str, ...]
     unique: bool = False
     name: str | None = field(default=None, compare=False)
     constraint: bool = field(default=False, compare=False)
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,10 +128,18 @@ class Table:
                 return column
         return None
 
-    def find_index(self, columns: tuple[str, ...], unique: bool, name: str | None = None) -> Index | None:
-        """The index over exactly ``columns`` with that uniqueness (and ``name``, when given)."""
+    def find_index(
+        self, columns: tuple[str, ...], unique: bool, name: str | None = None, *, where: Any = ...
+    ) -> Index | None:
+        """The index over exactly ``columns`` with that uniqueness (and ``name`` and predicate
+        ``where``, when given)."""
         for index in self.indexes:
-            if index.columns == columns and index.unique == unique and (name is None or index.name == name):
+            if (
+                index.columns == columns
+                and index.unique == unique
+                and (name is None or index.name == name)
+                and (where is ... or index.where == where)
+            ):
                 return index
         return None
 
@@ -139,6 +151,28 @@ Schema = dict[str, Table]
 def index_name(table: str, columns: tuple[str, ...], unique: bool) -> str:
     """The name DataFlow gives an index: ``ix_<table>_<columns>`` (``uq_`` when unique)."""
     return f"{'uq' if unique else 'ix'}_{table}_{'_'.join(columns)}"
+
+
+def index_predicate(text: str) -> str:
+    """A partial index's predicate as both backends' introspection compares it: outer parentheses
+    and identifier quotes removed, spaces collapsed (``("deleted_at" IS NULL)`` -> ``deleted_at IS NULL``)."""
+    predicate = " ".join(text.replace('"', "").split())
+    while predicate.startswith("(") and predicate.endswith(")") and _balanced(predicate[1:-1]):
+        predicate = predicate[1:-1].strip()
+    return predicate
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+#: The predicate of a soft delete model's unique indexes: deleted rows never conflict.
+LIVE_ROWS = index_predicate(f"{DELETED_AT} IS NULL")
 
 
 def model_table(spec: ModelSpec) -> Table:
@@ -158,6 +192,12 @@ def model_table(spec: ModelSpec) -> Table:
         )
     unique = [(f.name,) for f in spec.fields.values() if f.unique] + list(spec.unique_together)
     plain = [(f.name,) for f in spec.fields.values() if f.index] + list(spec.indexes)
-    indexes = [Index(cols, unique=True, constraint=True) for cols in unique]
+    if spec.soft_delete:  # unique among live rows only: a partial unique index (both backends have them)
+        indexes = [
+            Index(cols, unique=True, name=index_name(spec.table, cols, True), where=LIVE_ROWS) for cols in unique
+        ]
+    else:
+        indexes = [Index(cols, unique=True, constraint=True) for cols in unique]
     indexes += [Index(cols, unique=False, name=index_name(spec.table, cols, False)) for cols in plain]
-    return Table(spec.table, tuple(columns), tuple(indexes))
+    extra = {"row_security": spec.tenant_field} if spec.row_security else {}
+    return Table(spec.table, tuple(columns), tuple(indexes), extra)

@@ -1,6 +1,7 @@
 """The test databases the pytest plugin derives from ``DATABASE_URL``: list and drop them.
 
-``<name>_gwN`` (one per pytest-xdist worker), ``<name>_template`` (what they are cloned from) and the
+``<name>_gwN`` (one per pytest-xdist worker), ``<name>_main`` (a run without xdist that keeps its
+database), ``<name>_template`` (what they are cloned from) and the
 migration tests' ``<name>_migrations`` / ``<name>_gwN_migrations``. Used by the plugin's
 ``--dataflow-drop-db`` and by ``dataflow testdb``; no pytest import.
 """
@@ -16,7 +17,7 @@ from ._url import DatabaseURL
 __all__ = ["DERIVED", "derived_test_databases", "drop_test_databases"]
 
 #: What follows ``<name>_`` in the names of the databases the plugin derives from ``<name>``.
-DERIVED = re.compile(r"gw\d+(_migrations)?|template|migrations")
+DERIVED = re.compile(r"(gw\d+|main)(_migrations)?|template|migrations")
 
 
 def derived_test_databases(env_url: str) -> list[DatabaseURL]:

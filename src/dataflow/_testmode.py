@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 
-__all__ = ["get_default", "resolve", "set_default"]
+__all__ = ["DefaultModeCalls", "get_default", "resolve", "set_default"]
 
 _default: bool | None = None
 _lock = threading.Lock()
@@ -22,6 +22,25 @@ def set_default(value: bool | None) -> None:
     global _default
     with _lock:
         _default = value
+
+
+class DefaultModeCalls:
+    """``DataFlow``'s class methods for the process-wide test-mode default."""
+
+    @classmethod
+    def enable_test_mode(cls) -> None:
+        """Make test mode the default for instances created from now on (an explicit ``test_mode=`` still wins)."""
+        set_default(True)
+
+    @classmethod
+    def disable_test_mode(cls) -> None:
+        """Make production mode the default for new instances (an explicit ``test_mode=`` still wins)."""
+        set_default(False)
+
+    @classmethod
+    def reset_test_mode(cls) -> None:
+        """Forget the process default set by :meth:`enable_test_mode` / :meth:`disable_test_mode`."""
+        set_default(None)
 
 
 def get_default() -> bool | None:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ._error_base import DataFlowError
 from ._errors import (
     DatabaseLockedError,
     InvalidTransactionOptionError,
@@ -72,6 +73,8 @@ class TransactionHost(Protocol):
     def transaction_started(self, transaction: Transaction) -> None: ...
 
     def transaction_ended(self, transaction: Transaction, outcome: str, retried: bool) -> None: ...
+
+    def transaction_failed(self, transaction: Transaction, error: DataFlowError) -> None: ...
 
 
 class Transaction:
@@ -129,6 +132,8 @@ class Transaction:
         self._token: contextvars.Token[Transaction | None] | None = None
         self._depth = 0
         self.created_tables: set[str] = set()
+        #: Awaited with the block once it has ended (committed, rolled back or failed), in order.
+        self.after_end: list[Callable[[Transaction], Awaitable[None]]] = []
 
     @property
     def connection(self) -> Connection:
@@ -215,17 +220,30 @@ class Transaction:
         conflict = isinstance(exc, SerializationFailureError)
         try:
             await self._exit(exc_type, exc)
-        except SerializationFailureError:
+        except SerializationFailureError as error:
             conflict = True
+            self._failed(error)
             if not self._swallow:
                 raise
+        except BaseException as error:
+            self._failed(error)
+            raise
+        else:
+            self._failed(exc)
         finally:
             if self.counted:
                 self._host.transaction_ended(self, str(self.state), self._swallow and conflict)
+            for callback in self.after_end:  # e.g. the Redis query cache tells other processes
+                await callback(self)
         if self._swallow and conflict:
             self._conflicted = True  # the next attempt of ``async for`` / run() runs it again
             return True
         return False
+
+    def _failed(self, error: BaseException | None) -> None:
+        """Tell the host what the block raised (the monitoring nodes count conflicts and lock waits)."""
+        if isinstance(error, DataFlowError) and self._publish:
+            self._host.transaction_failed(self, error)
 
     async def _exit(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         connection, shared = self._connection, self._shared
@@ -309,6 +327,7 @@ class Transaction:
                     logger.debug("DataFlow: ROLLBACK after a failed BEGIN failed", exc_info=True)
                 await self._after_end(connection)
             timeout = self._timeout_error(exc)
+            self._failed(timeout or exc)
             if timeout is not None:
                 raise timeout from exc
             raise
@@ -367,13 +386,19 @@ class Transaction:
         """
         async for attempt in self:
             async with attempt:
-                return await fn(*args, **kwargs)
+                result = await fn(*args, **kwargs)
+            # Not a return inside the block: a COMMIT that fails with a conflict is swallowed by
+            # __aexit__ for the next attempt, and a pending return would skip that attempt.
+            if not attempt._conflicted:
+                return result
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def __aiter__(self) -> AsyncIterator[Transaction]:
         """``async for attempt in db.transaction(retries=3): async with attempt: ...`` — each attempt
-        is a new transaction; a DF-602 inside one is swallowed and the loop runs again, except on the
-        last attempt, where it propagates."""
+        is a new transaction; a DF-602 inside one (or from its COMMIT) is swallowed and the loop runs
+        again, except on the last attempt, where it propagates. Do not ``return`` or ``break`` inside
+        ``async with attempt:``: a COMMIT that fails would not get its retry. Leave the block, and use
+        the result after the loop."""
         return _Attempts(self)
 
     def _forget_tables(self) -> None:

@@ -98,9 +98,11 @@ class Workflow:
 
     def __init__(
         self, nodes: list[NodeEntry], connections: list[Connection], name: str | None = None,
-        owner: NodeOwner | None = None,
+        owner: NodeOwner | None = None, metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.nodes = nodes
+        #: The builder's ``metadata`` when it was built (``"tenant_id"``: the tenant of every run).
+        self.metadata: dict[str, Any] = dict(metadata or {})
         #: The instance of the builder (``db.workflow()``), if it was bound.
         self.owner = owner
         self.connections = connections
@@ -236,6 +238,8 @@ class WorkflowBuilder:
 
     def __init__(self, db: NodeOwner | None = None) -> None:
         self._db = db
+        #: Free-form values the workflow carries; ``metadata["tenant_id"]`` is the tenant its runs act for.
+        self.metadata: dict[str, Any] = {}
         self._nodes: list[PendingNode] = []
         self._connections: list[Connection] = []
 
@@ -352,7 +356,7 @@ class WorkflowBuilder:
                 raise
             ready = prepared if not filled and node_type.runs_prepared else UNPREPARED
             entries[node_id] = NodeEntry(node_id, node_type, params, ready)
-        return Workflow([entries[n] for n in order], list(self._connections), name, self._db)
+        return Workflow([entries[n] for n in order], list(self._connections), name, self._db, self.metadata)
 
 
 def execution_order(

@@ -288,11 +288,17 @@ async def test_feed_status_reports_retained_bytes_and_abandoned_slots(db: DataFl
 
 
 async def produce(
-    db: DataFlow, rng: random.Random, count: int, live: dict[int, str]
+    db: DataFlow, rng: random.Random, count: int, live: dict[int, str], halfway: asyncio.Event | None = None
 ) -> list[tuple[str, int, str]]:
-    """``count`` inserts, updates and deletes in transactions of 1 to 7; the changes in commit order."""
+    """``count`` inserts, updates and deletes in transactions of 1 to 7; the changes in commit order.
+
+    With ``halfway``, the second half waits for it: whatever the scheduling, some changes are
+    still to be written when the test sets it.
+    """
     expected: list[tuple[str, int, str]] = []
     while len(expected) < count:
+        if halfway is not None and len(expected) >= count // 2:
+            await halfway.wait()
         async with db.transaction():
             for _ in range(min(rng.randint(1, 7), count - len(expected))):
                 op = rng.choice(["INSERT", "INSERT", "UPDATE", "DELETE"]) if live else "INSERT"
@@ -352,10 +358,12 @@ async def test_1000_changes_exactly_once_in_commit_order_across_a_killed_consume
     live: dict[int, str] = {}
     consumer = start_consumer(database_url)
     try:
-        producing = asyncio.create_task(produce(db, rng, 1000, live))
+        killed = asyncio.Event()
+        producing = asyncio.create_task(produce(db, rng, 1000, live, halfway=killed))
         killed_at = await wait_for(watcher, 150, consumer)
         consumer.send_signal(signal.SIGKILL)
         consumer.wait(timeout=30)
+        killed.set()
         expected = await producing
         assert killed_at < len(expected), "the consumer was killed before it had delivered everything"
         consumer = start_consumer(database_url)

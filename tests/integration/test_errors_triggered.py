@@ -322,6 +322,92 @@ async def test_df305_conflict_target_not_unique(db: DataFlow) -> None:
     assert "name" in message
 
 
+# --- soft delete and versioned rows ------------------------------------------------------------------
+
+
+def declare_rows(db: DataFlow) -> None:
+    """A model with both row options."""
+
+    @db.model(soft_delete=True, versioned=True)
+    class Doc:
+        id: int
+        title: str
+        slug: str = Field(unique=True)
+
+
+@triggers("DF-310")
+async def test_df310_update_and_delete_with_a_stale_version(db: DataFlow) -> None:
+    declare_rows(db)
+    await run(("DocCreateNode", "create", {"title": "a", "slug": "a"}), db=db)
+    await run(("DocUpdateNode", "edit", {"id": 1, "fields": {"title": "b"}, "expected_version": 1}), db=db)
+    with pytest.raises(dataflow.StaleRecordError) as info:
+        await run(("DocUpdateNode", "edit", {"id": 1, "fields": {"title": "c"}, "expected_version": 1}), db=db)
+    message = check(info.value, "DF-310")
+    assert "Doc 1 is at version 2, not the expected version 1" in message
+    assert {k: info.value.context[k] for k in ("model", "id", "expected_version", "current_version")} == {
+        "model": "Doc", "id": 1, "expected_version": 1, "current_version": 2,
+    }
+    with pytest.raises(dataflow.StaleRecordError) as info:
+        await run(("DocDeleteNode", "delete", {"id": 1, "expected_version": 1}), db=db)
+    check(info.value, "DF-310")
+
+
+@triggers("DF-311")
+async def test_df311_upsert_on_the_key_of_a_soft_deleted_record(db: DataFlow) -> None:
+    declare_rows(db)
+    await run(("DocCreateNode", "create", {"title": "a", "slug": "a"}), db=db)
+    await run(("DocDeleteNode", "delete", {"id": 1}), db=db)
+    with pytest.raises(dataflow.DeletedRecordConflictError) as info:
+        await run(("DocUpsertNode", "upsert", {"where": {"id": 1}, "create": {"title": "b", "slug": "b"}}), db=db)
+    message = check(info.value, "DF-311")
+    assert "the Doc with {'id': 1} is soft-deleted" in message
+    with pytest.raises(dataflow.DeletedRecordConflictError) as info:
+        await run(("DocBulkUpsertNode", "bulk", {"records": [{"id": 1, "title": "b", "slug": "b"}]}), db=db)
+    check(info.value, "DF-311")
+
+
+@triggers("DF-416")
+async def test_df416_row_option_parameters_on_a_model_without_the_option(db: DataFlow) -> None:
+    with pytest.raises(dataflow.RowOptionNotEnabledError) as info:
+        workflow(("UserListNode", "list", {"include_deleted": True}), db=db)
+    message = check(info.value, "DF-416")
+    assert "UserListNode got 'include_deleted', which only models declared with @db.model(soft_delete=True)" in message
+    with pytest.raises(dataflow.RowOptionNotEnabledError) as info:
+        workflow(("UserUpdateNode", "edit", {"id": 1, "fields": {"age": 2}, "expected_version": 1}), db=db)
+    assert "@db.model(versioned=True)" in check(info.value, "DF-416")
+
+
+@triggers("DF-417")
+async def test_df417_a_node_sets_a_managed_field(db: DataFlow) -> None:
+    declare_rows(db)
+    with pytest.raises(dataflow.ManagedFieldError) as info:
+        workflow(("DocCreateNode", "create", {"title": "a", "slug": "a", "version": 5}), db=db)
+    message = check(info.value, "DF-417")
+    assert "'version' in parameters is a field DataFlow maintains for model Doc" in message
+    with pytest.raises(dataflow.ManagedFieldError) as info:
+        await run(("DocBulkCreateNode", "bulk", {"records": [{"title": "a", "slug": "a", "deleted_at": None}]}), db=db)
+    assert "'deleted_at' in records[0]" in check(info.value, "DF-417")
+
+
+@triggers("DF-817")
+async def test_df817_invalid_row_options_of_a_model(db: DataFlow) -> None:
+    with pytest.raises(dataflow.InvalidModelOptionError) as info:
+
+        @db.model(versioned="yes")  # type: ignore[arg-type]
+        class Page:
+            id: int
+
+    assert "Model Page: versioned must be True or False, got 'yes'." in check(info.value, "DF-817")
+    with pytest.raises(dataflow.InvalidModelOptionError) as info:
+
+        @db.model(versioned=True)
+        class Post:
+            id: int
+            version: int = 1
+
+    assert "Model Post declares a field 'version', which versioned=True adds itself" in check(info.value, "DF-817")
+
+
 # --- 4xx: workflows -------------------------------------------------------------------------------
 
 
@@ -755,10 +841,13 @@ async def test_df602_write_skew_under_serializable(db: DataFlow) -> None:
             if adults == 2:
                 await run(("UserUpdateNode", "u", {"id": me, "fields": {"age": 1}}))
 
-    with pytest.raises(dataflow.SerializationFailureError) as info:
-        await asyncio.gather(*(shift(me) for me in ids))
-    message = check(info.value, "DF-602")
-    assert "retries" in message and info.value.context["sqlstate"] == "40001"
+    # return_exceptions: the loser's error must not return before the winner's COMMIT and release
+    # finish, or the leak check sees the winner's task still pending.
+    outcomes = await asyncio.gather(*(shift(me) for me in ids), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failures) == 1 and isinstance(failures[0], dataflow.SerializationFailureError), outcomes
+    message = check(failures[0], "DF-602")
+    assert "retries" in message and failures[0].context["sqlstate"] == "40001"
 
 
 @triggers("DF-603")
@@ -987,6 +1076,29 @@ def test_df704_a_seed_fixture_that_returns_a_plain_function(
     assert "DF-704: " + CATALOG["DF-704"].title in output, output
     assert "it must return None or an async function that takes the DataFlow instance" in output, output
     assert expected_link("DF-704") in output
+@triggers("DF-827")
+def test_df827_a_function_loop_test_that_requests_the_session_mode(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A test marked for its own function loop requests ``dataflow_isolated_session``."""
+    output = _inner_isolated_run(
+        pytester,
+        monkeypatch,
+        database_url,
+        """
+        import pytest
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_on_its_own_loop(dataflow_isolated_session):
+            pass
+        """,
+    )
+    assert "IsolationModeError" in output, output
+    assert "DF-827: " + CATALOG["DF-827"].title in output, output
+    assert 'sets loop_scope="function"' in output and 'loop_scope="session"' in output, output
+    assert expected_link("DF-827") in output
+
+
 @triggers("DF-710")
 async def test_df710_a_tracked_task_that_swallows_its_cancellation() -> None:
     from dataflow.testing import TaskTracker
@@ -1442,3 +1554,248 @@ async def test_df513_a_role_without_the_replication_attribute(database_url: str)
     finally:
         await admin.execute(f"DROP ROLE {role}")
         await admin.close()
+
+
+# --- the query cache's Redis backend (DF-521..DF-523, DF-820, DF-821) ---------------------------
+
+
+async def _count_with_cache(database_url: str, cache_backend: str, warning: type[Warning]) -> str:
+    """One count through an instance whose Redis fails; return the warning's message (the read succeeds)."""
+    db = DataFlow(database_url, enable_query_cache=True, cache_backend=cache_backend)
+    declare(db)
+    try:
+        with pytest.warns(warning) as record:
+            results, _ = await AsyncLocalRuntime().execute_workflow_async(
+                db.workflow().add_node("UserCountNode", "count", {}).build()
+            )
+        assert results["count"]["count"] == 0  # the read itself succeeded, on the database
+    finally:
+        await db.close()
+    message = next(str(w.message) for w in record if isinstance(w.message, warning))
+    assert PASSWORD not in message
+    return message
+
+
+def _warning_starts(message: str, code: str) -> None:
+    assert message.startswith(f"{code}: {CATALOG[code].title}\n") and message.endswith(expected_link(code))
+
+
+@triggers("DF-521")
+async def test_df521_redis_unreachable_reads_from_the_database(database_url: str) -> None:
+    message = await _count_with_cache(
+        database_url, f"redis://:{PASSWORD}@127.0.0.1:1/0", dataflow.CacheUnavailableWarning
+    )  # nothing listens on port 1
+    _warning_starts(message, "DF-521")
+    assert "redis://:***@127.0.0.1:1/0 is unreachable" in message
+
+
+@triggers("DF-522")
+async def test_df522_redis_refuses_the_credentials(database_url: str, redis_url: str) -> None:
+    netloc = urlsplit(redis_url).netloc
+    message = await _count_with_cache(
+        database_url, f"redis://nobody:{PASSWORD}@{netloc}/0", dataflow.CacheAuthenticationWarning
+    )
+    _warning_starts(message, "DF-522")
+    assert f"redis://nobody:***@{netloc}/0 refused the credentials" in message
+
+
+@triggers("DF-523")
+async def test_df523_redis_refuses_a_command(database_url: str, redis_url: str) -> None:
+    from _redis import command
+
+    parts = urlsplit(redis_url)
+    assert parts.hostname is not None and parts.port is not None
+    rights = ("on", f">{PASSWORD}", "~*", "+get", "+set")  # no EVALSHA: the cache's lookup is refused
+    reply = command(parts.hostname, parts.port, "ACL", "SETUSER", "df_no_scripts", *rights)
+    assert reply.startswith(b"+OK")
+    message = await _count_with_cache(
+        database_url, f"redis://df_no_scripts:{PASSWORD}@{parts.netloc}/0", dataflow.CacheRejectedWarning
+    )
+    _warning_starts(message, "DF-523")
+    assert "refused a command (NoPermissionError" in message and "evalsha" in message
+
+
+@triggers("DF-820")
+def test_df820_a_cache_backend_that_is_not_redis(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/app.db"
+    with pytest.raises(dataflow.CacheBackendConfigurationError) as info:
+        DataFlow(url, enable_query_cache=True, cache_backend=f"memcached://app:{PASSWORD}@cache:11211")
+    message = check(info.value, "DF-820")
+    assert "is neither 'memory' nor a Redis URL" in message and "memcached://app:***@cache:11211" in message
+    with pytest.raises(dataflow.CacheBackendConfigurationError) as info:
+        DataFlow(url, cache_backend="redis://cache:6379/0")
+    assert "enable_query_cache is False" in check(info.value, "DF-820")
+
+
+@triggers("DF-821")
+def test_df821_redis_backend_without_redis_py(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "redis", None)  # an environment without the extra
+    with pytest.raises(dataflow.CacheBackendNotInstalledError) as info:
+        DataFlow(f"sqlite:///{tmp_path}/app.db", enable_query_cache=True, cache_backend=f"redis://:{PASSWORD}@cache:6379/0")
+    message = check(info.value, "DF-821")
+    assert "needs redis-py, which is not installed" in message and "redis://:***@cache:6379/0" in message
+@triggers("DF-420")
+def test_df420_a_monitoring_option_out_of_range() -> None:
+    """Checked when the workflow is built (no database is needed)."""
+    builder = WorkflowBuilder().add_node("PerformanceAnomalyNode", "anomaly", {"baseline_window": "5 minutes"})
+    with pytest.raises(dataflow.InvalidMonitorOptionError) as info:
+        builder.build()
+    message = check(info.value, "DF-420")
+    assert "PerformanceAnomalyNode option 'baseline_window' must be a number above 0, got '5 minutes'." in message
+    for node_type, params in (
+        ("DeadlockDetectorNode", {"detection_threshold": 0}),
+        ("RaceConditionDetectorNode", {"monitoring_enabled": "yes"}),
+        ("PerformanceAnomalyNode", {"min_samples": 1}),
+    ):
+        with pytest.raises(dataflow.InvalidMonitorOptionError) as info:
+            WorkflowBuilder().add_node(node_type, "n", params).build()
+        check(info.value, "DF-420")
+    with pytest.raises(dataflow.InvalidMonitorOptionError) as info:
+        dataflow.RaceConditionDetector(window=-1)
+    assert "RaceConditionDetector option 'window'" in check(info.value, "DF-420")
+    with pytest.raises(dataflow.InvalidMonitorOptionError) as info:
+        dataflow.watch(DataFlow("sqlite:///:memory:")).forget("deadlocks")
+    assert "got ['deadlocks']" in check(info.value, "DF-420")
+
+
+@triggers("DF-421")
+async def test_df421_watching_a_url_instead_of_the_instance(db: DataFlow, database_url: str) -> None:
+    with pytest.raises(dataflow.MonitoredDatabaseError) as info:
+        dataflow.watch(database_url)  # type: ignore[arg-type]
+    message = check(info.value, "DF-421")
+    assert "Only a DataFlow instance can be watched, got str" in message
+    with pytest.raises(dataflow.MonitoredDatabaseError) as info:
+        dataflow.DeadlockDetector(db, "User")
+    check(info.value, "DF-421")
+
+
+@triggers("DF-823")
+def test_df823_export_without_opentelemetry(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    """The import fails as it does where the otel extra is not installed."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    db = DataFlow(database_url)
+    with pytest.raises(dataflow.OpenTelemetryUnavailableError) as info:
+        dataflow.export_metrics(db)
+    message = check(info.value, "DF-823")
+    assert "pip install 'dataflow[otel]'" in message
+    assert db.execution_context.watch is None  # nothing was set up
+
+
+@triggers("DF-824")
+def test_df824_a_reader_instead_of_the_meter_provider(database_url: str) -> None:
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    db = DataFlow(database_url)
+    with pytest.raises(dataflow.InvalidMeterProviderError) as info:
+        dataflow.export_metrics(db, meter_provider=InMemoryMetricReader())
+    message = check(info.value, "DF-824")
+    assert "takes an OpenTelemetry MeterProvider, got InMemoryMetricReader" in message
+
+
+# --- multi-tenancy -----------------------------------------------------------------------------------
+
+
+def declare_tenant_model(db: DataFlow, tenant: Any = True) -> None:
+    @db.model(tenant=tenant)
+    class Ledger:
+        id: int
+        org_id: str = ""
+        entry: str = ""
+
+
+@triggers("DF-306")
+async def test_df306_tenant_scoped_model_without_a_tenant(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare_tenant_model(db)
+    try:
+        built = db.workflow().add_node("LedgerListNode", "list", {}).build()
+        with pytest.raises(dataflow.TenantRequiredError) as info:
+            await AsyncLocalRuntime().execute_workflow_async(built)
+    finally:
+        await db.close()
+    message = check(info.value, "DF-306")
+    assert "Model Ledger is tenant-scoped and no tenant is set" in message and "Node: list" in message
+
+
+@triggers("DF-307")
+async def test_df307_create_for_another_tenant(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare_tenant_model(db)
+    try:
+        built = db.workflow().add_node("LedgerCreateNode", "create", {"entry": "x", "tenant_id": "globex"}).build()
+        with pytest.raises(dataflow.TenantMismatchError) as info:
+            await AsyncLocalRuntime().execute_workflow_async(built, tenant_id="acme")
+    finally:
+        await db.close()
+    assert "names tenant 'globex' in field 'tenant_id', but the current tenant is 'acme'" in check(info.value, "DF-307")
+
+
+@triggers("DF-308")
+async def test_df308_tenant_id_that_is_not_a_string(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare_tenant_model(db)
+    try:
+        with pytest.raises(dataflow.InvalidTenantError) as info:
+            db.tenant(42)  # type: ignore[arg-type]
+        assert "from db.tenant() must be a non-empty str" in check(info.value, "DF-308")
+        workflow = db.workflow().add_node("LedgerCountNode", "count", {})
+        workflow.metadata["tenant_id"] = ""
+        with pytest.raises(dataflow.InvalidTenantError) as info:
+            await AsyncLocalRuntime().execute_workflow_async(workflow.build())
+        assert "workflow.metadata['tenant_id']" in check(info.value, "DF-308")
+    finally:
+        await db.close()
+
+
+@triggers("DF-412")
+async def test_df412_two_tenants_for_one_run(database_url: str) -> None:
+    db = DataFlow(database_url)
+    declare_tenant_model(db)
+    try:
+        workflow = db.workflow().add_node("LedgerCountNode", "count", {})
+        async with db.tenant("acme"):
+            with pytest.raises(dataflow.TenantConflictError) as info:
+                await AsyncLocalRuntime().execute_workflow_async(workflow.build(), tenant_id="globex")
+    finally:
+        await db.close()
+    message = check(info.value, "DF-412")
+    assert "the runtime's tenant_id= = 'globex', the surrounding db.tenant() block = 'acme'" in message
+
+
+@triggers("DF-813")
+def test_df813_tenant_option_names_no_usable_field(database_url: str) -> None:
+    db = DataFlow(database_url)
+    for option, expected in [
+        ("org", "tenant='org' names no field"),
+        ("id", "must be a non-optional str field other than 'id'"),
+        (1.5, "tenant= takes True or the name of a str field"),
+    ]:
+        with pytest.raises(dataflow.InvalidTenantOptionError) as info:
+            declare_tenant_model(db, option)
+        assert expected in check(info.value, "DF-813")
+    asyncio.run(db.close())
+
+
+@triggers("DF-814")
+@pytest.mark.sqlite_only(reason="SQLite is the backend without row-level security")
+def test_df814_row_level_security_on_sqlite(database_url: str) -> None:
+    with pytest.raises(dataflow.RowSecurityUnsupportedError) as info:
+        DataFlow(database_url, tenant_rls=True)
+    assert "which sqlite does not have" in check(info.value, "DF-814")
+
+
+@triggers("DF-815")
+@pytest.mark.postgresql_only(reason="row-level security is PostgreSQL's; the suite's server connects as a superuser")
+async def test_df815_row_level_security_for_a_superuser(database_url: str) -> None:
+    db = DataFlow(database_url, tenant_rls=True)
+    declare_tenant_model(db)
+    try:
+        with pytest.raises(dataflow.RowSecurityBypassedError) as info:
+            await AsyncLocalRuntime().execute_workflow_async(
+                db.workflow().add_node("LedgerCountNode", "count", {}).build(), tenant_id="acme"
+            )
+    finally:
+        await db.close()
+    assert "is a superuser or has BYPASSRLS" in check(info.value, "DF-815")

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from fastapi import Header, HTTPException
 
+import dataflow
 from dataflow import DataFlow, Field, GatewayConfigurationError, GatewayWithoutAuthWarning
-from dataflow.gateway import create_gateway_api
+from dataflow.gateway import create_gateway_api, status_for
 
 TOKEN = "t0ken"
 
@@ -209,3 +210,18 @@ async def test_fuzzing_from_the_openapi_schema_finds_no_server_error(database_ur
     await db.close()
     assert not failures, "\n".join(failures[:5])
     assert len(statuses) >= 7 * 10 and {200, 201, 422} <= set(statuses), sorted(set(statuses))
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (dataflow.RecordNotFoundError("gone"), 404),
+        (dataflow.UnknownFieldError("no such field"), 422),
+        (dataflow.UniqueViolationError("taken"), 409),
+        (dataflow.SerializationFailureError("retry"), 409),
+        (dataflow.ServerUnavailableError("down"), 503),
+        (dataflow.UnknownNodeTypeError("no node"), 500),
+    ],
+)
+def test_status_for_maps_each_error_family(error: dataflow.DataFlowError, status: int) -> None:
+    assert status_for(error) == status

@@ -63,16 +63,17 @@ async def test_repeated_reads_are_served_from_the_cache(db: DataFlow) -> None:
 
 
 async def test_a_raw_write_behind_the_cache_is_what_ttl_is_for(database_url: str) -> None:
-    db = DataFlow(database_url, enable_query_cache=True, cache_ttl=0.2)
+    db = DataFlow(database_url, enable_query_cache=True, cache_ttl=0.5)
     declare(db)
     await db.create_tables()
     other = DataFlow(database_url)  # another process, as far as db knows
     declare(other)
     try:
+        assert await listing(other) == []  # connected first: the stale window below is one INSERT
         assert await listing(db) == []
         await run(other, "ItemCreateNode", {"name": "elsewhere"})
         assert await listing(db) == []  # cached: db did not see the write
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.6)
         assert await listing(db) == [("elsewhere", 0)]
         assert db.query_cache is not None and db.query_cache.get_metrics()["expirations"] >= 1
     finally:

@@ -26,6 +26,7 @@ from dataflow import (
     SagaCoordinator,
     SagaCoordinatorNode,
     UnknownNodeTypeError,
+    WorkflowBuilder,
 )
 
 
@@ -348,3 +349,15 @@ async def test_killed_saga_resumes_on_restart(
     listed = (await run(orders, ("OrderListNode", "n", {})))["n"]["records"]
     assert [(o["item"], o["status"]) for o in listed] == [("book", "confirmed")]
     assert (await run(items, ("ItemCountNode", "n", {})))["n"]["count"] == 1
+
+
+def test_the_seeds_transaction_nodes_are_added_as_written() -> None:
+    """Seed 001 lines 97-109, as written. Its ``{...}`` stands for the compensations, so building
+    the workflow says what shape they take (DF-605) instead of running a saga with none."""
+    workflow = WorkflowBuilder()
+    workflow.add_node("TransactionContextNode", "tx_context", {"isolation_level": "READ_COMMITTED", "timeout": 30})
+    workflow.add_node("DistributedTransactionManagerNode", "dtm", {"pattern": "saga", "timeout": 60})
+    workflow.add_node("SagaCoordinatorNode", "saga", {"compensation_logic": {...}})
+    with pytest.raises(InvalidSagaError, match="must be a dict") as info:
+        workflow.build()
+    assert info.value.context["node"] == "saga"

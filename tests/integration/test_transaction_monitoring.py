@@ -77,22 +77,41 @@ async def test_metrics_count_outcomes_per_model_and_workflow(db: DataFlow) -> No
 
 @pytest.mark.postgresql_only(reason="a serialization failure needs two overlapping transactions; SQLite has one writer")
 async def test_metrics_count_retries(db: DataFlow) -> None:
+    """Write skew under SERIALIZABLE, ordered so that PostgreSQL reports it at the loser's COMMIT:
+    both read both rows, both update one, the first commits, then the second tries to."""
     declare(db)
     await execute(db.workflow().add_node("ItemBulkCreateNode", "b", {"records": [{"name": "a"}, {"name": "b"}]}))
+    db.execution_context.metrics.reset()  # count the two conflicting transactions only
     read = {1: asyncio.Event(), 2: asyncio.Event()}
+    first_committed, second_updated = asyncio.Event(), asyncio.Event()
+    runs: list[int] = []
 
     async def skew(me: int, other: int) -> None:
+        runs.append(me)
         listed = await execute(db.workflow().add_node("ItemCountNode", "c", {"filter": {"name": {"$ne": ""}}}))
         read[me].set()
         await read[other].wait()
         if listed["c"]["count"] == 2:
             await execute(db.workflow().add_node("ItemUpdateNode", "u", {"id": me, "fields": {"name": ""}}))
+        if me == 2:
+            second_updated.set()
+            await first_committed.wait()
+        else:
+            await second_updated.wait()  # commit only once the other one has written
 
-    await asyncio.gather(
-        *(db.transaction(isolation="SERIALIZABLE", retries=2).run(skew, me, other) for me, other in ((1, 2), (2, 1)))
-    )
+    async def first() -> None:
+        await db.transaction(isolation="SERIALIZABLE", retries=2).run(skew, 1, 2)
+        first_committed.set()
+
+    await asyncio.gather(first(), db.transaction(isolation="SERIALIZABLE", retries=2).run(skew, 2, 1))
+    # The loser's COMMIT failed (a conflict at the end of the block, not inside it): run() ran it
+    # again, the retry saw the winner's write and wrote nothing.
     metrics = transaction_metrics(db)[db.url]
-    assert metrics["retries"] == 1 and metrics["commits"] == 2 and metrics["count"] == 3
+    assert runs == [1, 2, 2], runs
+    assert metrics["retries"] == 1 and metrics["commits"] == 2 and metrics["count"] == 3, metrics
+    assert metrics["failures"] == 1 and metrics["rollbacks"] == 0, metrics
+    names = await execute(db.workflow().add_node("ItemListNode", "all", {"order_by": "id"}))
+    assert [r["name"] for r in names["all"]["records"]] == ["", "b"]
 
 
 async def test_monitor_reports_an_idle_transaction(db: DataFlow, caplog: pytest.LogCaptureFixture) -> None:

@@ -67,13 +67,13 @@ def _write(inner: InnerSuite, *, price: bool) -> None:
     inner.pytester.makepyfile(test_items=f"FIELDS = {fields}\n" + TESTS)
 
 
-def _notes(base: str) -> dict[str, str | None]:
+def _notes(base: str, suffixes: tuple[str, ...] = ("gw0", "gw1", "template")) -> dict[str, str | None]:
     """The label of each worker database and of the template (``None``: it does not exist).
 
     Read with psycopg on PostgreSQL (``COMMENT ON DATABASE``), from the label files on SQLite.
     """
     url = parse_url(base)
-    names = {suffix: backend_for(url).with_database_suffix(url, suffix) for suffix in ("gw0", "gw1", "template")}
+    names = {suffix: backend_for(url).with_database_suffix(url, suffix) for suffix in suffixes}
     if url.dialect == "postgresql":
         admin = url.render()
         return {
@@ -88,33 +88,40 @@ _NOTE = "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_data
 
 def _summary(output: str) -> dict[str, str]:
     """``{worker: what the plugin did}`` from the run's ``dataflow worker databases:`` lines."""
-    found = re.findall(r"dataflow worker databases: \S*_(gw\d+)[^\s:]*: (\w+)", output)
+    found = re.findall(r"dataflow worker databases: \S*_(gw\d+|main)[^\s:]*: (\w+)", output)
     return dict(found)
 
 
+#: The xdist options of a run, and the workers whose databases it makes.
+PARALLEL = pytest.param(("-n", "2"), ("gw0", "gw1"), id="n2")
+SINGLE = pytest.param((), ("main",), id="no-xdist")
+
+
+@pytest.mark.parametrize(("xdist", "workers"), [PARALLEL, SINGLE])
 def test_reuse_db_skips_creation_then_rebuilds_after_a_model_change(
-    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch
+    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch, xdist: tuple[str, ...], workers: tuple[str, ...]
 ) -> None:
     base = _sqlite_url(inner, monkeypatch)
+    suffixes = (*workers, "template")
     _write(inner, price=False)
 
-    first = inner.run("-n", "2", "--dataflow-reuse-db")
+    first = inner.run(*xdist, "--dataflow-reuse-db")
     first.assert_outcomes(passed=2)
-    assert _summary(first.stdout.str()) == {"gw0": "cloned", "gw1": "cloned"}, first.stdout.str()
+    assert _summary(first.stdout.str()) == dict.fromkeys(workers, "cloned"), first.stdout.str()
     assert "(built, schema" in first.stdout.str()
-    after_first = _notes(base)
+    after_first = _notes(base, suffixes)
     assert all(after_first.values()), after_first
 
-    second = inner.run("-n", "2", "--dataflow-reuse-db")
+    second = inner.run(*xdist, "--dataflow-reuse-db")
     second.assert_outcomes(passed=2)
-    assert _summary(second.stdout.str()) == {"gw0": "reused", "gw1": "reused"}, second.stdout.str()
-    assert _notes(base) == after_first  # nothing was created again: the labels name the first run
+    assert _summary(second.stdout.str()) == dict.fromkeys(workers, "reused"), second.stdout.str()
+    assert _notes(base, suffixes) == after_first  # nothing was created again: the labels name the first run
 
     _write(inner, price=True)  # a new field: a table the old worker databases do not have
-    third = inner.run("-n", "2", "--dataflow-reuse-db")
+    third = inner.run(*xdist, "--dataflow-reuse-db")
     third.assert_outcomes(passed=2)  # the inserts with price= need the rebuilt tables
-    assert _summary(third.stdout.str()) == {"gw0": "cloned", "gw1": "cloned"}, third.stdout.str()
-    after_third = _notes(base)
+    assert _summary(third.stdout.str()) == dict.fromkeys(workers, "cloned"), third.stdout.str()
+    after_third = _notes(base, suffixes)
     for suffix, note in after_third.items():
         assert note != after_first[suffix], suffix  # another schema fingerprint
         assert note is not None and "schema" in note
@@ -229,14 +236,34 @@ def _head(directory: Path) -> str:
     return match.group(1)
 
 
-def test_without_xdist_the_options_leave_database_url_as_it_is(
+def test_without_xdist_and_reuse_the_tests_use_database_url_as_it_is(
     inner: InnerSuite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No workers, no worker databases: the tests use DATABASE_URL's database, nothing is cloned."""
+    """No workers and nothing to keep: the tests use DATABASE_URL's database, nothing is cloned."""
     base = _sqlite_url(inner, monkeypatch)
     _write(inner, price=False)
-    for option in ("--dataflow-reuse-db", "--dataflow-drop-db"):
-        result = inner.run(option)
+    for options in ((), ("--dataflow-drop-db",)):
+        result = inner.run(*options)
         result.assert_outcomes(passed=2)
         assert "cloned from" not in result.stdout.str() and "reused" not in result.stdout.str()
-        assert _notes(base) == {"gw0": None, "gw1": None, "template": None}
+        assert _notes(base, ("gw0", "gw1", "main", "template")) == dict.fromkeys(("gw0", "gw1", "main", "template"))
+
+
+def test_without_xdist_reuse_points_database_url_at_the_kept_database(
+    inner: InnerSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code under test that reads DATABASE_URL (an app module) uses the kept ``<name>_main`` too."""
+    base = _sqlite_url(inner, monkeypatch)
+    _write(inner, price=False)
+    expected = backend_for(parse_url(base)).with_database_suffix(parse_url(base), "main").render()
+    inner.pytester.makepyfile(
+        test_env=f"""
+import os
+
+
+def test_database_url_names_the_kept_database():
+    assert os.environ["DATABASE_URL"] == {expected!r}
+"""
+    )
+    inner.run("--dataflow-reuse-db").assert_outcomes(passed=3)
+    inner.run().assert_outcomes(passed=2, failed=1)  # without the option: DATABASE_URL as it is

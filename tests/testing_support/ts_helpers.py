@@ -59,7 +59,7 @@ INNER_INI = """
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 asyncio_default_test_loop_scope = function
-addopts = -p dataflow.testing -p no:cacheprovider
+addopts = -p dataflow.testing -p no:cacheprovider -p no:schemathesis
 """
 
 

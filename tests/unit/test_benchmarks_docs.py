@@ -50,3 +50,18 @@ def test_the_worker_database_rows_cover_both_file_backends() -> None:
         (backend, workload) for backend in ("sqlite-file", "postgresql")
         for workload in ("workerdb_build_and_clone", "workerdb_clone", "workerdb_reuse", "workerdb_per_test_xdist")
     }
+
+
+def test_every_chart_on_the_page_is_a_checked_in_plot_of_the_json() -> None:
+    from benchmarks import plots
+
+    latest = json.loads(LATEST.read_text())
+    page = PAGE.read_text()
+    files = {chart.file for chart in plots.charts(latest)}
+    for name in files:
+        assert f"]({docs.PLOTS_LINK}/{name})" in page
+        assert (plots.PLOTS / name).is_file(), f"{name} is missing: run python -m benchmarks.plots"
+        assert (PAGE.parent / docs.PLOTS_LINK / name).is_file(), "docs/performance-plots must link to the plots"
+    assert {p.name for p in plots.PLOTS.glob("*.png")} == files, "stale plots: run python -m benchmarks.plots"
+    for name in files:  # a drawn chart, not an empty file
+        assert (plots.PLOTS / name).stat().st_size > 1000

@@ -11,15 +11,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._model import ModelSpec
-from ._feed import ChangeFeed
-from ._node import bound_builtin
 
 if TYPE_CHECKING:
     from .._executor import ExecutionContext
     from .._nodes import Node
     from .._query import Statements
+    from ._feed import ChangeFeed
 
 __all__ = ["ChangeFeedCalls"]
+
+#: The one built-in node type an instance has its own class of.
+CDC_NODE = "ChangeDataCaptureNode"
 
 
 class ChangeFeedCalls:
@@ -32,7 +34,12 @@ class ChangeFeedCalls:
 
     def node_type(self, name: str) -> type[Node] | None:
         """The node type called ``name`` (``"UserCreateNode"``, ``"ChangeDataCaptureNode"``), or ``None``."""
-        return self._nodes.get(name) or bound_builtin(self, name)  # type: ignore[arg-type]
+        found = self._nodes.get(name)
+        if found is not None or name != CDC_NODE:
+            return found
+        from ._node import bound_builtin  # change capture is imported on first use
+
+        return bound_builtin(self, name)  # type: ignore[arg-type]
 
     def change_feed(
         self, source: Any, *, name: str | None = None, operations: Iterable[str] | None = None
@@ -41,6 +48,8 @@ class ChangeFeedCalls:
 
         Nothing happens in the database until ``await feed.create()``; see :class:`ChangeFeed` (DF-410, DF-411).
         """
+        from ._feed import ChangeFeed
+
         return ChangeFeed.of(
             self._context, self._models, self._statements, source, name=name, operations=operations
         )

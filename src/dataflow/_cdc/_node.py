@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from .._errors import UnknownSourceTableError
 from .._model import ModelSpec
-from .._nodes import Node, NodeSpec, OutputSpec, ParamSpec, live_owners
+from .._nodes import BuiltinNode, NodeSpec, OutputSpec, ParamSpec, live_owners, register_builtin
+from .._tenancy import tenant_events
 from .._types import FieldType
 from ._events import OPERATIONS, check_feed_name, check_flag, check_limit, check_operations
 from ._feed import find_model
@@ -50,7 +51,7 @@ def _check_source(cls: Any, value: Any) -> Any:
     return value
 
 
-class ChangeDataCaptureNode(Node):
+class ChangeDataCaptureNode(BuiltinNode):
     """The next committed changes of ``source_table`` after the feed's acknowledged position.
 
     Output: ``events`` (dicts: operation, table, primary_key, new, old, position), ``count`` and
@@ -59,7 +60,6 @@ class ChangeDataCaptureNode(Node):
 
     operation = "change_data_capture"
     type_name = TYPE_NAME
-    needs_database = False
     #: The instance a bound builder names (``None``: the one live instance declaring the table).
     owner_ref: ClassVar[weakref.ref[FeedOwner] | None] = None
     spec = NodeSpec(
@@ -97,10 +97,6 @@ class ChangeDataCaptureNode(Node):
     )
 
     @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
-
-    @classmethod
     def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:
         if "source_table" in values:
             cls.owner(values["source_table"])
@@ -135,12 +131,16 @@ class ChangeDataCaptureNode(Node):
         feed = owner.change_feed(
             values["source_table"], name=values.get("feed"), operations=values.get("capture_operations")
         )
+        # A tenant-scoped model's events are the current tenant's only (DF-306, before reading, without one).
+        spec = find_model(owner.models, values["source_table"])
+        tenant_events(spec, [])
         events = await feed.read(values.get("limit", 100))
         if events and values.get("acknowledge", True):
             await feed.ack(events[-1].position)
+        own = tenant_events(spec, events)
         return {
-            "events": [event.to_dict() for event in events],
-            "count": len(events),
+            "events": [event.to_dict() for event in own],
+            "count": len(own),
             "position": str(await feed.position()),
         }
 
@@ -179,4 +179,5 @@ def bound_builtin(owner: FeedOwner, name: str) -> type[ChangeDataCaptureNode] | 
     return bound_node(owner) if name == TYPE_NAME else None
 
 
-ChangeDataCaptureNode.__module__ = "dataflow.nodes"
+register_builtin(ChangeDataCaptureNode)
+

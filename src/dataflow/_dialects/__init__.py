@@ -14,6 +14,7 @@ from ._base import (
     TableDDL,
     quote_ident,
 )
+from ._row_security import RowSecurity
 from .postgresql import BACKEND as _POSTGRESQL
 from .sqlite import BACKEND as _SQLITE
 
@@ -26,6 +27,7 @@ __all__ = [
     "Pool",
     "PoolSettings",
     "PoolSource",
+    "RowSecurity",
     "SchemaEditor",
     "TableDDL",
     "backend_for",

@@ -20,7 +20,9 @@ from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
 from ._capture import ChangeCapture
+from ._commits import CommitProbe
 from ._replication import Replication
+from ._row_security import RowSecurity
 from ._test_databases import TestDatabases
 from ._transactions import TransactionSpelling
 
@@ -148,6 +150,8 @@ class Backend(TransactionSpelling, ABC):
     #: Replication positions for read replicas (``_replication.Replication``); ``None``: the
     #: backend has no replicas (``DataFlow(read_replicas=...)`` is DF-810).
     replication: ClassVar[Replication | None] = None
+    #: Row-level security for tenant-scoped tables; ``None``: ``tenant_rls=True`` is DF-814.
+    row_security: ClassVar[RowSecurity | None] = None
 
     def sync_identity(self, table: str) -> str | None:
         """A statement that moves ``table``'s id sequence past explicitly inserted ids, if needed."""
@@ -159,11 +163,12 @@ class Backend(TransactionSpelling, ABC):
         """Run a single-row upsert; return ``(created, row)``.
 
         Backends without :attr:`upsert_inserted_column` get ``probe`` (a SELECT of the conflict key)
-        and run it first, on the same connection, to report whether the row was new.
+        and run it first, on the same connection, to report whether the row was new. The row is
+        empty when the statement's ``DO UPDATE ... WHERE`` refused the existing row.
         """
         assert probe is not None
         probe_rows, rows = await connection.fetch_many([probe, upsert])
-        return not probe_rows, rows[0]
+        return not probe_rows, rows[0] if rows else ()
 
     async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
         """Run a table's idempotent DDL; safe when other connections create the same table at once."""
@@ -334,6 +339,9 @@ class SchemaEditor(ABC):
     transaction: a failure rolls back everything the migration revision did.
     """
 
+    #: The tenant policies of ``enable_row_security()`` (``None``: the backend has none, DF-814).
+    row_security: ClassVar[RowSecurity | None] = None
+
     @abstractmethod
     def sql_type(self, type_name: str) -> str:
         """The backend's column type for a field type name, or a database type name as given.
@@ -413,6 +421,10 @@ class SchemaEditor(ABC):
     tables_sql: ClassVar[str]
     #: A per-row value that every committed insert or update makes larger than any before it.
     row_marker: ClassVar[str]
+
+    def commit_probe(self, url: DatabaseURL) -> CommitProbe | None:
+        """A new probe of whether anything committed on ``url`` (``None``: the backend has none)."""
+        return None
 
     async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:
         """``{table: (row count, largest row marker)}`` for every table, in one statement per call.

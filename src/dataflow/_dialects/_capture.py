@@ -26,7 +26,7 @@ class SQLConnection(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per change read, and nothing keeps it
 class CapturedChange:
     """One row change read back by a :class:`ChangeCapture`, at position ``(commit, index)``."""
 

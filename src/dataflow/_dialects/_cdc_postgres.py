@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,44 +51,36 @@ def lsn_text(value: int) -> str:
     return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 
+#: One column of a test_decoding tuple: ``name[type]:value``; the name may be quoted ("a ""b"""), the
+#: type may hold spaces and brackets (``character varying``, ``integer[]``: it ends at the first
+#: ``]:``), the value is quoted ('it''s') or a bare word (numbers, ``true``, ``null``, ``unchanged-toast-datum``).
+_COLUMN = re.compile(r"(?:\"((?:[^\"]|\"\")*)\"|([^\[ ]+))\[.*?\]:(?:'((?:[^']|'')*)'|([^ ]*))")
+_NEXT_COLUMN = re.compile(r" *" + _COLUMN.pattern)
+
+
+def _value(quoted: str, raw: str) -> Any:
+    if quoted or not raw:  # a quoted value ('' included: test_decoding never prints a bare empty word)
+        return quoted.replace("''", "'") if "''" in quoted else quoted
+    return None if raw == "null" else _MISSING if raw == _UNCHANGED else raw
+
+
 def _tuple(text: str, pos: int) -> tuple[dict[str, Any], int]:
-    """Parse ``name[type]:value ...`` from ``pos`` until the end or a ``old-key:``/``new-tuple:`` marker."""
+    """Parse ``name[type]:value ...`` from ``pos`` until a ``new-tuple:`` marker (or the end)."""
     values: dict[str, Any] = {}
-    n = len(text)
-    while pos < n:
-        while pos < n and text[pos] == " ":
-            pos += 1
-        if pos >= n or text.startswith(("new-tuple:", "old-key:"), pos):
-            break
-        if text[pos] == '"':
-            end = pos + 1
-            while not (text[end] == '"' and text[end + 1 : end + 2] != '"'):
-                end += 2 if text[end] == '"' else 1
-            name, pos = _ident(text[pos : end + 1]), end + 1
-        else:
-            end = text.index("[", pos)
-            name, pos = text[pos:end], end
-        close = text.index("]:", pos)
-        pos = close + 2
-        if text.startswith("'", pos):
-            chunks, pos = [], pos + 1
-            while True:
-                quote = text.index("'", pos)
-                chunks.append(text[pos:quote])
-                if text.startswith("''", quote):
-                    chunks.append("'")
-                    pos = quote + 2
-                    continue
-                pos = quote + 1
-                break
-            values[name] = "".join(chunks)
-        else:
-            end = text.find(" ", pos)
-            end = n if end < 0 else end
-            raw = text[pos:end]
-            values[name] = None if raw == "null" else _MISSING if raw == _UNCHANGED else raw
-            pos = end
+    match = _NEXT_COLUMN.match
+    while (found := match(text, pos)) is not None:  # a marker is not name[type]:, so it stops here
+        quoted_name, name, quoted, raw = found.groups()
+        values[name or quoted_name.replace('""', '"')] = _value(quoted, raw)
+        pos = found.end()
     return values, pos
+
+
+def _tail(text: str, pos: int) -> dict[str, Any]:
+    """Parse the columns from ``pos`` to the end of the line (one regex pass)."""
+    return {
+        name or quoted_name.replace('""', '"'): _value(quoted, raw)
+        for quoted_name, name, quoted, raw in _COLUMN.findall(text, pos)
+    }
 
 
 def parse_change(data: str) -> tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None] | None:
@@ -104,43 +96,53 @@ def parse_change(data: str) -> tuple[str, str, str, dict[str, Any] | None, dict[
         pass
     elif rest.startswith("old-key:"):
         old, pos = _tuple(rest, len("old-key:"))
-        new, _ = _tuple(rest, rest.index("new-tuple:", pos) + len("new-tuple:"))
+        new = _tail(rest, rest.index("new-tuple:", pos) + len("new-tuple:"))
     elif operation == "DELETE":
-        old, _ = _tuple(rest, 0)
+        old = _tail(rest, 0)
     else:
-        new, _ = _tuple(rest, 0)
+        new = _tail(rest, 0)
     return _ident(head["schema"]), _ident(head["table"]), operation, new, old
 
 
-def _convert(text: Any, kind: FieldType) -> Any:
-    if text is None or not isinstance(text, str):
-        return text
-    if kind is FieldType.INT:
-        return int(text)
-    if kind is FieldType.FLOAT:
-        return float(text)
-    if kind is FieldType.BOOL:
-        return text == "true"
-    if kind is FieldType.DECIMAL:
-        return Decimal(text)
-    if kind is FieldType.DATETIME:
-        return datetime.fromisoformat(text)
-    if kind is FieldType.DATE:
-        return date.fromisoformat(text)
-    if kind is FieldType.JSON:
-        return json.loads(text)
+def _text(text: str) -> str:
     return text
 
 
-def _row(
-    values: dict[str, Any] | None, types: dict[str, FieldType], base: dict[str, Any] | None
-) -> dict[str, Any] | None:
+def _bool(text: str) -> bool:
+    return text == "true"
+
+
+#: How a column's text becomes its field's value (types not listed stay text).
+_CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
+    FieldType.INT: int,
+    FieldType.FLOAT: float,
+    FieldType.BOOL: _bool,
+    FieldType.DECIMAL: Decimal,
+    FieldType.DATETIME: datetime.fromisoformat,
+    FieldType.DATE: date.fromisoformat,
+    FieldType.JSON: json.loads,
+}
+
+_Converters = tuple[tuple[str, Callable[[str], Any]], ...]
+
+
+def _converters(types: dict[str, FieldType]) -> _Converters:
+    """Each column's converter, looked up once per read rather than once per value."""
+    return tuple((name, _CONVERTERS.get(kind, _text)) for name, kind in types.items())
+
+
+def _row(values: dict[str, Any] | None, converters: _Converters, base: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
-    row = {}
-    for name, kind in types.items():
+    row: dict[str, Any] = {}
+    for name, convert in converters:
         value = values.get(name)  # test_decoding leaves NULLs out of old tuples
-        row[name] = (base or {}).get(name) if value is _MISSING else _convert(value, kind)
+        if value is None:
+            row[name] = None
+        elif value is _MISSING:
+            row[name] = (base or {}).get(name)
+        else:
+            row[name] = convert(value)
     return row
 
 
@@ -150,10 +152,10 @@ def _change(
     operation: str,
     new: dict[str, Any] | None,
     old: dict[str, Any] | None,
-    types: dict[str, FieldType],
+    converters: _Converters,
 ) -> CapturedChange:
-    old_row = _row(old, types, None)
-    return CapturedChange(commit, index, operation, _row(new, types, old_row), old_row)
+    old_row = _row(old, converters, None)
+    return CapturedChange(commit, index, operation, _row(new, converters, old_row), old_row)
 
 
 class PostgresCapture(ChangeCapture):
@@ -228,23 +230,22 @@ class PostgresCapture(ChangeCapture):
         With ``synchronous_commit=off`` a commit reaches the flush up to 3 x ``wal_writer_delay``
         later. Outside a transaction, committing a transaction that writes an empty logical message
         with ``synchronous_commit=on`` flushes everything before it; inside one, wait (at most
-        FLUSH_WAIT) for the WAL writer.
+        FLUSH_WAIT) for the WAL writer. Called only when WAL was inserted past the flush with
+        ``synchronous_commit=off``.
         """
-        rows = await connection.fetch(
-            "SELECT current_setting('synchronous_commit') = 'off', pg_current_wal_insert_lsn()::text"
-        )
-        if not rows[0][0]:
-            return
         if not connection.tx_depth:
-            await connection.execute("BEGIN")
+            # One simple-protocol round trip. An empty transaction commits asynchronously; one that
+            # wrote WAL (the empty logical message) flushes at commit.
             try:
-                await connection.execute("SET LOCAL synchronous_commit = on")
-                # An empty transaction commits asynchronously; one that wrote WAL flushes at commit.
-                await connection.fetch("SELECT pg_logical_emit_message(true, 'dataflow', '')")
-            finally:
-                await connection.execute("COMMIT")
+                await connection.execute(
+                    "BEGIN; SET LOCAL synchronous_commit = on; "
+                    "SELECT pg_logical_emit_message(true, 'dataflow', ''); COMMIT"
+                )
+            except BaseException:
+                await connection.execute("ROLLBACK")  # a failure skips the COMMIT: end the block
+                raise
             return
-        target = str(rows[0][1])
+        target = str((await connection.fetch("SELECT pg_current_wal_insert_lsn()::text"))[0][0])
         deadline = asyncio.get_running_loop().time() + FLUSH_WAIT
         while not (await connection.fetch("SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn", [target]))[
             0
@@ -263,20 +264,29 @@ class PostgresCapture(ChangeCapture):
         types: dict[str, FieldType],
         limit: int,
     ) -> list[CapturedChange]:
-        slot = await self.slot(connection, feed)
-        schema, exists = (
+        # One round trip for what a read needs to know first: the slot (its name has the database in
+        # it), the schema, and whether a commit may still be unflushed (see _flush).
+        prefix = f"{SLOT_PREFIX}{feed}_"
+        database, schema, slots, unflushed = (
             await connection.fetch(
-                "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", [slot]
+                "SELECT current_database(), current_schema(), "
+                "ARRAY(SELECT slot_name::text FROM pg_replication_slots WHERE starts_with(slot_name::text, $1)), "
+                "current_setting('synchronous_commit') = 'off' "
+                "AND pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()",
+                [prefix],
             )
         )[0]
-        if not exists:
+        slot = f"{prefix}{zlib.crc32(str(database).encode()):08x}"
+        if slot not in slots:
             raise ChangeFeedNotFoundError(
                 f"The replication slot {slot!r} of change feed {feed!r} does not exist (it was dropped outside "
                 "DataFlow, or the database was restored without it); the changes it kept are gone. Run "
                 "await feed.drop(), then await feed.create() to deliver changes from now on.",
                 context={"feed": feed, "slot": slot},
             )
-        await self._flush(connection)
+        if unflushed:
+            await self._flush(connection)
+        converters = _converters(types)
         advanced = -1
         while True:
             rows = await connection.fetch(
@@ -295,7 +305,7 @@ class PostgresCapture(ChangeCapture):
                 if text == "COMMIT":
                     commit = lsn_int(str(lsn))
                     matching = [
-                        _change(commit, *change, types) for change in pending if (commit, change[0]) > after
+                        _change(commit, *change, converters) for change in pending if (commit, change[0]) > after
                     ]
                     if not matching and not events:
                         done = commit  # every change of it was acknowledged, or none is this feed's

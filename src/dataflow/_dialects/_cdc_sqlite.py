@@ -9,7 +9,7 @@ is the commit order; a change's position is ``(id, 0)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._types import FieldType
@@ -66,18 +66,26 @@ async def _columns(connection: SQLConnection, table: str) -> list[str]:
     return [str(row[1]) for row in await connection.fetch(f"PRAGMA table_info({quote_ident(table)})")]
 
 
-def _decode(
-    text: Any, types: dict[str, FieldType], from_db: dict[FieldType, FromDB]
-) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    raw = json.loads(text)
-    row: dict[str, Any] = {}
-    for name, kind in types.items():
-        value = raw.get(name)
-        convert = from_db.get(kind)
-        row[name] = convert(value) if value is not None and convert is not None else value
-    return row
+def _decoder(
+    types: dict[str, FieldType], from_db: dict[FieldType, FromDB]
+) -> Callable[[Any], dict[str, Any] | None]:
+    """The function that turns a change row's JSON into the model's fields, typed (built once per read)."""
+    names = tuple(types)
+    converters = [(name, convert) for name, kind in types.items() if (convert := from_db.get(kind)) is not None]
+    loads = json.loads
+
+    def decode(text: Any) -> dict[str, Any] | None:
+        if text is None:
+            return None
+        raw = loads(text)
+        row = {name: raw.get(name) for name in names}
+        for name, convert in converters:
+            value = row[name]
+            if value is not None:
+                row[name] = convert(value)
+        return row
+
+    return decode
 
 
 class SQLiteCapture(ChangeCapture):
@@ -141,16 +149,8 @@ class SQLiteCapture(ChangeCapture):
             f'AND "id" > ? AND "operation" IN ({", ".join("?" * len(wanted))}) ORDER BY "id" LIMIT ?',
             [table, after[0], *wanted, limit],
         )
-        return [
-            CapturedChange(
-                int(row[0]),
-                0,
-                str(row[1]),
-                _decode(row[2], types, self.from_db),
-                _decode(row[3], types, self.from_db),
-            )
-            for row in rows
-        ]
+        decode = _decoder(types, self.from_db)
+        return [CapturedChange(int(row[0]), 0, str(row[1]), decode(row[2]), decode(row[3])) for row in rows]
 
     async def prune(self, connection: SQLConnection, table: str, upto: tuple[int, int]) -> None:
         await connection.execute(

@@ -198,6 +198,7 @@ class SQLEditor(SchemaEditor):
         return (
             f"CREATE {'UNIQUE ' if index.unique else ''}INDEX {'IF NOT EXISTS ' if if_not_exists else ''}"
             f"{quote_ident(name)} ON {quote_ident(table)} ({', '.join(quote_ident(n) for n in index.columns)})"
+            + (f" WHERE {index.where}" if index.where else "")
         )
 
     def create_table_sql(self, table: Table, *, if_not_exists: bool = False) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .._errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -135,7 +137,7 @@ def _conflict(exc: BaseException, message: str) -> DataFlowError | None:
             f"PostgreSQL rolled the transaction back ({kind}, SQLSTATE {sqlstate}): {message}"
             + (f" ({redact(detail)})" if detail else "")
             + ". It conflicted with a concurrent transaction; running it again usually succeeds.",
-            context={"sqlstate": sqlstate, "conflict": kind},
+            context={"sqlstate": sqlstate, "conflict": kind, **_deadlock_sessions(detail)},
         )
     timeout = isinstance(exc, asyncpg.LockNotAvailableError) and "lock timeout" in message
     if timeout or (isinstance(exc, asyncpg.QueryCanceledError) and "statement timeout" in message):
@@ -145,6 +147,16 @@ def _conflict(exc: BaseException, message: str) -> DataFlowError | None:
             context={"sqlstate": sqlstate, "waited_for": kind},
         )
     return None
+
+
+def _deadlock_sessions(detail: str | None) -> dict[str, list[int]]:
+    """The server pids of a deadlock's sessions, from its detail ("Process 12 waits for ... blocked by
+    process 34."), the victim first: ``{"sessions": [12, 34]}`` (empty when there is no detail)."""
+    sessions: list[int] = []
+    for pid in re.findall(r"[Pp]rocess (\d+)", detail or ""):
+        if int(pid) not in sessions:
+            sessions.append(int(pid))
+    return {"sessions": sessions} if sessions else {}
 
 
 def translatable() -> tuple[type[BaseException], ...]:

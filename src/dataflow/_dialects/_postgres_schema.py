@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._schema import NO_DEFAULT, Column, Index, Schema, Table
+from .._schema import NO_DEFAULT, Column, Index, Schema, Table, index_predicate
 from .._types import FieldType
+from .._url import DatabaseURL
 from ._base import Connection, ddl_lock_key, quote_ident
+from ._commits import CommitProbe, PostgresCommitProbe
 from ._ddl import SQLEditor
+from ._row_security import POSTGRES_ROW_SECURITY
 
 __all__ = ["PostgresEditor"]
 
@@ -29,7 +32,7 @@ _COLUMNS = (
 )
 _INDEXES = (
     "SELECT c.relname, i.relname, x.indisunique, x.indisprimary, con.conname IS NOT NULL, "
-    "x.indexprs IS NOT NULL OR x.indpred IS NOT NULL, "
+    "x.indexprs IS NOT NULL, pg_get_expr(x.indpred, x.indrelid), "
     "ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) "
     "JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.n) "
     "FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indrelid JOIN pg_class AS i ON i.oid = x.indexrelid "
@@ -44,6 +47,7 @@ _DROP = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S":
 
 
 class PostgresEditor(SQLEditor):
+    row_security = POSTGRES_ROW_SECURITY
     """Schema changes on PostgreSQL."""
 
     tables_sql = (
@@ -52,6 +56,9 @@ class PostgresEditor(SQLEditor):
     )
     #: The id of the transaction that wrote the row version: inserts and updates raise it.
     row_marker = "xmin::text::bigint"
+
+    def commit_probe(self, url: DatabaseURL) -> CommitProbe:
+        return PostgresCommitProbe()
 
     true_literal: ClassVar[str] = "true"
     false_literal: ClassVar[str] = "false"
@@ -68,14 +75,15 @@ class PostgresEditor(SQLEditor):
         primary: dict[str, set[str]] = {}
         found: dict[str, list[Index]] = {}
         special: set[str] = set()
-        for table, index, unique, is_primary, is_constraint, is_special, names in indexes:
+        for table, index, unique, is_primary, is_constraint, is_special, predicate, names in indexes:
             if is_primary:
                 primary[table] = set(names)
             elif is_special:
                 special.add(table)
             else:
                 found.setdefault(table, []).append(
-                    Index(tuple(names), unique=bool(unique), name=index, constraint=bool(is_constraint))
+                    Index(tuple(names), unique=bool(unique), name=index, constraint=bool(is_constraint),
+                          where=None if predicate is None else index_predicate(predicate))
                 )
         cols: dict[str, list[Column]] = {}
         for table, name, database_type, notnull, default, identity in columns:

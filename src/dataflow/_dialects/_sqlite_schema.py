@@ -16,8 +16,10 @@ import re
 from typing import Any
 
 from .._errors import ConstraintViolationError, UnsupportedMigrationOperationError
-from .._schema import NO_DEFAULT, SQL, Column, Index, Schema, Table
+from .._schema import NO_DEFAULT, SQL, Column, Index, Schema, Table, index_predicate
+from .._url import DatabaseURL
 from ._base import Connection, quote_ident
+from ._commits import CommitProbe, SQLiteCommitProbe
 from ._ddl import SQLEditor
 
 __all__ = ["SQLiteEditor"]
@@ -32,7 +34,8 @@ _COLUMNS = (
     f"JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' AND {_ONE} ORDER BY m.name, p.cid"
 )
 _INDEXES = (
-    "SELECT m.name, il.name, il.\"unique\", il.origin, il.partial, ii.name FROM sqlite_master AS m "
+    "SELECT m.name, il.name, il.\"unique\", il.origin, il.partial, ii.name, "
+    "(SELECT s.sql FROM sqlite_master AS s WHERE s.type = 'index' AND s.name = il.name) FROM sqlite_master AS m "
     "JOIN pragma_index_list(m.name) AS il JOIN pragma_index_info(il.name) AS ii "
     f"WHERE m.type = 'table' AND {_ONE} ORDER BY m.name, il.name, ii.seqno"
 )
@@ -45,6 +48,12 @@ _FOREIGN_KEYS = (
 _NOT_REBUILDABLE = re.compile(
     r"\b(CHECK|GENERATED|COLLATE|AUTOINCREMENT)\b|\bWITHOUT\s+ROWID\b|\bAS\s*\(", re.IGNORECASE
 )
+
+
+def _predicate(index_sql: str | None) -> str:
+    """The predicate of a partial index from its ``CREATE INDEX`` text ("" when it cannot be read)."""
+    parts = re.split(r"\sWHERE\s", index_sql or "", flags=re.IGNORECASE)
+    return index_predicate(parts[-1]) if len(parts) > 1 else ""
 
 
 def _strip_quoted(sql: str) -> str:
@@ -60,6 +69,9 @@ class SQLiteEditor(SQLEditor):
     )
     #: An insert takes a rowid above every one in the table (an update keeps it: counts show deletes).
     row_marker = "rowid"
+
+    def commit_probe(self, url: DatabaseURL) -> CommitProbe | None:
+        return None if url.is_memory else SQLiteCommitProbe(url.database)
 
     # --- introspection --------------------------------------------------------------------------
 
@@ -78,8 +90,9 @@ class SQLiteEditor(SQLEditor):
             )
             pk_count[table] = pk_count.get(table, 0) + (1 if pk else 0)
         found: dict[str, dict[str, list[Any]]] = {}
-        for table, index, unique, origin, partial, column in indexes:
-            entry = found.setdefault(table, {}).setdefault(index, [bool(unique), origin, bool(partial), []])
+        for table, index, unique, origin, partial, column, index_sql in indexes:
+            where = _predicate(index_sql) if partial else None
+            entry = found.setdefault(table, {}).setdefault(index, [bool(unique), origin, where, []])
             entry[3].append(column)
         constraints: dict[str, dict[int, list[Any]]] = {}
         for table, fk_id, parent, source, target, on_update, on_delete in fks:
@@ -90,13 +103,15 @@ class SQLiteEditor(SQLEditor):
         for name, sql in tables:
             table_indexes = []
             special = False
-            for index, (unique, origin, partial, names) in sorted(found.get(name, {}).items()):
+            for index, (unique, origin, where, names) in sorted(found.get(name, {}).items()):
                 if origin == "pk":
                     continue
-                if partial or any(n is None for n in names):
-                    special = True  # partial and expression indexes: kept out of diffs
+                if where == "" or any(n is None for n in names):
+                    special = True  # expression indexes and unreadable predicates: kept out of diffs
                     continue
-                table_indexes.append(Index(tuple(names), unique=unique, name=index, constraint=origin == "u"))
+                table_indexes.append(
+                    Index(tuple(names), unique=unique, name=index, constraint=origin == "u", where=where)
+                )
             schema[name] = Table(
                 name,
                 tuple(cols.get(name, ())),

@@ -65,6 +65,17 @@ class TransactionSpelling:
         transaction age s, state age s, query)``; ``None`` when the database cannot tell."""
         return None
 
+    def lock_waits_query(self) -> str | None:
+        """The lock wait graph of the database: rows of ``(waiting session, its query, blocking
+        session, its query, seconds waited, lock type, mode wanted)``; ``None`` when the database
+        has no lock table to read (SQLite: one writer, whose waits end as "database is locked")."""
+        return None
+
+    def session_queries_sql(self) -> str | None:
+        """Rows of ``(session, its current or last query)`` for the sessions of the array ``$1``;
+        ``None`` when the database has no sessions to ask about."""
+        return None
+
     # --- two-phase commit ---------------------------------------------------------------------
 
     async def two_phase_problem(self, connection: Connection) -> str | None:
@@ -107,6 +118,20 @@ class PostgresTransactionSpelling(TransactionSpelling):
             "WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid() "
             "ORDER BY xact_start"
         )
+
+    def lock_waits_query(self) -> str | None:
+        # pg_blocking_pids() gives who blocks each waiting session; pg_locks the lock it waits for.
+        return (
+            "SELECT w.pid, left(w.query, 500), b.pid, left(b.query, 500), "
+            "EXTRACT(EPOCH FROM now() - w.query_start)::float8, l.locktype, l.mode "
+            "FROM pg_stat_activity w CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid) "
+            "JOIN pg_stat_activity b ON b.pid = blocker.pid "
+            "LEFT JOIN LATERAL (SELECT locktype, mode FROM pg_locks WHERE pid = w.pid AND NOT granted LIMIT 1) l "
+            "ON true WHERE w.datname = current_database() AND w.wait_event_type = 'Lock' ORDER BY w.pid, b.pid"
+        )
+
+    def session_queries_sql(self) -> str | None:
+        return "SELECT pid, left(query, 500) FROM pg_stat_activity WHERE pid = ANY($1::int[]) ORDER BY pid"
 
     def prepared_query(self, prefix: str) -> tuple[str, list[Any]]:
         return (

@@ -41,6 +41,7 @@ from ._postgres_admin import ensure_database as _ensure_database
 from ._postgres_errors import DEFAULT_PORT, translatable, translate
 from ._postgres_schema import PostgresEditor
 from ._replication import PostgresReplication
+from ._row_security import POSTGRES_ROW_SECURITY
 from ._transactions import PostgresTransactionSpelling
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ _COLUMN_TYPES = {
 }
 
 
+#: Row-level security of tenant-scoped tables (``DataFlow(tenant_rls=True)``).
+ROW_SECURITY = POSTGRES_ROW_SECURITY
+
 #: format_type() names -> the spelling of _COLUMN_TYPES.
 _TYPE_NAMES = {
     "text": "TEXT",
@@ -100,6 +104,7 @@ class PostgresBackend(PostgresTransactionSpelling, Backend):
     upsert_inserted_column = '(xmax = 0) AS "__df_inserted"'
     capture_class = PostgresCapture
     replication = PostgresReplication()
+    row_security = ROW_SECURITY
 
     def parse_url(self, url: str, rest: str) -> DatabaseURL:
         return parse_server_url(self.name, url, rest, default_port=DEFAULT_PORT)
@@ -143,6 +148,8 @@ class PostgresBackend(PostgresTransactionSpelling, Backend):
         rows = await connection.fetch(*upsert)
         if sync:  # an explicit id: move the identity past it, as a create does
             await connection.fetch(sync)
+        if not rows:  # DO UPDATE ... WHERE refused the existing row (a soft-deleted one)
+            return False, ()
         return bool(rows[0][-1]), rows[0]
 
     async def create_table(self, connection: Connection, ddl: TableDDL) -> None:
@@ -244,6 +251,8 @@ class PostgresConnection(Connection):
             raise self._translate(exc) from exc
 
     async def copy_records(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
+        if table in ROW_SECURITY.tables:  # COPY FROM is not supported with row-level security
+            return False
         try:
             await self.raw.copy_records_to_table(table, records=rows, columns=list(columns))
         except self._errors as exc:

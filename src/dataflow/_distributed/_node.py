@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidParameterError, TwoPhaseCommitError, TwoPhaseCommitUnavailableError
-from .._nodes import Node, NodeSpec, OutputSpec, ParamSpec
+from .._nodes import BuiltinNode, Node, NodeSpec, OutputSpec, ParamSpec
 from .._sagas import SagaCoordinator
 from .._sagas._node import SAGA_OUTPUTS, SAGA_PARAMS
 from .._tx_options import check_timeout
@@ -50,13 +50,11 @@ def _contexts(steps: list[SagaStep]) -> list[ExecutionContext]:
     return list(found.values())
 
 
-class DistributedTransactionManagerNode(Node):
+class DistributedTransactionManagerNode(BuiltinNode):
     """Run steps on several databases so that all take effect or none does (2PC), or as a saga."""
 
-    __module__ = "dataflow.nodes"  # pickles by name
     operation = "distributed_transaction"
     type_name = "DistributedTransactionManagerNode"
-    needs_database = False
     spec = NodeSpec(
         (
             ParamSpec("pattern", "'2pc', 'saga' or 'auto' (default: 2PC where every database can).", check=_pattern),
@@ -69,10 +67,6 @@ class DistributedTransactionManagerNode(Node):
             *SAGA_OUTPUTS,
         ),
     )
-
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
     @classmethod
     def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:

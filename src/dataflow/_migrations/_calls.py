@@ -7,12 +7,28 @@ A mixin, so the ``DataFlow`` module stays about the instance; the work is done b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._loops import run_blocking
-from ._runner import Migrations
 
-__all__ = ["MigrationCalls"]
+if TYPE_CHECKING:
+    from .._executor import ExecutionContext
+    from .._model import ModelSpec
+    from ._runner import Migrations
+
+__all__ = ["MigrationCalls", "migrations_for"]
+
+
+def migrations_for(
+    context: ExecutionContext, models: Mapping[str, ModelSpec], directory: str | PathLike[str]
+) -> Migrations:
+    """An instance's :class:`Migrations` (the engine is imported here, on first use, not with ``dataflow``)."""
+    from ._runner import Migrations
+
+    return Migrations(context, models, directory)
 
 
 class MigrationCalls:

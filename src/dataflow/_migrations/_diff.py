@@ -30,6 +30,7 @@ from ._ops import (
     DropTable,
     Operation,
 )
+from ._row_security import EnableRowSecurity
 
 __all__ = ["MigrationPlan", "declared_schema", "diff", "models_schema"]
 
@@ -89,10 +90,11 @@ def declared_schema(upgrades: Iterable[Iterable[Operation]]) -> Schema:
                     table, columns=tuple(op.applied_to(c) if c.name == op.name else c for c in table.columns)
                 )
             elif isinstance(op, CreateIndex):
-                schema[table.name] = replace(table, indexes=(*table.indexes, Index(op.columns, op.unique, op.name)))
+                index = Index(op.columns, op.unique, op.name, where=op.where)
+                schema[table.name] = replace(table, indexes=(*table.indexes, index))
             elif isinstance(op, DropIndex):
-                drop = Index(op.columns, op.unique)
-                schema[table.name] = replace(table, indexes=tuple(i for i in table.indexes if i != drop))
+                kept = tuple(i for i in table.indexes if (i.columns, i.unique) != (op.columns, op.unique))
+                schema[table.name] = replace(table, indexes=kept)
     return schema
 
 
@@ -118,24 +120,33 @@ class _Differ:
     def new_table(self, table: Table) -> None:
         uniques = tuple(i.columns for i in table.indexes if i.unique and i.constraint)
         self.pair(CreateTable(table.name, table.columns, uniques), DropTable(table.name))
+        if table.extra.get("row_security"):  # tenant_rls=True: the policy with the table
+            self.pair(EnableRowSecurity(table.name, table.extra["row_security"]))
         for index in table.indexes:
             if not index.constraint:
-                self.pair(CreateIndex(table.name, index.columns, index.unique, index.name))
+                self.pair(CreateIndex(table.name, index.columns, index.unique, index.name, index.where))
 
     def removed_table(self, table: Table) -> list[Operation]:
         columns = tuple(self.known(table.name, c) for c in table.columns)
         uniques = tuple(i.columns for i in table.indexes if i.unique and i.constraint)
         restore: list[Operation] = [CreateTable(table.name, columns, uniques)]
-        restore += [CreateIndex(table.name, i.columns, i.unique, i.name) for i in table.indexes if not i.constraint]
+        restore += [
+            CreateIndex(table.name, i.columns, i.unique, i.name, i.where) for i in table.indexes if not i.constraint
+        ]
         return restore
 
     def table(self, expected: Table, actual: Table) -> None:
         name = expected.name
-        removed_indexes = [i for i in actual.indexes if expected.find_index(i.columns, i.unique) is None]
-        added_indexes = [i for i in expected.indexes if actual.find_index(i.columns, i.unique) is None]
+        removed_indexes = [
+            i for i in actual.indexes if expected.find_index(i.columns, i.unique, where=i.where) is None
+        ]
+        added_indexes = [
+            i for i in expected.indexes if actual.find_index(i.columns, i.unique, where=i.where) is None
+        ]
         for index in removed_indexes:
             self.pair(DropIndex(name, index.columns, index.unique),
-                      CreateIndex(name, index.columns, index.unique, None if index.constraint else index.name))
+                      CreateIndex(name, index.columns, index.unique, None if index.constraint else index.name,
+                                  index.where))
         added = [c for c in expected.columns if actual.column(c.name) is None]
         dropped = [c for c in actual.columns if expected.column(c.name) is None]
         for c in added:
@@ -158,7 +169,7 @@ class _Differ:
                     "the table has rows: add fill=<value> to that add_column()."
                 )
         for index in added_indexes:
-            self.pair(CreateIndex(name, index.columns, index.unique, index.name),
+            self.pair(CreateIndex(name, index.columns, index.unique, index.name, index.where),
                       DropIndex(name, index.columns, index.unique))
         self.renames(name, added, dropped)
 

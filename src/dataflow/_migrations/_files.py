@@ -213,7 +213,7 @@ def write_revision(directory: Path, revision: str, parent: str | None, message: 
     functions = {
         "AddColumn": "add_column", "AlterColumn": "alter_column", "CreateIndex": "create_index",
         "CreateTable": "create_table", "DropColumn": "drop_column", "DropIndex": "drop_index",
-        "DropTable": "drop_table", "Execute": "execute",
+        "DropTable": "drop_table", "Execute": "execute", "EnableRowSecurity": "enable_row_security",
     }
     names = {functions[n] for n in used}
     if "create_table" in names:

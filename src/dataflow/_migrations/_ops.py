@@ -17,7 +17,7 @@ from typing import Any
 
 from .._dialects import Connection, SchemaEditor
 from .._errors import UnsupportedMigrationOperationError
-from .._schema import NO_DEFAULT, Column, Index, Schema, Table
+from .._schema import NO_DEFAULT, Column, Index, Schema, Table, index_predicate
 
 __all__ = [
     "UNCHANGED",
@@ -274,13 +274,17 @@ class AlterColumn(Operation):
         )
 
 
-def _index_source(call: str, table: str, columns: tuple[str, ...], unique: bool, name: str | None) -> str:
+def _index_source(
+    call: str, table: str, columns: tuple[str, ...], unique: bool, name: str | None, where: str | None = None
+) -> str:
     """``create_index(...)`` / ``drop_index(...)`` as a revision file writes it (defaults left out)."""
     keywords: dict[str, Any] = {}
     if unique:
         keywords["unique"] = True
     if name is not None:
         keywords["name"] = name
+    if where is not None:
+        keywords["where"] = where
     return f"{call}({_args(table, list(columns), **keywords)})"
 
 
@@ -292,13 +296,16 @@ class CreateIndex(Operation):
     columns: tuple[str, ...]
     unique: bool = False
     name: str | None = None
+    #: A partial index's predicate (a soft delete model's unique fields: ``deleted_at IS NULL``).
+    where: str | None = None
 
     def source(self) -> str:
-        return _index_source("create_index", self.table, self.columns, self.unique, self.name)
+        return _index_source("create_index", self.table, self.columns, self.unique, self.name, self.where)
 
     async def run(self, step: Step) -> None:
         table = Table(self.table, ())
-        await step.editor.create_index(step.connection, table, Index(self.columns, self.unique, self.name))
+        index = Index(self.columns, self.unique, self.name, where=self.where)
+        await step.editor.create_index(step.connection, table, index)
 
 
 @dataclass(frozen=True)
@@ -387,10 +394,16 @@ def alter_column(
 
 
 def create_index(
-    table: str, columns: Sequence[str], *, unique: bool = False, name: str | None = None
+    table: str, columns: Sequence[str], *, unique: bool = False, name: str | None = None, where: str | None = None
 ) -> CreateIndex:
-    """Create an index over ``columns`` (named ``ix_<table>_<columns>``, ``uq_`` when unique)."""
-    return CreateIndex(table, tuple(columns), unique, name)
+    """Create an index over ``columns`` (named ``ix_<table>_<columns>``, ``uq_`` when unique);
+    ``where``: a partial index over the rows that match it (``"deleted_at IS NULL"``).
+
+    Autogenerate compares ``where`` with the predicate the database reports, quotes and outer
+    parentheses aside: ``IS NULL`` / ``IS NOT NULL`` tests read back as written on both backends,
+    while PostgreSQL adds casts to literals (``status = 'open'::text``).
+    """
+    return CreateIndex(table, tuple(columns), unique, name, None if where is None else index_predicate(where))
 
 
 def drop_index(table: str, columns: Sequence[str], *, unique: bool = False, name: str | None = None) -> DropIndex:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidParameterError
 from .._executor import ExecutionContext
-from .._nodes import Node, NodeSpec, OutputSpec, ParamSpec
+from .._nodes import BuiltinNode, Node, NodeSpec, OutputSpec, ParamSpec
 from .._types import FieldType
 from ._monitor import TransactionMonitor
 
 if TYPE_CHECKING:
     from .._dataflow import DataFlow
 
-__all__ = ["TransactionMetricsNode", "TransactionMonitorNode", "transaction_metrics"]
+__all__ = ["MonitoringNode", "TransactionMetricsNode", "TransactionMonitorNode", "transaction_metrics"]
 
 
 def _flag(cls: type[Node], value: Any) -> bool:
@@ -58,20 +58,16 @@ def transaction_metrics(
     return out
 
 
-class _MonitoringNode(Node):
-    needs_database = False
+class MonitoringNode(BuiltinNode):
+    """The base of the monitoring nodes: they look at databases (the runtime sets ``databases``)."""
+
     uses_databases = True
 
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
-
-class TransactionMetricsNode(_MonitoringNode):
+class TransactionMetricsNode(MonitoringNode):
     """Counts, outcomes, retries and duration percentiles of the transactions so far, in total, per
     model and per workflow."""
 
-    __module__ = "dataflow.nodes"  # pickles by name
     operation = "transaction_metrics"
     type_name = "TransactionMetricsNode"
     spec = NodeSpec(
@@ -104,11 +100,10 @@ class TransactionMetricsNode(_MonitoringNode):
         return {"databases": per_db, **totals}
 
 
-class TransactionMonitorNode(_MonitoringNode):
+class TransactionMonitorNode(MonitoringNode):
     """The open transactions (DataFlow's own, and every session's on PostgreSQL) with alerts for the
     long-running and the idle-in-transaction ones."""
 
-    __module__ = "dataflow.nodes"  # pickles by name
     operation = "transaction_monitor"
     type_name = "TransactionMonitorNode"
     spec = NodeSpec(

@@ -5,6 +5,7 @@ time share, ``_spec`` the declarative description, ``_registry`` generation and 
 """
 
 from ._base import Node
+from ._builtin import BuiltinNode
 from ._registry import (
     BUILTIN_NODES,
     OPERATIONS,
@@ -23,6 +24,7 @@ from ._transaction_node import TransactionContextNode
 
 __all__ = [
     "BUILTIN_NODES",
+    "BuiltinNode",
     "OPERATIONS",
     "SwitchNode",
     "TransactionContextNode",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .._errors import InvalidParameterError, PoolClosedError
 from .._model import ModelSpec
+from ._row_options import option_not_enabled
 from ._spec import NodeSpec
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class Node:
 
     @classmethod
     def _unknown(cls, key: Any) -> None:
+        option_not_enabled(cls, key)  # DF-416 for a soft delete / version parameter of another model
         accepted = cls.spec.names
         hint = get_close_matches(str(key), accepted, n=1)
         raise InvalidParameterError(

@@ -14,6 +14,7 @@ from .._model import ModelSpec
 from .._types import FieldType
 from ._base import Node
 from ._params import check_fields, fields_param, filter_param, records_param
+from ._row_options import deleted_now, restore_fields
 from ._rows import checked_rows, converted_rows, db_values, group_by_columns, plain_table
 from ._spec import NodeSpec, OutputSpec
 
@@ -129,9 +130,24 @@ class BulkUpdateNode(Node):
             _needs_filter(cls)
         check_fields(cls, None)
 
+    @classmethod
+    def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:
+        super().check_static(values, connected)
+        if "fields" not in values and not values.get("restore") and not connected & {"fields", "restore"}:
+            check_fields(cls, None)  # a soft delete model's BulkUpdate needs fields or restore=True
+
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
-        sql, args = cls.statements.update(values["filter"], values["fields"], node=cls.type_name, returning=False)
+        if not cls.model.managed:
+            sql, args = cls.statements.update(values["filter"], values["fields"], node=cls.type_name, returning=False)
+            return {"updated": await cls.on_connection(lambda c: c.execute(sql, args))}
+        restore = values.get("restore", False)
+        fields = values.get("fields") or (restore_fields() if restore else check_fields(cls, None))
+        if restore:
+            fields = {**fields, **restore_fields()}
+        sql, args = cls.statements.update(
+            values["filter"], fields, node=cls.type_name, returning=False, include_deleted=restore
+        )
         return {"updated": await cls.on_connection(lambda c: c.execute(sql, args))}
 
 
@@ -151,5 +167,9 @@ class BulkDeleteNode(Node):
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
-        sql, args = cls.statements.delete(values["filter"], node=cls.type_name, returning=False)
+        st = cls.statements
+        if st.live and not ("hard" in values and values["hard"]):  # soft delete: mark the live records
+            sql, args = st.update(values["filter"], deleted_now(), node=cls.type_name, returning=False)
+        else:  # hard=True removes soft-deleted records too
+            sql, args = st.delete(values["filter"], node=cls.type_name, returning=False, include_deleted=True)
         return {"deleted": await cls.on_connection(lambda c: c.execute(sql, args))}

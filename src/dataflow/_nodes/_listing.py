@@ -50,6 +50,7 @@ class ListNode(Node):
             limit=values.get("limit"),
             offset=values.get("offset"),
             node=cls.type_name,
+            include_deleted="include_deleted" in values and values["include_deleted"],
         )
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -76,11 +77,15 @@ class CountNode(Node):
     def prepare(cls, params: Mapping[str, Any], connected: set[str] | frozenset[str] = frozenset()) -> Any:
         if connected:
             return super().prepare(params, connected)
-        return cls.statements.count(cls.checked(params).get("filter"), cls.type_name)
+        return cls._count(cls.checked(params))
+
+    @classmethod
+    def _count(cls, values: Mapping[str, Any]) -> Statement:
+        deleted = "include_deleted" in values and values["include_deleted"]
+        return cls.statements.count(values.get("filter"), cls.type_name, include_deleted=deleted)
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
-        cls = type(self)
-        return await self.run_prepared(cls.statements.count(values.get("filter"), cls.type_name))
+        return await self.run_prepared(type(self)._count(values))
 
     async def run_prepared(self, prepared: Any) -> dict[str, Any]:
         sql, args = prepared

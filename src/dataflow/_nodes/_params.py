@@ -127,6 +127,8 @@ def check_field_names(cls: type[Node], value: Any) -> list[str] | None:
         )
     for name in value:
         cls.model.get_field(name, node=cls.type_name, where="update_fields")
+    if cls.model.managed and not cls.model.managed.isdisjoint(value):
+        cls.model.refuse_managed(value, node=cls.type_name, where="update_fields")
     return list(value)
 
 

@@ -10,6 +10,7 @@ instance created first, the app's own.
 from __future__ import annotations
 
 import gc
+import importlib
 import itertools
 import threading
 import weakref
@@ -21,8 +22,10 @@ from .._model import ModelSpec
 from ._base import Node
 from ._bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode
 from ._listing import CountNode, ListNode
+from ._row_options import with_row_options
 from ._single import CreateNode, DeleteNode, ReadNode, UpdateNode
 from ._switch import SwitchNode
+from ._tenant import TenantNode
 from ._transaction_node import TransactionContextNode
 from ._upsert import BulkUpsertNode, UpsertNode
 
@@ -61,9 +64,32 @@ OPERATIONS: dict[str, type[Node]] = {
 BUILTIN_NODES: dict[str, type[Node]] = {"SwitchNode": SwitchNode, "TransactionContextNode": TransactionContextNode}
 
 
+#: Built-in node types whose module is imported when a workflow first names one (their modules call
+#: :func:`register_builtin`); ``import dataflow`` does not load them.
+LAZY_BUILTINS: dict[str, str] = {
+    "ChangeDataCaptureNode": "dataflow._cdc._node",
+    "DistributedTransactionManagerNode": "dataflow._distributed",
+    "SagaCoordinatorNode": "dataflow._sagas",
+    "TransactionMetricsNode": "dataflow._monitoring",
+    "TransactionMonitorNode": "dataflow._monitoring",
+    "DeadlockDetectorNode": "dataflow._monitoring",
+    "RaceConditionDetectorNode": "dataflow._monitoring",
+    "PerformanceAnomalyNode": "dataflow._monitoring",
+}
+
+
 def register_builtin(node: type[Node]) -> None:
     """Make a node type that belongs to no model resolvable by name (and picklable as ``dataflow.nodes.X``)."""
     BUILTIN_NODES[node.type_name] = node
+
+
+def builtin_node(name: str) -> type[Node] | None:
+    """The built-in node type called ``name`` (importing its module the first time), or ``None``."""
+    node = BUILTIN_NODES.get(name)
+    if node is None and name in LAZY_BUILTINS:
+        importlib.import_module(LAZY_BUILTINS[name])
+        node = BUILTIN_NODES.get(name)
+    return node
 
 #: Generated classes name this module, so they pickle (``dataflow.nodes`` resolves the name).
 NODES_MODULE = "dataflow.nodes"
@@ -79,12 +105,12 @@ def generate_nodes(
         type_name = f"{model.name}{suffix}Node"
         node_cls = type(
             type_name,
-            (base,),
+            (TenantNode, base) if model.tenant_field is not None else (base,),
             {
                 "model": model,
                 "type_name": type_name,
                 "statements": statements,
-                "spec": base.describe(model),
+                "spec": with_row_options(base.describe(model), model, base.operation),
                 "_context_ref": context_ref,
                 "__doc__": f"{suffix} node for model {model.name} (generated).",
                 "__module__": NODES_MODULE,
@@ -167,7 +193,7 @@ def resolve_node_type(name: str, owner: NodeOwner | None, node_id: str) -> type[
         UnknownNodeTypeError: DF-401, no (live, or bound) instance declares it.
         AmbiguousNodeTypeError: DF-407, several live instances declare it and none is bound.
     """
-    builtin = BUILTIN_NODES.get(name)
+    builtin = builtin_node(name)
     if builtin is not None:  # an instance may have its own class of a built-in (ChangeDataCaptureNode)
         return (owner.node_type(name) if owner is not None else None) or builtin
     if owner is not None:

@@ -48,7 +48,11 @@ class RowPlan:
         self.model = model
         self.kinds = {name: spec.kind for name, spec in model.fields.items()}
         #: The one Python type a plain value of each field has (fields of other kinds are absent).
-        self.types = {name: _PLAIN_TYPES[kind] for name, kind in self.kinds.items() if kind in _PLAIN_TYPES}
+        self.types = {
+            name: _PLAIN_TYPES[kind]
+            for name, kind in self.kinds.items()
+            if kind in _PLAIN_TYPES and name not in model.managed  # managed fields: the full check refuses them
+        }
         self.required = tuple(spec.name for spec in model.fields.values() if spec.required)
         auto_id = model.auto_id
         self.defaults = tuple(spec for spec in model.fields.values() if not (spec.primary_key and auto_id))
@@ -170,6 +174,8 @@ def plain_table(cls: type[Node], records: Sequence[Mapping[str, Any]]) -> PlainT
         return None
     if not all(map(operator.eq, itertools.chain.from_iterable(records), itertools.cycle(names))):
         return None  # not the same keys in the same order
+    if cls.model.managed and not cls.model.managed.isdisjoint(names):
+        return None  # the per-record path refuses deleted_at / version (DF-417)
     plan = row_plan(cls)
     kinds = [plan.kinds.get(n) if type(n) is str else None for n in names]
     if None in kinds:

@@ -11,6 +11,7 @@ from .._model import ModelSpec
 from .._query import Statement
 from ._base import Node
 from ._params import check_fields, fields_param, filter_param, id_param, record_outputs
+from ._row_options import deleted_now, raise_stale_or_missing, restore_fields
 from ._rows import row_plan
 from ._spec import NodeSpec, ParamSpec
 
@@ -100,7 +101,10 @@ class ReadNode(Node):
         cls = type(self)
         record_id = values["id"]
         st = cls.statements
-        sql, args = st.select_by_id(record_id, cls.type_name)
+        if "include_deleted" in values and values["include_deleted"]:
+            sql, args = st.select_by_id(record_id, cls.type_name, include_deleted=True)
+        else:
+            sql, args = st.select_by_id(record_id, cls.type_name)
         rows = await cls.on_connection(lambda c: c.fetch(sql, args), (sql, args))
         if not rows:
             raise RecordNotFoundError(
@@ -137,14 +141,40 @@ class _SingleWriteNode(Node):
             )
         return flt
 
-    async def _write(self, flt: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Statement]) -> dict[str, Any]:
+    async def _write_options(
+        self,
+        flt: Mapping[str, Any],
+        build: Callable[[Mapping[str, Any]], Statement],
+        include_deleted: bool,
+        expected_version: int | None,
+    ) -> dict[str, Any]:
+        """:meth:`_write` of a model with row options: DF-310 when ``expected_version`` is stale."""
+        if expected_version is None:
+            return await self._write(flt, build, include_deleted)
+        cls = type(self)
+        try:
+            return await self._write(flt, build, include_deleted)
+        except RecordNotFoundError as error:
+            await raise_stale_or_missing(
+                cls,
+                flt,
+                expected_version,
+                error,
+                lambda sql, args: cls.on_connection(lambda c: c.fetch(sql, args)),
+                include_deleted,
+            )
+            raise
+
+    async def _write(
+        self, flt: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Statement], include_deleted: bool = False
+    ) -> dict[str, Any]:
         cls = type(self)
         st = cls.statements
         if set(flt) == {"id"} and not isinstance(flt["id"], Mapping):
             sql, args = build(flt)
             rows = await cls.on_connection(lambda c: c.fetch(sql, args))
         else:
-            id_sql, id_args = st.select_ids(flt, 2, cls.type_name)
+            id_sql, id_args = st.select_ids(flt, 2, cls.type_name, include_deleted=include_deleted)
             context = cls.execution_context()
             async with context.transaction():
                 await cls.ensure_table()
@@ -188,12 +218,32 @@ class UpdateNode(_SingleWriteNode):
     def missing(cls, name: str) -> None:
         check_fields(cls, None)
 
+    @classmethod
+    def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:
+        super().check_static(values, connected)
+        if "fields" not in values and not values.get("restore") and not connected & {"fields", "restore"}:
+            check_fields(cls, None)  # a soft delete model's Update needs fields or restore=True
+
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
         flt = cls._target(values)
-        fields = values["fields"]
         st = cls.statements
-        return await self._write(flt, lambda f: st.update(f, fields, node=cls.type_name, returning=True))
+        if not cls.model.managed:
+            fields = values["fields"]
+            return await self._write(flt, lambda f: st.update(f, fields, node=cls.type_name, returning=True))
+        restore = values.get("restore", False)
+        fields = values.get("fields") or (restore_fields() if restore else check_fields(cls, None))
+        if restore:
+            fields = {**fields, **restore_fields()}
+        version = values.get("expected_version")
+        return await self._write_options(
+            flt,
+            lambda f: st.update(
+                f, fields, node=cls.type_name, returning=True, include_deleted=restore, version=version
+            ),
+            restore,
+            version,
+        )
 
 
 class DeleteNode(_SingleWriteNode):
@@ -209,5 +259,19 @@ class DeleteNode(_SingleWriteNode):
         cls = type(self)
         flt = cls._target(values)
         st = cls.statements
-        return await self._write(flt, lambda f: st.delete(f, node=cls.type_name, returning=True))
+        if not cls.model.managed:
+            return await self._write(flt, lambda f: st.delete(f, node=cls.type_name, returning=True))
+        version = values.get("expected_version")
+        if st.live and not values.get("hard"):  # soft delete: mark the live record
+            fields = deleted_now()
+            return await self._write_options(
+                flt, lambda f: st.update(f, fields, node=cls.type_name, returning=True, version=version), False, version
+            )
+        hard = bool(st.live)  # hard=True removes a soft-deleted record too
+        return await self._write_options(
+            flt,
+            lambda f: st.delete(f, node=cls.type_name, returning=True, include_deleted=hard, version=version),
+            hard,
+            version,
+        )
 

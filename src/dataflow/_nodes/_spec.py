@@ -74,6 +74,8 @@ class NodeSpec:
     #: Every accepted spelling -> its canonical name.
     canonical: dict[str, str] = field(init=False, repr=False, compare=False)
     by_name: dict[str, ParamSpec] = field(init=False, repr=False, compare=False)
+    #: The canonical names of the required parameters (every build checks them).
+    required: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def output_name(self, name: str) -> str:
         """The output key that ``name`` (a key or an alias of one) stands for."""
@@ -90,13 +92,10 @@ class NodeSpec:
                 canonical[alias] = param.name
         object.__setattr__(self, "canonical", canonical)
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+        object.__setattr__(self, "required", tuple(p.name for p in self.params if p.required))
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every accepted parameter spelling, canonical names first."""
         return tuple(p.name for p in self.params) + tuple(a for p in self.params for a in p.aliases)
 
-    @property
-    def required(self) -> tuple[str, ...]:
-        """The canonical names of the required parameters."""
-        return tuple(p.name for p in self.params if p.required)

@@ -14,6 +14,7 @@ from typing import Any
 from .._errors import InvalidConditionError
 from .._types import FieldType
 from ._base import Node
+from ._builtin import BuiltinNode
 from ._condition import compile_condition
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
@@ -25,12 +26,11 @@ def _check_condition(cls: type[Node], value: Any) -> str:
     return str(value)
 
 
-class SwitchNode(Node):
+class SwitchNode(BuiltinNode):
     """Evaluate ``condition`` on ``input``; run only the nodes of the branch it picks."""
 
     operation = "switch"
     type_name = "SwitchNode"
-    needs_database = False
     spec = NodeSpec(
         (
             ParamSpec(
@@ -44,10 +44,6 @@ class SwitchNode(Node):
             OutputSpec("false_output", None, "The input, when the condition is false (else the branch is not taken)."),
         ),
     )
-
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
     @classmethod
     def validate_sources(cls, params: Mapping[str, Any], sources: Mapping[str, list[str]]) -> None:

@@ -15,6 +15,7 @@ from .._errors import InvalidTransactionOptionError
 from .._tx_options import IsolationLevel, check_retries, check_timeout, transaction_options
 from .._types import FieldType
 from ._base import Node
+from ._builtin import BuiltinNode
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def _retries(cls: type[Node], value: Any) -> int:
     return check_retries(value, WHERE)
 
 
-class TransactionContextNode(Node):
+class TransactionContextNode(BuiltinNode):
     """Run the nodes downstream of this one in one transaction, with an isolation level and a timeout.
 
     Example:
@@ -48,10 +49,8 @@ class TransactionContextNode(Node):
         ```
     """
 
-    __module__ = "dataflow.nodes"  # pickles by name, as generated nodes do
     operation = "transaction"
     type_name = "TransactionContextNode"
-    needs_database = False  # its database is the one of the nodes downstream of it
     scoped = True
     spec = NodeSpec(
         (
@@ -73,10 +72,6 @@ class TransactionContextNode(Node):
             OutputSpec("in_effect", FieldType.STR, "The isolation level the transaction ran at."),
         ),
     )
-
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
     async def execute(self, values: dict[str, Any]) -> dict[str, Any]:
         options = transaction_options(

@@ -16,6 +16,7 @@ from .._types import FieldType
 from ._base import Node
 from ._bulk import needs_records
 from ._params import check_field_names, check_fields, conflict_target, records_param
+from ._row_options import deleted_conflict, refuse_deleted_keys
 from ._rows import checked_rows, db_values, group_by_columns, row_plan
 from ._spec import NodeSpec, OutputSpec, ParamSpec
 
@@ -159,6 +160,8 @@ class UpsertNode(Node):
             return await backend.upsert(c, upsert, probe, sync)
 
         created, stored = await cls.on_connection(op)
+        if not stored:  # the existing row with that key is soft-deleted
+            raise deleted_conflict(cls, [{n: row[n] for n in conflict_on}])
         return {"created": created, "action": "created" if created else "updated", "record": st.record(stored)}
 
 
@@ -235,6 +238,8 @@ class BulkUpsertNode(Node):
                 given = tuple(n for n in row if n in record and n not in conflict_on and n != "id")
                 groups.setdefault((tuple(row), given), []).append(row)
             async with context.connection() as c:
+                if st.live:
+                    await refuse_deleted_keys(cls, c, rows, conflict_on)
                 for (names, given), group in groups.items():
                     fields = [f for f in update_fields if f in names] if update_fields is not None else list(given)
                     sql = st.upsert_many(names, conflict_on, fields)
@@ -253,6 +258,8 @@ class BulkUpsertNode(Node):
             await cls.ensure_table()
             cls.wrote()
             async with context.connection() as c:
+                if st.live:
+                    await refuse_deleted_keys(cls, c, rows, conflict_on)
                 for names, group in group_by_columns(rows).items():
                     # Bound parameters per statement stay well under both backends' limits.
                     size = max(1, _PARAMETERS_PER_STATEMENT // len(names))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import InvalidSagaError
-from .._nodes import Node, NodeSpec, OutputSpec, ParamSpec
+from .._nodes import BuiltinNode, Node, NodeSpec, OutputSpec, ParamSpec
 from .._types import FieldType
 from ._coordinator import SagaCoordinator
 
@@ -38,19 +38,13 @@ SAGA_OUTPUTS = (
 )
 
 
-class SagaCoordinatorNode(Node):
+class SagaCoordinatorNode(BuiltinNode):
     """Run steps in order, each in its own transaction; on a failure, compensate the completed steps
     in reverse order. The result says what ran, what failed and what was undone."""
 
-    __module__ = "dataflow.nodes"  # pickles by name
     operation = "saga"
     type_name = "SagaCoordinatorNode"
-    needs_database = False  # its databases are the steps'
     spec = NodeSpec(SAGA_PARAMS, SAGA_OUTPUTS)
-
-    @classmethod
-    def error_context(cls, **extra: Any) -> dict[str, Any]:
-        return {"node_type": cls.type_name, "operation": cls.operation, **extra}
 
     @classmethod
     def check_static(cls, values: dict[str, Any], connected: set[str] | frozenset[str]) -> None:

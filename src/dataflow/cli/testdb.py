@@ -1,7 +1,7 @@
 """``dataflow testdb``: list, or drop, the test databases the pytest plugin left behind.
 
 ```console
-$ dataflow testdb                 # list <name>_gwN, <name>_template, <name>_*migrations
+$ dataflow testdb                 # list <name>_gwN, <name>_main, <name>_template, <name>_*migrations
 $ dataflow testdb --drop --json   # drop them
 ```
 
@@ -27,7 +27,8 @@ __all__ = ["NAME", "register"]
 NAME = "testdb"
 
 _DESCRIPTION = """List the test databases the dataflow.testing plugin derives from DATABASE_URL (or --url):
-<name>_gwN (one per pytest-xdist worker), <name>_template and the migration tests' databases.
+<name>_gwN (one per pytest-xdist worker), <name>_main (a run without xdist that keeps its
+database), <name>_template and the migration tests' databases.
 With --drop, drop them.
 
 Exit status: 0 none left (or all dropped), 1 test databases exist (without --drop), 2 bad usage."""

@@ -8,11 +8,11 @@ a FastAPI (ASGI) app: serve it with any ASGI server, test it with ``httpx.AsyncC
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._dataflow import DataFlow
-from .._errors import GatewayConfigurationError
+from .._errors import DataFlowError, GatewayConfigurationError
 from .._model import ModelSpec
 from .._nodes import live_owners
 
@@ -35,6 +35,7 @@ def create_gateway_api(
     models: Sequence[type | str] | None = None,
     *,
     auth: Any = ...,
+    tenant: Callable[[Any], Any] | None = None,
     title: str = "DataFlow gateway",
 ) -> FastAPI:
     """A FastAPI application with list, count, read, create, update, delete and upsert endpoints
@@ -47,11 +48,16 @@ def create_gateway_api(
         auth: A FastAPI dependency that authenticates a request (raise ``HTTPException(401)`` to
             refuse it); it guards every endpoint. Left out, every request gets 401 and a DF-811
             warning says so; ``auth=None`` serves an open API (warned at startup).
+        tenant: Takes what ``auth`` returns (the principal) and returns its tenant id (or an
+            awaitable of it); every request then acts for that tenant: tenant-scoped models show,
+            count and change only its rows, and another tenant's record is a 404. ``None`` from it
+            is a 403. Required when a tenant-scoped model is exposed.
         title: The OpenAPI title.
 
     Raises:
         GatewayConfigurationError: DF-812: FastAPI is not installed, no single live instance
-            without ``db``, or a model that ``db`` does not declare.
+            without ``db``, a model that ``db`` does not declare, a tenant-scoped model without
+            ``tenant=``, or ``tenant=`` without an ``auth`` dependency.
 
     Example:
         ```python
@@ -64,14 +70,31 @@ def create_gateway_api(
         raise _missing_extra(exc) from exc
     instance = db if db is not None else _the_instance()
     exposed = _models(instance, models)
-    return build_app(instance, exposed, REQUIRED if auth is ... else auth, title=title)
+    _check_tenant(exposed, auth, tenant)
+    return build_app(instance, exposed, REQUIRED if auth is ... else auth, title=title, tenant=tenant)
 
 
-def status_for(error: Exception) -> int:
+def _check_tenant(models: list[ModelSpec], auth: Any, tenant: Any) -> None:
+    scoped = [spec.name for spec in models if spec.tenant_field is not None]
+    if tenant is None and scoped:
+        raise GatewayConfigurationError(
+            f"create_gateway_api() exposes the tenant-scoped model {scoped[0]} without tenant=: pass a function "
+            "from the authenticated principal to its tenant id, such as tenant=lambda user: user.org_id.",
+            context={"model": scoped[0]},
+        )
+    if tenant is not None and (auth is None or auth is ... or not callable(tenant)):
+        raise GatewayConfigurationError(
+            "create_gateway_api(tenant=...) needs a callable and an auth= dependency: the tenant comes from "
+            "the principal that auth returns.",
+            context={"parameter": "tenant"},
+        )
+
+
+def status_for(error: DataFlowError) -> int:
     """The HTTP status the gateway answers a DataFlow error with (404, 409, 422, 503 or 500)."""
-    from ._app import status_for as status
+    from ._app import status_for as status  # FastAPI is imported only with the extra installed
 
-    return status(error)  # type: ignore[arg-type]
+    return status(error)
 
 
 def _the_instance() -> DataFlow:

@@ -2,11 +2,12 @@
 
 # No "from __future__ import annotations": FastAPI reads the endpoint annotations at run time.
 
+import inspect
 import json
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from .._errors import (
 )
 from .._model import ModelSpec
 from .._runtime import AsyncLocalRuntime
+from .._tenancy import check_tenant_id
 from ._schemas import ErrorBody, ModelSchemas, schemas_for
 
 __all__ = ["REQUIRED", "build_app", "status_for"]
@@ -67,7 +69,27 @@ def _refuse() -> None:
     )
 
 
-def build_app(db: DataFlow, models: Sequence[ModelSpec], auth: Any, *, title: str) -> FastAPI:
+def _tenant_of(auth: Any, tenant: Any) -> Any:
+    """The dependency that gives each request its tenant: ``tenant(principal)`` (None without ``tenant=``)."""
+    if tenant is None:
+
+        async def no_tenant() -> None:
+            return None
+
+        return no_tenant
+
+    async def request_tenant(principal: Annotated[Any, Depends(auth)]) -> str:
+        value = tenant(principal)
+        if inspect.isawaitable(value):
+            value = await value
+        if value is None:
+            raise HTTPException(status_code=403, detail="The authenticated principal belongs to no tenant.")
+        return check_tenant_id(value, "the gateway's tenant=")
+
+    return request_tenant
+
+
+def build_app(db: DataFlow, models: Sequence[ModelSpec], auth: Any, *, title: str, tenant: Any = None) -> FastAPI:
     """The FastAPI application serving ``models`` of ``db``."""
     if auth is REQUIRED:
         warnings.warn(
@@ -106,19 +128,22 @@ def build_app(db: DataFlow, models: Sequence[ModelSpec], auth: Any, *, title: st
         return _error_response(exc)
 
     runtime = AsyncLocalRuntime()
+    tenant_of = _tenant_of(auth, tenant)
     for spec in models:
-        app.include_router(_router(db, spec, runtime, schemas_for(spec)), dependencies=dependencies)
+        app.include_router(_router(db, spec, runtime, schemas_for(spec), tenant_of), dependencies=dependencies)
     return app
 
 
-def _router(db: DataFlow, spec: ModelSpec, runtime: AsyncLocalRuntime, schemas: ModelSchemas) -> APIRouter:
+def _router(
+    db: DataFlow, spec: ModelSpec, runtime: AsyncLocalRuntime, schemas: ModelSchemas, tenant_of: Any
+) -> APIRouter:
     path = f"/{spec.table}"
     router = APIRouter(prefix=path, tags=[spec.name])
     id_type = schemas.record.model_fields["id"].annotation
 
-    async def run(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def run(operation: str, params: dict[str, Any], tenant_id: str | None) -> dict[str, Any]:
         workflow = db.workflow().add_node(f"{spec.name}{operation}Node", "op", params)
-        results, _ = await runtime.execute_workflow_async(workflow.build())
+        results, _ = await runtime.execute_workflow_async(workflow.build(), tenant_id=tenant_id)
         output: dict[str, Any] = results["op"]
         return output
 
@@ -149,39 +174,44 @@ def _router(db: DataFlow, spec: ModelSpec, runtime: AsyncLocalRuntime, schemas: 
         limit: int | None = Query(None, ge=0, le=10_000),
         offset: int | None = Query(None, ge=0),
         order_by: str | None = Query(None, description="Comma-separated fields; '-name' sorts descending."),
+        tenant_id: str | None = Depends(tenant_of),
     ) -> Any:
-        output = await run("List", selection(filter, limit, offset, order_by))
+        output = await run("List", selection(filter, limit, offset, order_by), tenant_id)
         return {"records": output["records"], "count": output["count"]}
 
     @router.get("/count", summary=f"Count {spec.name} records")
-    async def count_records(filter: str | None = Query(None, description=filter_doc)) -> dict[str, int]:
-        output = await run("Count", selection(filter, None, None, None))
+    async def count_records(
+        filter: str | None = Query(None, description=filter_doc), tenant_id: str | None = Depends(tenant_of)
+    ) -> dict[str, int]:
+        output = await run("Count", selection(filter, None, None, None), tenant_id)
         return {"count": int(output["count"])}
 
     @router.get("/{record_id}", response_model=schemas.record, summary=f"Read one {spec.name}")
-    async def read_record(record_id: id_type) -> Any:  # type: ignore[valid-type]
-        return await run("Read", {"id": record_id})
+    async def read_record(record_id: id_type, tenant_id: str | None = Depends(tenant_of)) -> Any:  # type: ignore[valid-type]
+        return await run("Read", {"id": record_id}, tenant_id)
 
     @router.post("", response_model=schemas.record, status_code=201, summary=f"Create a {spec.name}")
-    async def create_record(body: schemas.create) -> Any:  # type: ignore[name-defined]
-        return await run("Create", body.model_dump(exclude_unset=True))
+    async def create_record(body: schemas.create, tenant_id: str | None = Depends(tenant_of)) -> Any:  # type: ignore[name-defined]
+        return await run("Create", body.model_dump(exclude_unset=True), tenant_id)
 
     @router.patch("/{record_id}", response_model=schemas.record, summary=f"Update a {spec.name}")
-    async def update_record(record_id: id_type, body: schemas.update) -> Any:  # type: ignore[valid-type,name-defined]
+    async def update_record(
+        record_id: id_type, body: schemas.update, tenant_id: str | None = Depends(tenant_of)  # type: ignore[valid-type,name-defined]
+    ) -> Any:
         fields = body.model_dump(exclude_unset=True)
         if not fields:
-            return await run("Read", {"id": record_id})
-        return await run("Update", {"id": record_id, "fields": fields})
+            return await run("Read", {"id": record_id}, tenant_id)
+        return await run("Update", {"id": record_id, "fields": fields}, tenant_id)
 
     @router.delete("/{record_id}", status_code=204, summary=f"Delete a {spec.name}")
-    async def delete_record(record_id: id_type) -> Response:  # type: ignore[valid-type]
-        await run("Delete", {"id": record_id})
+    async def delete_record(record_id: id_type, tenant_id: str | None = Depends(tenant_of)) -> Response:  # type: ignore[valid-type]
+        await run("Delete", {"id": record_id}, tenant_id)
         return Response(status_code=204)
 
     @router.post("/upsert", response_model=schemas.upserted, summary=f"Create or update a {spec.name}")
-    async def upsert_record(body: schemas.upsert) -> Any:  # type: ignore[name-defined]
+    async def upsert_record(body: schemas.upsert, tenant_id: str | None = Depends(tenant_of)) -> Any:  # type: ignore[name-defined]
         params = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-        output = await run("Upsert", params)
+        output = await run("Upsert", params, tenant_id)
         return {"created": output["created"], "record": output["record"]}
 
     return router

@@ -52,6 +52,10 @@ class ModelSchemas:
             kind = _PYTHON[field.kind]
             stored = Optional[kind] if field.nullable else kind  # noqa: UP045 - built at run time
             record[field.name] = (stored, ...)
+            if field.name in spec.managed:  # deleted_at / version: in records, never in requests (DF-417)
+                continue
+            if field.name == spec.tenant_field:
+                continue  # set from the authenticated principal, never from the request body
             if field.primary_key and not field.required:
                 create[field.name] = (Optional[kind], None)  # noqa: UP045
             elif field.required:

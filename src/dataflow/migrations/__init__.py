@@ -27,6 +27,7 @@ from .._migrations import (
     drop_column,
     drop_index,
     drop_table,
+    enable_row_security,
     execute,
 )
 from .._schema import NO_DEFAULT, SQL
@@ -46,6 +47,7 @@ __all__ = [
     "drop_column",
     "drop_index",
     "drop_table",
+    "enable_row_security",
     "execute",
     "main",
     "run",

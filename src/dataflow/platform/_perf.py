@@ -17,6 +17,7 @@ from typing import Any
 
 from .._errors import DataFlowError, NodeExecutionError
 from .._loops import close_loop_resources
+from .._tenancy import current_tenant, run_tenant, tenant_scope
 from .._workflow import Workflow
 from ._results import Text
 from ._view import NodeView, WorkflowView, split_path
@@ -282,8 +283,15 @@ class Profile:
         }
 
 
-async def _timed_run(workflow: Workflow) -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
-    """Run ``workflow`` as the runtimes do (skipped branches included), timing each node's ``run``."""
+async def _timed_run(
+    workflow: Workflow, ambient: str | None = None
+) -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
+    """Run ``workflow`` as the runtimes do (skipped branches and its tenant included), timing each node's ``run``."""
+    with tenant_scope(run_tenant(None, workflow.metadata, ambient)):
+        return await _timed_nodes(workflow)
+
+
+async def _timed_nodes(workflow: Workflow) -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
     results: dict[str, dict[str, Any]] = {}
     timings: list[NodeTiming] = []
     skipped: set[str] = set()
@@ -320,7 +328,7 @@ async def _timed_run(workflow: Workflow) -> tuple[list[NodeTiming], dict[str, di
 
 async def profile_async(workflow: Workflow) -> Profile:
     """Run ``workflow`` on the running event loop, as ``AsyncLocalRuntime`` does, timing each node."""
-    timings, results = await _timed_run(workflow)
+    timings, results = await _timed_run(workflow, current_tenant())
     return Profile(tuple(timings), results, "the running event loop")
 
 
@@ -331,9 +339,11 @@ def profile_sync(workflow: Workflow) -> Profile:
     DataFlow's safety net). Called from async code, the loop runs in a worker thread.
     """
 
+    ambient = current_tenant()
+
     async def main() -> tuple[list[NodeTiming], dict[str, dict[str, Any]]]:
         try:
-            return await _timed_run(workflow)
+            return await _timed_run(workflow, ambient)
         finally:
             await close_loop_resources()
 

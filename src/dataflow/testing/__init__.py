@@ -36,7 +36,7 @@ import pytest_asyncio
 
 from .._dataflow import DataFlow
 from ._escapes import MARKER as ESCAPES_MARKER
-from ._escapes import LockedWriteHint
+from ._escapes import LockedWriteHint, SessionProbe
 from ._hints import FailureHints
 from ._isolation import isolate_test, point_at_worker_database, restore_database_url, run_database_url
 from ._leaks import LeakCheck
@@ -48,6 +48,8 @@ from ._migration_fixtures import (
     dataflow_migrations_dir,
 )
 from ._seed import SeedState
+from ._session import PLUGIN_NAME as SESSION_PLUGIN
+from ._session import SessionLoopMarker, check_session_loop
 from ._urls import worker_url
 from ._workerdb import WorkerDatabases, add_options, worker_session_url
 from .tasks import TaskTracker, dataflow_tasks
@@ -57,6 +59,7 @@ __all__ = [
     "dataflow_db_module",
     "dataflow_db_session",
     "dataflow_isolated",
+    "dataflow_isolated_session",
     "dataflow_migration_db",
     "dataflow_migration_session_url",
     "dataflow_migration_url",
@@ -97,7 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     # Enabled with -p (or an entry point): before conftest.py files import the app.
-    point_at_worker_database()
+    point_at_worker_database(early_config.known_args_namespace)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,13 +114,14 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{ESCAPES_MARKER}(reason): the test writes outside its dataflow_isolated isolation on purpose; "
         "the escaped-writes check (DF-702) skips it. reason= is required.",
     )
-    point_at_worker_database()
+    point_at_worker_database(config.option)
     config.pluginmanager.register(LockedWriteHint(), "dataflow-locked-write-hint")
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
     config.pluginmanager.register(WorkerDatabases(config), "dataflow-worker-databases")
     config.pluginmanager.register(BackendMarker(config), "dataflow-backend-marker")
     config.pluginmanager.register(FailureHints(), "dataflow-failure-hints")
+    config.pluginmanager.register(SessionLoopMarker(), SESSION_PLUGIN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -238,6 +242,18 @@ def dataflow_seed_state(dataflow_session_url: str) -> Iterator[SeedState]:
         state.finish()
 
 
+@pytest.fixture(scope="session")
+def _dataflow_escape_probe(pytestconfig: pytest.Config, dataflow_session_url: str) -> Iterator[SessionProbe]:
+    """The escaped-writes check's commit probe and last committed markers, shared by the isolated
+    tests of the worker (both modes)."""
+    counter = pytestconfig.pluginmanager.get_plugin(SESSION_PLUGIN)
+    probe = SessionProbe(dataflow_session_url, counter.count if isinstance(counter, SessionLoopMarker) else None)
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
 @pytest_asyncio.fixture
 async def dataflow_isolated(
     request: pytest.FixtureRequest,
@@ -245,6 +261,7 @@ async def dataflow_isolated(
     dataflow_models: list[type],
     dataflow_seed: object,
     dataflow_seed_state: SeedState,
+    _dataflow_escape_probe: SessionProbe,
 ) -> AsyncIterator[DataFlow]:
     """A ``DataFlow`` whose every write during the test is rolled back afterwards.
 
@@ -258,8 +275,62 @@ async def dataflow_isolated(
     db = await make_dataflow(dataflow_session_url, dataflow_models)
     try:
         async with isolate_test(
-            request.node, db, dataflow_session_url, dataflow_seed, dataflow_seed_state, dataflow_models
+            request.node,
+            db,
+            dataflow_session_url,
+            dataflow_seed,
+            dataflow_seed_state,
+            dataflow_models,
+            _dataflow_escape_probe,
         ):
             yield db
     finally:
         await db.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _dataflow_isolated_session_db(
+    dataflow_session_url: str, dataflow_models: list[type]
+) -> AsyncIterator[DataFlow]:
+    """The instance of ``dataflow_isolated_session``: one per worker, on the session loop."""
+    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def dataflow_isolated_session(
+    request: pytest.FixtureRequest,
+    _dataflow_isolated_session_db: DataFlow,
+    _dataflow_escape_probe: SessionProbe,
+    dataflow_session_url: str,
+    dataflow_models: list[type],
+    dataflow_seed: object,
+    dataflow_seed_state: SeedState,
+) -> AsyncIterator[DataFlow]:
+    """``dataflow_isolated`` on the session event loop: the same rollback, seed data and escaped-writes
+    check, at the cost of a ``BEGIN`` and a ``ROLLBACK`` per test.
+
+    One ``DataFlow`` per xdist worker is created on the session loop and kept (with its pool's
+    connection) for the whole session; each test runs inside its ``isolated(join_instances=True)``, so
+    an app's import-time instance joins it as with ``dataflow_isolated``. The test must run on the
+    session loop: the plugin marks the tests that request this fixture
+    ``@pytest.mark.asyncio(loop_scope="session")`` (``asyncio_mode = auto``; in strict mode write the
+    mark), and a test on another loop fails with DF-827. Such a test must not close or replace the
+    loop, and must not rely on loop state (tasks, loop-bound objects) being fresh.
+    """
+    check_session_loop(request.node)
+    db = _dataflow_isolated_session_db
+    async with isolate_test(
+        request.node,
+        db,
+        dataflow_session_url,
+        dataflow_seed,
+        dataflow_seed_state,
+        dataflow_models,
+        _dataflow_escape_probe,
+        trust_quiet=True,
+    ):
+        yield db

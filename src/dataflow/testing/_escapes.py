@@ -4,23 +4,25 @@ Before the test's isolation begins and after it is rolled back, one connection *
 isolation reads every table's row count and largest row marker (SQLite: ``rowid``; PostgreSQL:
 ``xmin``, the writing transaction). Whatever the isolation rolled back is invisible to both reads, so
 any difference is a committed write that escaped it: a second connection of the test's own, an
-instance on another URL of the database, or a raw ``COMMIT`` on the isolated connection. The cost is
-two statements per read (the table list, then one ``UNION ALL`` of counts).
+instance on another URL of the database, or a raw ``COMMIT`` on the isolated connection. A read is
+two statements (the table list, then one ``UNION ALL`` of counts), and it is made only when the
+worker's commit probe (:class:`SessionProbe`, ``_dialects._commits``) says something committed since
+the last one; otherwise the last read is still the committed state.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import pytest
 
 from .._catalog import CATALOG, error_url
 from .._dataflow import DataFlow
-from .._dialects import SchemaEditor, backend_for, parse_url
-from .._errors import EscapedWritesError
+from .._dialects import Connection, SchemaEditor, backend_for, parse_url
+from .._errors import DataFlowError, EscapedWritesError
 
-__all__ = ["MARKER", "EscapeWatch", "LockedWriteHint", "escapes_allowed"]
+__all__ = ["MARKER", "EscapeWatch", "LockedWriteHint", "SessionProbe", "escapes_allowed"]
 
 #: ``@pytest.mark.dataflow_escapes_expected(reason=...)``: the test writes outside its isolation on purpose.
 MARKER = "dataflow_escapes_expected"
@@ -43,31 +45,111 @@ def escapes_allowed(item: pytest.Item) -> bool:
     return True
 
 
+class SessionProbe:
+    """The escaped-writes state kept across the tests of a worker: the backend's commit probe and
+    the committed markers last read (both fixtures share it; it is bound to no event loop).
+
+    When the probe says nothing committed since its last look, the markers last read are still the
+    committed state: a test's check then costs one probe before and one after it (on SQLite an
+    in-process pragma, on PostgreSQL one statement), instead of reading every table twice. Without a
+    probe (an in-memory SQLite database) every check is a full one.
+    """
+
+    def __init__(self, url: str, activity: Callable[[], int] | None = None) -> None:
+        parsed = parse_url(url)
+        self.editor: SchemaEditor = backend_for(parsed).editor
+        self.probe = self.editor.commit_probe(parsed)
+        #: The row markers of the last full read (the committed state while the probe says "unchanged").
+        self.baseline: Marks | None = None
+        #: How many other tests and fixtures have run (``None``: not counted; see ``_session``).
+        self.activity = activity
+        #: ``activity()`` when the last check after a test ended: the baseline was current then.
+        self.quiet_at: int | None = None
+
+    def quiet(self) -> bool:
+        """True when nothing but isolated tests' own fixtures ran since the last check ended."""
+        return self.activity is not None and self.quiet_at is not None and self.quiet_at == self.activity()
+
+    async def unchanged(self, connection: Connection) -> bool:
+        """True when nothing committed since the previous call (False on the first, or without a probe)."""
+        if self.probe is None:
+            return False
+        try:
+            return not await self.probe.changed(connection)
+        except DataFlowError:  # e.g. a server without pg_xact_status (before PostgreSQL 13): full checks
+            self.probe = None
+            return False
+
+    def close(self) -> None:
+        """Close what the probe holds open."""
+        if self.probe is not None:
+            self.probe.close()
+
+
 class EscapeWatch:
     """The committed state of the database before a test, compared with the state after it.
 
     Args:
         db: The fixture's instance (its pool gives the connection outside the isolation).
         url: The database URL with its password (for the backend's editor).
+        session: The session-loop mode's :class:`SessionProbe` (its connection reads the markers, and
+            they are read only when its probe says something committed).
     """
 
-    def __init__(self, db: DataFlow, url: str) -> None:
+    def __init__(self, db: DataFlow, url: str, session: SessionProbe | None = None) -> None:
         self.db = db
-        self.editor: SchemaEditor = backend_for(parse_url(url)).editor
+        self.editor: SchemaEditor = session.editor if session is not None else backend_for(parse_url(url)).editor
+        self.session = session
         self.before: Marks = {}
 
     async def read(self) -> Marks:
         """The row counts and markers of every table, read on a connection outside any isolation."""
         async with self.db.connection() as connection:
-            return await self.editor.row_marks(connection)
+            return await self._read(connection)
 
-    async def start(self) -> None:
-        """Remember the committed state (call before the isolation begins)."""
-        self.before = await self.read()
+    async def _read(self, connection: Connection) -> Marks:
+        marks = await self.editor.row_marks(connection)
+        if self.session is not None:
+            self.session.baseline = marks
+        return marks
 
-    async def escaped(self) -> list[str]:
-        """What changed since :meth:`start`, one line per table (call after the isolation ended)."""
-        after = await self.read()
+    async def start(self, *, trust_quiet: bool = False) -> None:
+        """Remember the committed state (call before the isolation begins).
+
+        ``trust_quiet``: when nothing ran since the previous test's check (``SessionProbe.quiet``),
+        its result is the committed state, with no statement at all.
+        """
+        session = self.session
+        if trust_quiet and session is not None and session.baseline is not None and session.quiet():
+            self.before = session.baseline
+            return
+        async with self.db.connection() as connection:
+            if session is not None and await session.unchanged(connection) and session.baseline is not None:
+                self.before = session.baseline
+                return
+            self.before = await self._read(connection)
+
+    async def probe_isolated(self) -> bool | None:
+        """Inside the isolation, just before its rollback, on the isolated connection: True when
+        nothing committed since the last look (``None``: no probe, or it could not answer)."""
+        probe = self.session.probe if self.session is not None else None
+        if probe is None:
+            return None
+        try:
+            async with self.db.connection() as connection:
+                return not await probe.changed(connection)
+        except DataFlowError:  # e.g. the test left the transaction aborted: the full check decides
+            return None
+
+    async def escaped(self, *, quiet: bool | None = None) -> list[str]:
+        """What changed since :meth:`start`, one line per table (call after the isolation ended;
+        ``quiet``: the answer of :meth:`probe_isolated`, when it gave one)."""
+        if quiet:
+            return []
+        async with self.db.connection() as connection:
+            if quiet is None and self.session is not None and await self.session.unchanged(connection):
+                return []
+            after = await self._read(connection)
         lines = []
         for table in sorted(set(self.before) | set(after)):
             old, new = self.before.get(table), after.get(table)
@@ -90,9 +172,11 @@ class EscapeWatch:
             )
         return lines
 
-    async def check(self, test: str) -> None:
+    async def check(self, test: str, *, quiet: bool | None = None) -> None:
         """Raise DF-702 naming ``test``, each table and its row counts when writes escaped."""
-        lines = await self.escaped()
+        lines = await self.escaped(quiet=quiet)
+        if self.session is not None and self.session.activity is not None:
+            self.session.quiet_at = self.session.activity()
         if lines:
             raise EscapedWritesError(
                 f"Test {test} wrote to the database outside its isolation; these changes were committed and "
@@ -120,7 +204,7 @@ class LockedWriteHint:
             or escapes_allowed(item)
         ):
             return report
-        tables = sorted(set(_WRITE.findall(str(report.longrepr))))
+        tables = sorted(set(_WRITE.findall(str(report.longrepr))) | _tables_written_in_frames(excinfo))
         what = f"table(s) {', '.join(repr(t) for t in tables)}" if tables else "the database"
         report.sections.append(
             (
@@ -132,3 +216,19 @@ class LockedWriteHint:
             )
         )
         return report
+
+
+def _tables_written_in_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> set[str]:
+    """The tables named by write statements held in the failing frames' variables.
+
+    The source lines in the report do not show a statement built at run time (an f-string, a
+    helper's argument); the driver's own frames (aiosqlite's ``execute(sql, ...)``) still hold it.
+    """
+    tables: set[str] = set()
+    for entry in excinfo.traceback:
+        for value in entry.frame.f_locals.values():
+            texts = value if isinstance(value, (tuple, list)) else (value,)
+            for text in texts:
+                if isinstance(text, str):
+                    tables.update(_WRITE.findall(text))
+    return tables

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,9 @@ from .._dataflow import DataFlow
 from .._dialects import backend_for, parse_url
 from .._errors import DataFlowError, EscapedWritesError
 from .._executor import alias_database
-from ._escapes import EscapeWatch, escapes_allowed
+from ._escapes import EscapeWatch, SessionProbe, escapes_allowed
 from ._seed import SeedState
+from ._urls import run_worker
 
 __all__ = ["isolate_test", "point_at_worker_database", "restore_database_url", "run_database_url"]
 
@@ -35,9 +37,10 @@ _ENV = "DATABASE_URL"
 _original: list[str] = []
 
 
-def point_at_worker_database() -> None:
-    """In an xdist worker, set ``DATABASE_URL`` to the worker's database (``<name>_gw0``, ...)."""
-    env_url, worker = os.environ.get(_ENV), os.environ.get("PYTEST_XDIST_WORKER")
+def point_at_worker_database(options: Any) -> None:
+    """In an xdist worker, set ``DATABASE_URL`` to the worker's database (``<name>_gw0``, ...); without
+    xdist, to ``<name>_main`` when the run keeps its databases (``options``: pytest's parsed options)."""
+    env_url, worker = os.environ.get(_ENV), run_worker(options)
     if not env_url or not worker or _original:
         return
     url = parse_url(env_url)
@@ -69,13 +72,27 @@ def run_database_url() -> str | None:
 
 @asynccontextmanager
 async def isolate_test(
-    item: pytest.Item, db: DataFlow, url: str, seed: object, state: SeedState, models: list[type]
+    item: pytest.Item,
+    db: DataFlow,
+    url: str,
+    seed: object,
+    state: SeedState,
+    models: list[type],
+    session: SessionProbe | None = None,
+    *,
+    trust_quiet: bool = False,
 ) -> AsyncIterator[DataFlow]:
-    """Seed, watch for escaped writes, and isolate every instance on ``url`` around one test."""
+    """Seed, watch for escaped writes, and isolate every instance on ``url`` around one test.
+
+    ``session`` is the worker's commit probe (the full escaped-writes check runs only when something
+    committed); ``trust_quiet`` (the session-loop mode) skips even the probe before the test when no
+    other test or fixture ran since the previous isolated test's check and no seed was loaded.
+    """
+    loads = state.loads
     await state.prepare(db, url, seed, models)
-    watch = None if escapes_allowed(item) else EscapeWatch(db, url)
+    watch = None if escapes_allowed(item) else EscapeWatch(db, url, session)
     if watch is not None:
-        await watch.start()
+        await watch.start(trust_quiet=trust_quiet and state.loads == loads)
     isolation = db.isolated(join_instances=True)
     await isolation.__aenter__()
     try:
@@ -85,13 +102,15 @@ async def isolate_test(
             raise
         return
     error: Exception | None = None
+    # The commit probe runs on the isolated connection before the rollback: no pool round trip.
+    quiet = await watch.probe_isolated() if watch is not None else None
     try:
         await isolation.__aexit__(None, None, None)
     except Exception as exc:  # e.g. a raw COMMIT ended the isolation's transaction under it
         error = exc
     if watch is not None:
         try:
-            await watch.check(item.nodeid)
+            await watch.check(item.nodeid, quiet=quiet)
         except EscapedWritesError as escaped:
             state.dirty = True
             raise escaped from error

@@ -53,6 +53,8 @@ class SeedState:
         self.models: list[type] = []
         #: The seed may have been changed outside an isolation (DF-702): load it again.
         self.dirty = False
+        #: How many times the tables were emptied (and the seed loaded): a change commits.
+        self.loads = 0
 
     async def prepare(self, db: DataFlow, url: str, loader: object, models: list[type]) -> None:
         """Make the database hold ``loader``'s seed (nothing to do when it already does)."""
@@ -62,6 +64,7 @@ class SeedState:
         if wanted is self.loaded and url == self.url and not self.dirty:
             return
         self.loaded, self.url, self.models, self.dirty = None, url, list(models), True
+        self.loads += 1
         await _empty(db)
         if wanted is None:
             self.dirty = False

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from .._dialects import backend_for, parse_url
 from .._url import DatabaseURL
 
-__all__ = ["drop_migrations_url", "migrations_url", "session_url", "worker_url"]
+__all__ = ["SINGLE_PROCESS", "drop_migrations_url", "migrations_url", "run_worker", "session_url", "worker_url"]
+
+#: The worker name of a run without xdist that keeps its database (``--dataflow-reuse-db``).
+SINGLE_PROCESS = "main"
 
 
 def _worker() -> str | None:
     return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def run_worker(options: Any) -> str | None:
+    """The name this process's database is derived with: the xdist worker's (``gw0``, ...); in a run
+    without xdist that keeps its databases, :data:`SINGLE_PROCESS`; else None (``DATABASE_URL`` as
+    is, also in the controller of an xdist run, whose workers derive their own).
+
+    ``options``: pytest's parsed options (``config.option`` or ``known_args_namespace``).
+    """
+    worker = _worker()
+    if worker:
+        return worker
+    controller = bool(getattr(options, "numprocesses", None)) or getattr(options, "dist", "no") != "no"
+    return SINGLE_PROCESS if getattr(options, "dataflow_reuse_db", False) and not controller else None
 
 
 def session_url(env_url: str | None, tmp_dir: Path) -> str:

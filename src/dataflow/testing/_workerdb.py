@@ -9,8 +9,10 @@ Each database is labelled with the schema fingerprint (a hash of the models' DDL
 and the DataFlow version) and the run it was built in. By default the template is built once per run
 and every worker database is cloned afresh; with ``--dataflow-reuse-db`` both are kept while their
 fingerprint matches, so a second run creates nothing, and one whose models or migrations changed is
-rebuilt. ``--dataflow-drop-db`` removes ``<name>_gwN``, ``<name>_template`` and the migration tests'
-databases when the run ends (``dataflow testdb --drop`` does the same from the command line).
+rebuilt. A run without xdist is one worker, ``main``, when given ``--dataflow-reuse-db`` (database
+``<name>_main``); without the option it uses ``DATABASE_URL``'s database as it is.
+``--dataflow-drop-db`` removes ``<name>_gwN``, ``<name>_main``, ``<name>_template`` and the migration
+tests' databases when the run ends (``dataflow testdb --drop`` does the same from the command line).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .._schema import model_table
 from .._testdbs import drop_test_databases
 from .._url import DatabaseURL
 from .._version import __version__
-from ._urls import session_url
+from ._urls import run_worker, session_url
 
 __all__ = [
     "WorkerDatabases",
@@ -59,14 +61,14 @@ def add_options(parser: pytest.Parser) -> None:
         "--dataflow-reuse-db",
         action="store_true",
         default=False,
-        help="Keep the per-worker databases (<name>_gwN) between runs; rebuild one when the models or "
-        "migrations changed.",
+        help="Keep the per-worker databases (<name>_gwN; without xdist <name>_main) between runs; "
+        "rebuild one when the models or migrations changed.",
     )
     group.addoption(
         "--dataflow-drop-db",
         action="store_true",
         default=False,
-        help="Drop the per-worker databases (<name>_gwN, <name>_template) when the run ends.",
+        help="Drop the per-worker databases (<name>_gwN, <name>_main, <name>_template) when the run ends.",
     )
 
 
@@ -168,12 +170,13 @@ def prepare_worker_database(
 def worker_session_url(
     config: pytest.Config, env_url: str | None, tmp_dir: Path, models: list[type], migrations: Path | None
 ) -> str:
-    """The session's database: under xdist with ``DATABASE_URL``, the worker's clone of the template;
-    else what :func:`session_url` gives (``DATABASE_URL`` itself, or a SQLite file in ``tmp_dir``)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    """The session's database: under xdist with ``DATABASE_URL``, the worker's clone of the template
+    (without xdist but with ``--dataflow-reuse-db``, the single process's ``<name>_main``); else what
+    :func:`session_url` gives (``DATABASE_URL`` itself, or a SQLite file in ``tmp_dir``)."""
+    reuse = bool(config.getoption("dataflow_reuse_db"))
+    worker = run_worker(config.option)
     if not env_url or not worker or parse_url(env_url).is_memory:
         return session_url(env_url, tmp_dir)
-    reuse = bool(config.getoption("dataflow_reuse_db"))
     url, outcome = prepare_worker_database(
         parse_url(env_url), worker, models, migrations, reuse=reuse, run=config.stash[_RUN_KEY]
     )
@@ -203,6 +206,8 @@ class WorkerDatabases:
             if outcome:
                 workeroutput[_WORKEROUTPUT] = outcome
             return
+        if outcome:  # a run without xdist that kept its database
+            self.config.stash[_REPORTS_KEY].append(outcome)
         env_url = os.environ.get("DATABASE_URL")
         if self.config.getoption("dataflow_drop_db") and env_url and not parse_url(env_url).is_memory:
             dropped = drop_test_databases(env_url)

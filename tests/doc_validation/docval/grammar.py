@@ -34,7 +34,7 @@ KNOWN_KEYS = SHORTHAND_KEYS | {
 PROJECT_CONFIG_FILES = {"pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"}
 #: output="name" blocks: the command run in the page project (the block's args= follow it).
 OUTPUT_COMMANDS = {
-    "pytest": ("-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"),
+    "pytest": ("-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:schemathesis"),
     "dataflow": ("-m", "dataflow"),
 }
 ATTR = re.compile(r"""([A-Za-z_][\w-]*)=(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|(\S+))""")

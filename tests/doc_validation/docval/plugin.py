@@ -77,6 +77,17 @@ def docval(request: pytest.FixtureRequest) -> Settings:
 
 #: A block that names this variable gets the URL of the PostgreSQL database's streaming replica.
 REPLICA_VARIABLE = "DATABASE_REPLICA_URL"
+#: A block that names this variable gets the URL of the suite's Redis server (tests/_redis.py).
+REDIS_VARIABLE = "REDIS_URL"
+
+
+def _case_blocks(request: pytest.FixtureRequest, doc_backend: str) -> list[Any]:
+    """The blocks a case runs: its own, and for an output block its page project's files."""
+    case = request.getfixturevalue("doc_case")
+    blocks = list(case.members)
+    if case.kind == "output":  # an output block runs its page project's files
+        blocks += settings(request.config).inventory().project_files(case.page, case.first.project, doc_backend)
+    return blocks
 
 
 @pytest.fixture
@@ -84,14 +95,14 @@ def doc_database_url(doc_backend: str, tmp_path: Path, request: pytest.FixtureRe
     """A fresh, empty database of ``doc_backend``: a SQLite file, or a new PostgreSQL database.
 
     On PostgreSQL, a case whose blocks name ``DATABASE_REPLICA_URL`` also gets that variable: the
-    same database on a streaming replica of the test server (started on first use).
+    same database on a streaming replica of the test server (started on first use). On both, a case
+    whose blocks name ``REDIS_URL`` gets the URL of the suite's Redis server (running).
     """
+    blocks = _case_blocks(request, doc_backend)
+    if any(REDIS_VARIABLE in member.block.content for member in blocks):
+        request.getfixturevalue("monkeypatch").setenv(REDIS_VARIABLE, request.getfixturevalue("redis_url"))
     if doc_backend == "postgresql":
         url: str = request.getfixturevalue("postgres_url")
-        case = request.getfixturevalue("doc_case")
-        blocks = list(case.members)
-        if case.kind == "output":  # an output block runs its page project's files
-            blocks += settings(request.config).inventory().project_files(case.page, case.first.project, doc_backend)
         if any(REPLICA_VARIABLE in member.block.content for member in blocks):
             replica = request.getfixturevalue("replica_running")
             replica.wait_for_replay()  # the new database exists on the replica
