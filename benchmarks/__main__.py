@@ -5,8 +5,13 @@ Options:
   --backend NAME          sqlite-memory, sqlite-file or postgresql (repeatable; default: all three)
   --json PATH             where to write the results (default: benchmarks/results/latest.json,
                           or benchmarks/results/quick.json with --quick)
-  --skip GROUP            leave out inproc, isolation, coldstart, migrations, gateway or workerdb
-                          (repeatable)
+  --skip GROUP            leave out inproc, scaling, isolation, coldstart, migrations, gateway or
+                          workerdb (repeatable)
+  --no-docs               do not regenerate docs/performance.md and the plots
+
+Writing benchmarks/results/latest.json also draws the plots of benchmarks/results/plots/ from it
+(``python -m benchmarks.plots``; needs matplotlib, which ``nox -s bench`` installs) and regenerates
+docs/performance.md.
 
 PostgreSQL: ``DATAFLOW_BENCH_POSTGRES_URL``, ``DATAFLOW_TEST_POSTGRES_URL``, a PostgreSQL
 ``DATABASE_URL`` or libpq's ``PG*`` variables (``pg_virtualenv``). With none of them, the command
@@ -27,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, gateway, isolation, migrations, report, workerdb
+from . import coldstart, gateway, isolation, migrations, report, scaling, workerdb
 from ._backends import BACKENDS, make_target, postgres_url_from_env
+from ._harness import one_cpu
 from .workloads import Sizes, Suite
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +42,7 @@ REPO = HERE.parent
 LATEST = HERE / "results" / "latest.json"
 QUICK = HERE / "results" / "quick.json"
 CHILD_ENV = "DATAFLOW_BENCH_PROVISIONED"
-GROUPS = ("inproc", "isolation", "coldstart", "migrations", "gateway", "workerdb")
+GROUPS = ("inproc", "scaling", "isolation", "coldstart", "migrations", "gateway", "workerdb")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,7 +51,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", action="append", choices=BACKENDS, help="repeatable; default: all")
     parser.add_argument("--json", type=Path, help="output JSON path")
     parser.add_argument("--skip", action="append", choices=GROUPS, default=[], help="leave out a group")
-    parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/performance.md")
+    parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/performance.md and plots")
     return parser.parse_args(argv)
 
 
@@ -82,10 +88,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             target = make_target(backend, workdir / backend)
             print(f"== {backend} ==", flush=True)
             if "inproc" not in args.skip:
-                data["results"] += [r.to_json() for r in Suite(target, sizes).all()]
+                with one_cpu(backend) as cpu:
+                    data["results"] += [r.to_json() for r in Suite(target, sizes).all()]
+                if cpu is not None:
+                    data["notes"].append(f"{backend}: the in-process workloads ran on CPU {cpu} only "
+                                         "(benchmarks/_harness.py one_cpu)")
+            if "scaling" not in args.skip:
+                data["results"] += [r.to_json() for r in scaling.measure(target, sizes)]
             if "isolation" not in args.skip:
                 rows = isolation.measure(target, tests=200 if not args.quick else 50,
                                          repeats=3 if not args.quick else 1, warmup=not args.quick)
+                data["results"] += [r.to_json() for r in rows]
+                # The session-loop target holds over 2,000 tests too (quick: 200, one run).
+                rows = isolation.measure(target, tests=2000 if not args.quick else 200,
+                                         repeats=3 if not args.quick else 1, warmup=False, suffix="_long")
                 data["results"] += [r.to_json() for r in rows]
             if "coldstart" not in args.skip:
                 data["results"] += [r.to_json() for r in coldstart.measure(target, repeats=5 if not args.quick else 2)]
@@ -153,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{data['elapsed_s']} s; JSON: {out}")
     if out.resolve() == LATEST and not args.no_docs:
         from .docs import write
+        from .plots import write_all
 
+        for path in write_all(data):
+            print(f"plot: {path}")
         print(f"docs: {write()}")
     return 0
 

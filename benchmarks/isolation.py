@@ -1,6 +1,6 @@
 """Per-test isolation cost: a generated pytest project of N async tests, run as a subprocess.
 
-Three variants of the same module (each test inserts 5 rows and asserts a count of 5):
+Four variants of the same module (each test inserts 5 rows and asserts a count of 5):
 
 ``dataflow``
     the documented rollback fixture ``dataflow_isolated`` from the ``dataflow.testing`` plugin
@@ -10,9 +10,13 @@ Three variants of the same module (each test inserts 5 rows and asserts a count 
     the same module with the raw driver and a hand-made function-scoped rollback fixture:
     connect, ``BEGIN``, yield, ``ROLLBACK``, close (same scope and event loop as ``dataflow_isolated``).
     This is the comparator of the target.
+``dataflow_session``
+    the session-loop mode ``dataflow_isolated_session`` (one DataFlow per worker on the session loop,
+    one rolled-back transaction per test), the same workflow.
 ``raw_session``
     the fastest hand-made variant (one connection for the session, ``BEGIN``/``ROLLBACK`` per
-    test, session event loop), reported for information.
+    test, session event loop): the comparator of ``dataflow_session`` (and, for information, of
+    ``dataflow``).
 
 Per-test cost = (wall of the N-test run - wall of the 1-test run of the same variant) / (N - 1).
 """
@@ -31,7 +35,17 @@ from ._backends import Target
 from ._harness import Result, Stats
 
 ISOLATION = 1.3
-VARIANTS = ("dataflow", "raw_function", "raw_session")
+VARIANTS = ("dataflow", "dataflow_session", "raw_function", "raw_session")
+#: (workload, DataFlow variant, raw variant, target ratio or None): the rows :func:`measure` returns.
+ROWS = (
+    ("isolation_raw_function", "dataflow", "raw_function", ISOLATION),
+    ("isolation_raw_session", "dataflow", "raw_session", None),
+    ("isolation_session_raw_session", "dataflow_session", "raw_session", ISOLATION),
+)
+LABELS = {
+    "raw_function": "hand-made function-scoped rollback fixture (connect, BEGIN, ROLLBACK, close per test)",
+    "raw_session": "hand-made session connection, BEGIN/ROLLBACK per test, session loop (fastest raw)",
+}
 
 PYTEST_INI = """[pytest]
 asyncio_mode = auto
@@ -57,7 +71,7 @@ def dataflow_models():
 '''
 
 DF_TEST = '''
-async def test_{i}(dataflow_isolated):
+async def test_{i}({fixture}):
     workflow = WorkflowBuilder()
     for j in range(5):
         workflow.add_node("ItemCreateNode", f"c{{j}}", {{"name": f"item {{j}}", "value": j}})
@@ -182,10 +196,11 @@ def write_project(root: Path, variant: str, backend: str, tests: int) -> Path:
     project.mkdir(parents=True, exist_ok=True)
     (project / "pytest.ini").write_text(PYTEST_INI)
     pg = backend == "postgresql"
-    if variant == "dataflow":
+    if variant.startswith("dataflow"):
+        fixture = "dataflow_isolated_session" if variant == "dataflow_session" else "dataflow_isolated"
         (project / "conftest.py").write_text(DF_CONFTEST.format(model=MODEL))
         header = "from dataflow import AsyncLocalRuntime, WorkflowBuilder\n"
-        body = "".join(DF_TEST.format(i=i) for i in range(tests))
+        body = "".join(DF_TEST.format(i=i, fixture=fixture) for i in range(tests))
     else:
         session = variant == "raw_session"
         template = RAW_PG_CONFTEST if pg else RAW_SQLITE_CONFTEST
@@ -234,8 +249,9 @@ def run_pytest(project: Path, env: dict[str, str], expected: int) -> float:
 
 
 def measure(target: Target, *, tests: int = 200, repeats: int = 3, warmup: bool = True,
-            log: Any = print) -> list[Result]:
-    """Per-test wall ms of every variant on ``target``; one Result per raw variant."""
+            log: Any = print, suffix: str = "") -> list[Result]:
+    """Per-test wall ms of every variant on ``target``; one Result per row of ``ROWS`` (its workload
+    name followed by ``suffix``)."""
     root = Path(tempfile.mkdtemp(prefix="isolation-", dir=target.workdir))
     env = _env(target, root)
     projects = {(v, n): write_project(root, v, target.backend, n) for v in VARIANTS for n in (1, tests)}
@@ -251,20 +267,18 @@ def measure(target: Target, *, tests: int = 200, repeats: int = 3, warmup: bool 
             many = run_pytest(projects[(variant, tests)], env, tests)
             walls[variant].append(many)
             per_test[variant].append(max(many - one, 0.0) / max(tests - 1, 1))
-    df = Stats.of(per_test["dataflow"])
     results = []
-    for variant, target_text, limit in (("raw_function", f"<= {ISOLATION}x raw", ISOLATION),
-                                        ("raw_session", "", None)):
-        label = ("hand-made function-scoped rollback fixture (connect, BEGIN, ROLLBACK, close per test)"
-                 if variant == "raw_function" else
-                 "hand-made session connection, BEGIN/ROLLBACK per test, session loop (fastest raw)")
-        result = Result(f"isolation_{variant}", f"per-test cost, {tests} async tests, dataflow_isolated vs "
-                        f"{variant.replace('_', ' ')}", target.backend, "ms/test", tests, df,
-                        Stats.of(per_test[variant]), label, target_text, limit,
-                        extra={"wall_ms_dataflow": statistics.median(walls["dataflow"]),
-                               "wall_ms_raw": statistics.median(walls[variant])})
+    for name, df_variant, raw_variant, limit in ROWS:
+        df = Stats.of(per_test[df_variant])
+        fixture = "dataflow_isolated_session" if df_variant == "dataflow_session" else "dataflow_isolated"
+        result = Result(f"{name}{suffix}", f"per-test cost, {tests} async tests, {fixture} vs "
+                        f"{raw_variant.replace('_', ' ')}", target.backend, "ms/test", tests, df,
+                        Stats.of(per_test[raw_variant]), LABELS[raw_variant],
+                        f"<= {limit}x raw" if limit else "", limit,
+                        extra={"wall_ms_dataflow": statistics.median(walls[df_variant]),
+                               "wall_ms_raw": statistics.median(walls[raw_variant])})
         results.append(result.finish())
         ratio = f"{result.ratio:.2f}x" if result.ratio is not None else "-"
-        log(f"  {target.backend:<13} {result.workload:<22} df {df.median:9.2f} ms/test raw "
+        log(f"  {target.backend:<13} {result.workload:<30} df {df.median:9.2f} ms/test raw "
             f"{result.raw.median if result.raw else float('nan'):9.2f}  {ratio:>7}  {result.status}")
     return results

@@ -25,29 +25,51 @@ def _per_op(stats: dict[str, Any] | None, row: dict[str, Any]) -> str:
     return f"{stats['median'] / row['ops'] * 1000:,.1f}"
 
 
+def _cell(stats: dict[str, Any] | None, unit: str) -> str:
+    if not stats:
+        return "-"
+    return f"{_num(stats['median'], unit)} [{_num(stats['min'], unit)}–{_num(stats['max'], unit)}]"
+
+
+def has_peer(data: dict[str, Any]) -> bool:
+    """True when a row of ``data`` has the peer column (SQLAlchemy Core)."""
+    return any(r.get("peer") for r in data["results"])
+
+
+def headers(data: dict[str, Any]) -> list[str]:
+    """The table's columns; the peer's two only when a row of ``data`` has them."""
+    if not has_peer(data):
+        return HEADERS
+    return HEADERS[:5] + PEER_HEADERS[:1] + HEADERS[5:7] + PEER_HEADERS[1:] + HEADERS[7:]
+
+
 def rows_for_table(data: dict[str, Any]) -> list[list[str]]:
-    """Table rows: backend, workload, DataFlow median [min-max], raw median [min-max], µs/op, ratio, target, status."""
+    """Table rows: backend, workload, DataFlow median [min-max], raw median [min-max], (SQLAlchemy
+    median [min-max],) µs/op, ratio, (ratio to SQLAlchemy,) target, status."""
+    peer = has_peer(data)
     out = []
     for r in data["results"]:
         df, raw = r["df"], r["raw"]
         unit = r["unit"]
-        df_cell = f"{_num(df['median'], unit)} [{_num(df['min'], unit)}–{_num(df['max'], unit)}]"
-        raw_cell = (f"{_num(raw['median'], unit)} [{_num(raw['min'], unit)}–{_num(raw['max'], unit)}]"
-                    if raw else "-")
         per_op = f"{_per_op(df, r)} / {_per_op(raw, r)}" if unit == "ms" and r["ops"] > 1 else "-"
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "-"
-        out.append([r["backend"], r["title"], unit, df_cell, raw_cell, per_op, ratio, r["target"] or "-",
-                    r["status"]])
+        row = [r["backend"], r["title"], unit, _cell(df, unit), _cell(raw, unit), per_op, ratio]
+        if peer:
+            peer_ratio = f"{r['peer_ratio']:.2f}x" if r.get("peer_ratio") is not None else "-"
+            row[5:5] = [_cell(r.get("peer"), unit)]
+            row.append(peer_ratio)
+        out.append(row + [r["target"] or "-", r["status"]])
     return out
 
 
 HEADERS = ["backend", "workload", "unit", "DataFlow median [min–max]", "raw median [min–max]",
            "µs/op DataFlow / raw", "DataFlow/raw", "target", "status"]
+PEER_HEADERS = ["SQLAlchemy Core median [min–max]", "DataFlow/SQLAlchemy"]
 
 
 def text_table(data: dict[str, Any]) -> str:
-    rows = [HEADERS] + rows_for_table(data)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+    rows = [headers(data)] + rows_for_table(data)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
@@ -58,7 +80,9 @@ def text_table(data: dict[str, Any]) -> str:
 
 def markdown_table(data: dict[str, Any]) -> str:
     rows = rows_for_table(data)
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 2) + "|"]
+    head = headers(data)
+    align = ["---"] * 3 + ["---:"] * (len(head) - 5) + ["---"] * 2
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return "\n".join(lines)

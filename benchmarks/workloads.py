@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backends import COLUMNS, DF_TABLE, RAW_TABLE, RawPostgres, RawSQLite, Target, ddl
-from ._harness import Result, Stats, alternate
+from ._harness import Result, Stats, alternate3
+from .peer import LABEL as PEER
+from .peer import SQLAlchemyCore
 
 SINGLE = 1.5
 BULK = 1.2
@@ -36,8 +38,14 @@ class Sizes:
     upserts: int = 1000
     workflows: int = 200
     pools: int = 100
-    memory_rows: int = 10_000
+    memory_rows: int = 100_000
     repeats: int = 5
+    # The scaling curves (benchmarks/scaling.py): table sizes, tests per run, pools; a size the main
+    # rows already measure (bulk, memory_rows, pools) is taken from them, not measured twice.
+    scale_rows: tuple[int, ...] = (1000, 10_000, 100_000)
+    scale_tests: tuple[int, ...] = (100, 1000, 5000)
+    scale_pools: tuple[int, ...] = (10, 100, 1000)
+    scale_repeats: int = 3
 
     @classmethod
     def full(cls) -> Sizes:
@@ -45,12 +53,15 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(200, 200, 50, 50, 10_000, (1000, 10_000), 200, 50, 100, 10_000, 3)
+        return cls(200, 200, 50, 50, 10_000, (1000, 10_000), 200, 50, 100, 10_000, 3,
+                   scale_rows=(1000, 10_000, 30_000), scale_tests=(20, 100, 300), scale_pools=(10, 100, 200),
+                   scale_repeats=1)
 
     @classmethod
     def tiny(cls) -> Sizes:
         """One small iteration of everything (the harness smoke tests)."""
-        return cls(3, 3, 2, 2, 50, (5,), 3, 2, 2, 50, 1)
+        return cls(3, 3, 2, 2, 50, (5,), 3, 2, 2, 50, 1, scale_rows=(5, 20, 50), scale_tests=(2, 3),
+                   scale_pools=(1, 2), scale_repeats=1)
 
 
 def declare_model(db: Any) -> Any:
@@ -79,6 +90,7 @@ class Suite:
         self._seq = itertools.count()
         self.db: Any = None
         self.raw: RawSQLite | RawPostgres | None = None
+        self.peer: SQLAlchemyCore | None = None
         n = 5
         ph = target.placeholders(n)
         cols = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -124,11 +136,15 @@ class Suite:
 
     def pair(self, workload: str, title: str, ops: int, df: Callable[[], float], raw: Callable[[], float] | None,
              raw_label: str, target: str, limit: float | None, *, repeats: int | None = None,
-             unit: str = "ms", warmup: bool = True, absolute: bool = False) -> Result:
-        df_ms, raw_ms = alternate(df, raw, repeats=repeats or self.sizes.repeats, warmup=warmup)
+             unit: str = "ms", warmup: bool = True, absolute: bool = False,
+             peer: Callable[[], float] | None = None, peer_label: str = "", extra: dict[str, Any] | None = None,
+             ) -> Result:
+        df_ms, raw_ms, peer_ms = alternate3(df, raw, peer, repeats=repeats or self.sizes.repeats, warmup=warmup)
         return self.add(Result(workload, title, self.t.backend, unit, ops, Stats.of(df_ms),
                                Stats.of(raw_ms) if raw_ms else None, raw_label, target, limit,
-                               absolute=absolute))
+                               absolute=absolute, extra=extra or {},
+                               peer=Stats.of(peer_ms) if peer_ms else None,
+                               peer_label=peer_label if peer_ms else ""))
 
     def email(self) -> str:
         return f"u{next(self._seq)}@example.com"
@@ -146,10 +162,12 @@ class Suite:
         self.model = declare_model(self.db)
         self.rt = AsyncLocalRuntime()
         self.raw = self.t.raw_driver()
+        self.peer = SQLAlchemyCore(self.t)
 
         async def prepare() -> None:
-            assert self.raw is not None
+            assert self.raw is not None and self.peer is not None
             await self.raw.open()
+            await self.peer.open()
             await self.raw.execute(f'DROP TABLE IF EXISTS "{RAW_TABLE}"')
             for stmt in ddl(self.t.backend, RAW_TABLE):
                 await self.raw.execute(stmt)
@@ -164,6 +182,8 @@ class Suite:
                 if self.t.backend == "postgresql" or self.t.backend == "sqlite-file":
                     await self.raw.execute(f'DROP TABLE IF EXISTS "{RAW_TABLE}"')
                 await self.raw.close()
+            if self.peer is not None:
+                await self.peer.close()
             if self.db is not None:
                 if self.t.backend != "sqlite-memory":
                     await self.db.drop_tables()
@@ -182,6 +202,8 @@ class Suite:
         wf.add_node("BenchUserBulkDeleteNode", "d", {"filter": {}})
         await self.rt.execute_workflow_async(wf.build())
         await self.raw.execute(f'DELETE FROM "{RAW_TABLE}"')
+        if self.peer is not None:
+            await self.peer.clear()
 
     async def load(self, n: int) -> None:
         """``n`` identical rows in both tables."""
@@ -189,11 +211,13 @@ class Suite:
         rows = self.rows(n)
         from dataflow import WorkflowBuilder
 
+        records = [dict(zip(("name", "email", "age", "active"), r, strict=True)) for r in rows]
         wf = WorkflowBuilder()
-        wf.add_node("BenchUserBulkCreateNode", "b",
-                    {"records": [dict(zip(("name", "email", "age", "active"), r, strict=True)) for r in rows]})
+        wf.add_node("BenchUserBulkCreateNode", "b", {"records": records})
         await self.rt.execute_workflow_async(wf.build())
         await self.raw.executemany(self.sql["insert_many"], rows)
+        if self.peer is not None:
+            await self.peer.bulk_create(records)
         if self.t.backend == "postgresql":
             await self.raw.execute(f'ANALYZE "{RAW_TABLE}"')
             await self.raw.execute(f'ANALYZE "{DF_TABLE}"')
@@ -203,7 +227,8 @@ class Suite:
     def all(self) -> list[Result]:
         self.setup()
         try:
-            for item in (self.single_create_async, self.single_create_sync, self.reads, self.cached_count,
+            for item in (self.single_create_async, self.single_create_sync, self.schema_cache, self.reads,
+                         self.cached_count, self.cdc_read,
                          self.memory, self.bulk, self.upsert, self.workflow5, self.cleanup_pools, self.error_modes):
                 item()
                 gc.collect()
@@ -231,9 +256,17 @@ class Suite:
                 rows = await raw.fetch(sql, ("Alice", self.email(), 30, True))
                 dict(zip(COLUMNS, rows[0], strict=True))["id"]
 
+        peer = self.peer
+        assert peer is not None
+
+        async def peer_side() -> None:
+            for _ in range(n):
+                (await peer.create("Alice", self.email(), 30, True))["id"]
+
         self.pair("create_async", f"single create x{n}, AsyncLocalRuntime (workflow built per call)", n,
                   self.timed_async(df), self.timed_async(raw_side), "INSERT ... RETURNING, autocommit",
-                  f"<= {SINGLE}x raw", SINGLE)
+                  f"<= {SINGLE}x raw", SINGLE, peer=self.timed_async(peer_side),
+                  peer_label=f"{PEER}: insert().returning() in engine.begin()")
 
     def single_create_sync(self) -> None:
         from dataflow import LocalRuntime, WorkflowBuilder
@@ -294,11 +327,18 @@ class Suite:
             res, _ = await rt.execute_workflow_async(wf.build())
             return [r["id"] for r in res["l"]["records"]]
 
-        df_ids, raw_ids = self.run(ids(DF_TABLE)), self.run(ids(RAW_TABLE))
+        peer = self.peer
+        assert peer is not None
+        df_ids, raw_ids, peer_ids = self.run(ids(DF_TABLE)), self.run(ids(RAW_TABLE)), self.run(peer.ids())
         n = self.sizes.reads
         step = max(1, len(df_ids) // n)
         df_pick = [df_ids[(i * step) % len(df_ids)] for i in range(n)]
         raw_pick = [raw_ids[(i * step) % len(raw_ids)] for i in range(n)]
+        peer_pick = [peer_ids[(i * step) % len(peer_ids)] for i in range(n)]
+
+        async def peer_read() -> None:
+            for record_id in peer_pick:
+                (await peer.read(record_id))["email"]
 
         async def df_read() -> None:
             for record_id in df_pick:
@@ -314,7 +354,8 @@ class Suite:
                 dict(zip(COLUMNS, found[0], strict=True))["email"]
 
         self.pair("read_by_id", f"read by id x{n} (table of {rows:,} rows)", n, self.timed_async(df_read),
-                  self.timed_async(raw_read), "SELECT ... WHERE id = ? LIMIT 1", f"<= {SINGLE}x raw", SINGLE)
+                  self.timed_async(raw_read), "SELECT ... WHERE id = ? LIMIT 1", f"<= {SINGLE}x raw", SINGLE,
+                  peer=self.timed_async(peer_read), peer_label=f"{PEER}: select().where(id).limit(1)")
 
         n = self.sizes.lists
         flt = {"age": {"$lt": 30}, "active": True}
@@ -333,9 +374,14 @@ class Suite:
                 records = [dict(zip(COLUMNS, r, strict=True)) for r in found]
                 assert 0 < len(records) <= 100
 
+        async def peer_list() -> None:
+            for _ in range(n):
+                assert 0 < len(await peer.list(30, True, 100)) <= 100
+
         self.pair("list_filter", f"list, 2-condition filter, limit 100, x{n} ({rows:,} rows)", n,
                   self.timed_async(df_list), self.timed_async(raw_list),
-                  "SELECT ... WHERE age < ? AND active = ? ORDER BY id LIMIT 100", f"<= {SINGLE}x raw", SINGLE)
+                  "SELECT ... WHERE age < ? AND active = ? ORDER BY id LIMIT 100", f"<= {SINGLE}x raw", SINGLE,
+                  peer=self.timed_async(peer_list), peer_label=f"{PEER}: select().where(...).limit(100)")
 
         n = self.sizes.counts
 
@@ -352,18 +398,37 @@ class Suite:
                 found = await raw.fetch(sql, (True,))
                 int(found[0][0])
 
+        async def peer_count() -> None:
+            for _ in range(n):
+                await peer.count(True)
+
         self.pair("count_filter", f"count with a filter x{n} ({rows:,} rows)", n, self.timed_async(df_count),
-                  self.timed_async(raw_count), "SELECT COUNT(*) ... WHERE active = ?", f"<= {SINGLE}x raw", SINGLE)
+                  self.timed_async(raw_count), "SELECT COUNT(*) ... WHERE active = ?", f"<= {SINGLE}x raw", SINGLE,
+                  peer=self.timed_async(peer_count), peer_label=f"{PEER}: select(func.count()).where(...)")
+
+    def schema_cache(self) -> None:
+        from .claims import schema_cache
+
+        schema_cache(self)
 
     def cached_count(self) -> None:
         from .cache import cached_count
 
         cached_count(self)
 
-    def memory(self) -> None:
+    def cdc_read(self) -> None:
+        from .cdc import cdc_read
+
+        cdc_read(self)
+
+    def memory(self, n: int | None = None) -> None:
+        """Peak traced memory of listing and of streaming ``n`` rows (``memory_rows`` by default; other
+        sizes are the scaling curve's ``scale_memory_*_<n>`` rows)."""
         from dataflow import WorkflowBuilder
 
-        n = self.sizes.memory_rows
+        main = n is None
+        n = self.sizes.memory_rows if n is None else n
+        names = {s: s if main else f"scale_{s}_{n}" for s in ("memory_list", "memory_stream")}
         self.run(self.clear())
         self.run(self.load(n))
         rt, raw = self.rt, self.raw
@@ -396,8 +461,9 @@ class Suite:
             assert len(found) == n
             return found
 
-        self.pair("memory_list", f"peak memory of listing {n:,} rows (tracemalloc)", n, peak(df), peak(raw_fetch),
-                  "fetch of the same rows (driver rows, no dicts)", "", None, repeats=3, unit="MiB")
+        self.pair(names["memory_list"], f"peak memory of listing {n:,} rows (tracemalloc)", n, peak(df),
+                  peak(raw_fetch), "fetch of the same rows (driver rows, no dicts)", "", None, repeats=3, unit="MiB",
+                  extra={"series": "memory_list", "n": n})
 
         async def df_stream() -> int:
             seen = 0
@@ -406,9 +472,9 @@ class Suite:
             assert seen == n
             return seen
 
-        self.pair("memory_stream", f"peak memory of streaming {n:,} rows, batches of 1,000 (db.stream)", n,
+        self.pair(names["memory_stream"], f"peak memory of streaming {n:,} rows, batches of 1,000 (db.stream)", n,
                   peak(df_stream), peak(raw_fetch), "fetch of the same rows (driver rows, no dicts)", "", None,
-                  repeats=3, unit="MiB")
+                  repeats=3, unit="MiB", extra={"series": "memory_stream", "n": n})
 
     def bulk(self) -> None:
         self.run(self.clear())
@@ -416,8 +482,9 @@ class Suite:
             self._bulk_of(n)
         self.run(self.clear())
 
-    def _bulk_of(self, n: int) -> None:
-        """The bulk-create workloads for batches of ``n`` rows."""
+    def _bulk_of(self, n: int, prefix: str = "") -> None:
+        """The bulk-create workloads for batches of ``n`` rows (``prefix="scale_"``: a point of the
+        scaling curve only, for information)."""
         from dataflow import WorkflowBuilder
 
         rt, raw = self.rt, self.raw
@@ -442,19 +509,34 @@ class Suite:
             assert raw is not None
             await raw.executemany(self.sql["insert_many"], batches["raw"])
 
+        peer = self.peer
+        assert peer is not None
+
+        async def peer_setup() -> None:
+            await self.clear()
+            batches["peer"] = [dict(zip(("name", "email", "age", "active"), r, strict=True)) for r in self.rows(n)]
+
+        async def peer_many() -> None:
+            assert peer is not None
+            await peer.bulk_create(batches["peer"])
+
         df_side = self.timed_async(df, df_setup)
         raw_side = self.timed_async(raw_many, raw_setup)
-        self.pair(f"bulk_create_{n}", f"bulk create of {n:,} rows (BulkCreateNode)", n, df_side, raw_side,
-                  "executemany in one transaction", f"<= {BULK}x raw", BULK)
+        limit = None if prefix else BULK
+        self.pair(f"{prefix}bulk_create_{n}", f"bulk create of {n:,} rows (BulkCreateNode)", n, df_side, raw_side,
+                  "executemany in one transaction", f"<= {BULK}x raw" if limit else "", limit,
+                  extra={"series": "bulk_create", "n": n},
+                  peer=self.timed_async(peer_many, peer_setup),
+                  peer_label=f"{PEER}: conn.execute(insert(), rows) in engine.begin()")
         if isinstance(raw, RawPostgres):
             async def raw_copy() -> None:
                 assert isinstance(raw, RawPostgres)
                 await raw.copy(RAW_TABLE, ("name", "email", "age", "active"), batches["raw"])
 
-            limit = BULK if n >= 10_000 else None
-            self.pair(f"bulk_create_{n}_copy", f"bulk create of {n:,} rows vs COPY", n, df_side,
+            limit = BULK if n >= 10_000 and not prefix else None
+            self.pair(f"{prefix}bulk_create_{n}_copy", f"bulk create of {n:,} rows vs COPY", n, df_side,
                       self.timed_async(raw_copy, raw_setup), "copy_records_to_table in one transaction",
-                      f"<= {BULK}x COPY" if limit else "", limit)
+                      f"<= {BULK}x COPY" if limit else "", limit, extra={"series": "bulk_create_copy", "n": n})
 
     def upsert(self) -> None:
         from dataflow import WorkflowBuilder
@@ -483,9 +565,17 @@ class Suite:
                 found = await raw.fetch(sql, (email, "U", 1, True, i))
                 dict(zip(COLUMNS, found[0], strict=True))["id"]
 
+        peer = self.peer
+        assert peer is not None
+
+        async def peer_side() -> None:
+            for i, email in enumerate(emails()):
+                (await peer.upsert(email, "U", 1, True, i))["id"]
+
         self.pair("upsert", f"upsert with conflict_on=email x{n} (half create, half update)", n,
                   self.timed_async(df), self.timed_async(raw_side),
-                  "INSERT ... ON CONFLICT (email) DO UPDATE ... RETURNING", f"<= {SINGLE}x raw", SINGLE)
+                  "INSERT ... ON CONFLICT (email) DO UPDATE ... RETURNING", f"<= {SINGLE}x raw", SINGLE,
+                  peer=self.timed_async(peer_side), peer_label=f"{PEER}: insert().on_conflict_do_update().returning()")
 
     def workflow5(self) -> None:
         from dataflow import WorkflowBuilder
@@ -568,10 +658,13 @@ class Suite:
                       df, raw, "raise + str() of a ValueError", f"<= {limit:g} ms per error", limit,
                       unit="ms/error", absolute=True)
 
-    def cleanup_pools(self) -> None:
+    def cleanup_pools(self, n: int | None = None) -> None:
+        """``cleanup_all_pools()`` of ``pools`` instances (other counts: the scaling curve's
+        ``scale_cleanup_pools_<n>`` rows, for information)."""
         from dataflow import DataFlow
 
-        n = self.sizes.pools
+        main = n is None
+        n = self.sizes.pools if n is None else n
         batch = n
         if self.t.backend == "postgresql":
             assert self.raw is not None
@@ -619,5 +712,10 @@ class Suite:
             return total
 
         what = "asyncpg pools" if self.t.backend == "postgresql" else "aiosqlite connections"
-        self.pair("cleanup_pools", f"cleanup_all_pools() of {n} open pools (one per DataFlow instance)", n, df,
-                  raw_side, f"close() of {n} {what}", "< 100 ms", 100.0, repeats=3, absolute=True)
+        self.pair("cleanup_pools" if main else f"scale_cleanup_pools_{n}",
+                  f"cleanup_all_pools() of {n} open pools (one per DataFlow instance)", n, df, raw_side,
+                  f"close() of {n} {what}", "< 100 ms" if main else "", 100.0 if main else None,
+                  # above the main count (1,000 pools: over a minute per run on PostgreSQL) one run, no warm-up
+                  repeats=3 if main else self.sizes.scale_repeats if n <= self.sizes.pools else 1,
+                  warmup=main or n <= self.sizes.pools, absolute=main,
+                  extra={"series": "cleanup_pools", "n": n})
