@@ -160,11 +160,7 @@ class Migrations:
         self._check_operations(pending, up=True)
         if pending:
             await self._ensure_ledger()
-        done = []
-        for revision in pending:
-            if await self._run(revision, chain, up=True):
-                done.append(revision.id)
-        return done
+        return await self._run_all(pending, chain, up=True)
 
     async def downgrade(self, target: Target) -> list[str]:
         """Roll back to ``target``; return the ids rolled back, newest first.
@@ -178,11 +174,7 @@ class Migrations:
         keep = downgrade_goal(target, chain, applied)
         undo = list(reversed(applied[keep:]))
         self._check_operations(undo, up=False)
-        done = []
-        for revision in undo:
-            if await self._run(revision, chain, up=False):
-                done.append(revision.id)
-        return done
+        return await self._run_all(undo, chain, up=False)
 
     async def stamp(self, target: Target = None) -> list[str]:
         """Record revisions up to ``target`` (default: the head) as applied, without running them.
@@ -304,11 +296,30 @@ class Migrations:
         rows = await connection.fetch(f'SELECT "revision", "checksum" FROM "{MIGRATIONS_TABLE}" ORDER BY "position"')
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    async def _run(self, revision: Revision, chain: Sequence[Revision], *, up: bool) -> bool:
-        """Apply (or roll back) one revision in its own transaction; False if another process did."""
+    async def _run_all(self, revisions: Sequence[Revision], chain: Sequence[Revision], *, up: bool) -> list[str]:
+        """Apply (or roll back) ``revisions`` in order, each in its own transaction; return the ids done.
+
+        The connection settings a migration needs (``editor.prepare``) are set once for the run,
+        not once per revision: on SQLite each setting is a round trip to the worker thread.
+        """
+        if not revisions:
+            return []
         context = self.context
         async with context.connection() as connection:
             saved = await self.editor.prepare(connection)
+        done = []
+        try:
+            for revision in revisions:
+                if await self._run(revision, chain, up=up):
+                    done.append(revision.id)
+        finally:
+            async with context.connection() as connection:
+                await self.editor.restore(connection, saved)
+        return done
+
+    async def _run(self, revision: Revision, chain: Sequence[Revision], *, up: bool) -> bool:
+        """Apply (or roll back) one revision in its own transaction; False if another process did."""
+        context = self.context
         try:
             async with context.transaction(), context.connection() as connection:
                 await self.editor.lock(connection)
@@ -319,8 +330,6 @@ class Migrations:
                 await self._record(connection, revision, chain, up=up)
             return True
         finally:
-            async with context.connection() as connection:
-                await self.editor.restore(connection, saved)
             context.forget_tables(list(self.models))
 
     async def _operations(self, connection: Connection, revision: Revision, *, up: bool) -> None:
