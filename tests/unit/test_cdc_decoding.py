@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dataflow._dialects._cdc_postgres import parse_change
 
@@ -47,3 +49,30 @@ def test_deletes_and_other_operations(line: str, expected: tuple[str, object, ob
 
 def test_a_line_that_is_not_a_table_change() -> None:
     assert parse_change("message: transactional: 1 prefix: dataflow, sz: 0 content:") is None
+
+
+_NAMES = st.text(alphabet='ab "[]:\' _', min_size=1, max_size=6)
+_TYPES = st.sampled_from(["integer", "text", "character varying", "integer[]", "timestamp with time zone"])
+_VALUES = st.one_of(st.none(), st.integers().map(str), st.text(alphabet="ab '\"[]: -", max_size=8))
+
+
+def _name(name: str) -> str:
+    """A column name as test_decoding prints it (quote_identifier: quoted unless a plain lowercase word)."""
+    plain = name.replace("_", "a").isalpha() and name.islower() and name[0] != "_"
+    return name if plain else '"' + name.replace('"', '""') + '"'
+
+
+def _column(name: str, kind: str, value: str | None) -> str:
+    if value is None:
+        return f"{_name(name)}[{kind}]:null"
+    if kind == "integer" and value.lstrip("-").isdigit():
+        return f"{_name(name)}[{kind}]:{value}"
+    return f"{_name(name)}[{kind}]:'" + value.replace("'", "''") + "'"
+
+
+@given(st.lists(st.tuples(_NAMES, _TYPES, _VALUES), min_size=1, max_size=6, unique_by=lambda c: c[0]))
+def test_any_row_test_decoding_prints_parses_back(columns: list[tuple[str, str, str | None]]) -> None:
+    line = "table public.t: INSERT: " + " ".join(_column(*c) for c in columns)
+    parsed = parse_change(line)
+    assert parsed is not None
+    assert parsed[3] == {name: value for name, _, value in columns}
