@@ -427,19 +427,19 @@ class SchemaEditor(ABC):
         return None
 
     async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:
-        """``{table: (row count, largest row marker)}`` for every table, in one statement per call.
-
-        Read on a connection outside a test's isolation, before and after it, this sees exactly the
-        committed changes in between (the escaped-writes check, DF-702).
-        """
+        """``{table: (row count, largest row marker)}`` for every table. Read on a connection outside a
+        test's isolation, before and after it, this sees exactly the committed changes in between
+        (the escaped-writes check, DF-702)."""
         tables = [str(row[0]) for row in await connection.fetch(self.tables_sql)]
-        if not tables:
-            return {}
-        sql = " UNION ALL ".join(
+        rows = await connection.fetch(self.marks_sql(tables)) if tables else []
+        return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in rows}
+
+    def marks_sql(self, tables: Sequence[str]) -> str:
+        """One statement: ``(position in tables, row count, largest marker)`` of each table."""
+        return " UNION ALL ".join(
             f"SELECT {i}, count(*), coalesce(max({self.row_marker}), 0) FROM {quote_ident(name)}"
             for i, name in enumerate(tables)
         )
-        return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in await connection.fetch(sql)}
 
     async def rows_written_since(self, connection: Connection, table: str, mark: int) -> int:
         """Rows of ``table`` inserted or updated (and committed) since its marker was ``mark``."""
