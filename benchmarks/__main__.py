@@ -106,7 +106,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "coldstart" not in args.skip:
                 data["results"] += [r.to_json() for r in coldstart.measure(target, repeats=5 if not args.quick else 2)]
             if "migrations" not in args.skip:
-                rows = migrations.measure(target, repeats=sizes.repeats, warmup=not args.quick)
+                # In-process like the workloads above: on SQLite both sides' statements hop to a
+                # worker thread, so they run on one CPU for the same reason (one_cpu).
+                with one_cpu(backend):
+                    rows = migrations.measure(target, repeats=sizes.repeats, warmup=not args.quick)
                 data["results"] += [r.to_json() for r in rows]
             if "gateway" not in args.skip:
                 clients, seconds = (10, 3.0) if args.quick else (50, 30.0)

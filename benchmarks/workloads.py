@@ -711,11 +711,15 @@ class Suite:
                 total += self.run(raw_batch(min(batch, n - start)))
             return total
 
-        what = "asyncpg pools" if self.t.backend == "postgresql" else "aiosqlite connections"
+        pg = self.t.backend == "postgresql"
+        what = "asyncpg pools" if pg else "aiosqlite connections"
+        # An asyncpg pool's close() waits for the server to end each connection (~2-4 ms here), so
+        # on PostgreSQL the raw close of 100 pools alone is over 100 ms: there the target is relative.
+        target, limit = ("<= 1.2x raw", 1.2) if pg else ("< 100 ms", 100.0)
         self.pair("cleanup_pools" if main else f"scale_cleanup_pools_{n}",
                   f"cleanup_all_pools() of {n} open pools (one per DataFlow instance)", n, df, raw_side,
-                  f"close() of {n} {what}", "< 100 ms" if main else "", 100.0 if main else None,
+                  f"close() of {n} {what}", target if main else "", limit if main else None,
                   # above the main count (1,000 pools: over a minute per run on PostgreSQL) one run, no warm-up
                   repeats=3 if main else self.sizes.scale_repeats if n <= self.sizes.pools else 1,
-                  warmup=main or n <= self.sizes.pools, absolute=main,
+                  warmup=main or n <= self.sizes.pools, absolute=main and not pg,
                   extra={"series": "cleanup_pools", "n": n})
