@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from ts_helpers import make_db, run_nodes
 
 from dataflow import DataFlow
+from dataflow._dialects import backend_for, parse_url
 from dataflow.testing._escapes import EscapeWatch, SessionProbe
 
 
@@ -78,4 +79,34 @@ async def test_the_watch_reads_the_tables_only_after_a_commit(database_url: str)
         assert probe.baseline is not None and probe.baseline["items"][0] == 1
     finally:
         probe.close()
+        await db.close()
+
+
+async def test_row_marks_follow_tables_created_and_dropped_through_another_connection(database_url: str) -> None:
+    """The marks are read again whenever the schema changed (SQLite keeps its table list per
+    connection with the schema version it was read at)."""
+    db = make_db(database_url, test_mode=True)
+    other = make_db(database_url, test_mode=True)
+    editor = backend_for(parse_url(database_url)).editor
+
+    async def marks() -> dict[str, tuple[int, int]]:
+        async with db.connection() as connection:
+            return await editor.row_marks(connection)
+
+    try:
+        await db.create_tables()
+        first = await marks()
+        assert await marks() == first  # read twice, nothing changed in between
+        async with other.connection() as connection:
+            await connection.execute('CREATE TABLE "marks_extra" ("n" INTEGER)')
+            await connection.execute('INSERT INTO "marks_extra" ("n") VALUES (1)')
+            await connection.execute('INSERT INTO "marks_extra" ("n") VALUES (2)')
+        second = await marks()
+        assert set(second) == set(first) | {"marks_extra"}
+        assert second["marks_extra"][0] == 2
+        async with other.connection() as connection:
+            await connection.execute('DROP TABLE "marks_extra"')
+        assert await marks() == first
+    finally:
+        await other.close()
         await db.close()
