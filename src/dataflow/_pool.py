@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import os
+import sys
 import threading
 import traceback
 import warnings
@@ -64,10 +65,21 @@ _NOT_USER_CODE = (
 
 
 def _creation_site() -> str:
-    frames = [
-        f for f in traceback.extract_stack()[:-3] if not any(part in f.filename for part in _NOT_USER_CODE)
-    ]
-    return "".join(traceback.format_list(frames[-3:])).rstrip() or "unknown"
+    """The three innermost user frames that led to the pool's creation, formatted as a traceback.
+
+    Walks the frames itself and reads the source of those three only: ``traceback.extract_stack()``
+    would read a line of every frame of pytest's deep stack, once per pool of every test.
+    """
+    user: list[tuple[Any, int]] = []
+    frame = sys._getframe(3)  # past this function, PoolManager._create and its caller
+    try:
+        while frame is not None and len(user) < 3:
+            if not any(part in frame.f_code.co_filename for part in _NOT_USER_CODE):
+                user.append((frame, frame.f_lineno))
+            frame = frame.f_back  # type: ignore[assignment]
+        return "".join(traceback.StackSummary.extract(reversed(user)).format()).rstrip() or "unknown"
+    finally:
+        del frame, user
 
 
 class PoolManager:
