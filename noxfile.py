@@ -69,8 +69,11 @@ def _apt_install(session: nox.Session, package: str, what: str) -> None:
     if shutil.which("apt-get") is None:
         session.error(f"{what} is missing and apt-get is not available. Install the {package} package.")
     session.log(f"{what} is missing; installing it: {command}")
-    session.run("apt-get", "update", external=True)
-    session.run("apt-get", "install", "-y", package, external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+    # run_install, not run: a system package is part of the install step, so --install-only gets it too.
+    session.run_install("apt-get", "update", external=True)
+    session.run_install(
+        "apt-get", "install", "-y", package, external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+    )
 
 
 def _ensure_postgresql(session: nox.Session) -> None:
