@@ -8,29 +8,11 @@ import random
 from typing import Any
 
 import pytest
+from _cachehelp import declare, listing, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataflow import AsyncLocalRuntime, ConfigurationError, DataFlow
-
-
-def declare(db: DataFlow) -> None:
-    @db.model
-    class Item:
-        id: int
-        name: str
-        qty: int = 0
-
-
-async def run(db: DataFlow, node: str, params: dict[str, Any]) -> dict[str, Any]:
-    workflow = db.workflow().add_node(node, "n", params)
-    results, _ = await AsyncLocalRuntime().execute_workflow_async(workflow.build())
-    return results["n"]
-
-
-async def listing(db: DataFlow, **params: Any) -> list[tuple[str, int]]:
-    out = await run(db, "ItemListNode", {"order_by": ["id"], **params})
-    return [(r["name"], r["qty"]) for r in out["records"]]
+from dataflow import ConfigurationError, DataFlow
 
 
 @pytest.fixture

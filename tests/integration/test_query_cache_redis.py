@@ -17,34 +17,16 @@ import warnings
 from typing import Any
 
 import pytest
+from _cachehelp import declare, listing, run
 from _redis import RedisServer, command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dataflow
-from dataflow import AsyncLocalRuntime, DataFlow
+from dataflow import DataFlow
 from dataflow._query_cache_redis import PREFIX, RedisQueryCache
 
 STRESS_EXAMPLES = int(os.environ.get("DATAFLOW_CACHE_STRESS_EXAMPLES", "10"))
-
-
-def declare(db: DataFlow) -> None:
-    @db.model
-    class Item:
-        id: int
-        name: str
-        qty: int = 0
-
-
-async def run(db: DataFlow, node: str, params: dict[str, Any]) -> dict[str, Any]:
-    workflow = db.workflow().add_node(node, "n", params)
-    results, _ = await AsyncLocalRuntime().execute_workflow_async(workflow.build())
-    return results["n"]
-
-
-async def listing(db: DataFlow, **params: Any) -> list[tuple[str, int]]:
-    out = await run(db, "ItemListNode", {"order_by": ["id"], **params})
-    return [(r["name"], r["qty"]) for r in out["records"]]
 
 
 def cached(database_url: str, redis_url: str, **options: Any) -> DataFlow:
