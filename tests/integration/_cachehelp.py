@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dataflow import AsyncLocalRuntime, DataFlow
 
 
@@ -24,3 +26,19 @@ async def run(db: DataFlow, node: str, params: dict[str, Any]) -> dict[str, Any]
 async def listing(db: DataFlow, **params: Any) -> list[tuple[str, int]]:
     out = await run(db, "ItemListNode", {"order_by": ["id"], **params})
     return [(r["name"], r["qty"]) for r in out["records"]]
+
+
+async def read_matches(cached: DataFlow, plain: DataFlow, kind: str, n: int) -> None:
+    """A list, count or read through ``cached`` returns what an uncached instance returns (or fails
+    the same way, for a missing record): the check step of the random interleavings."""
+    node = {"list": "ItemListNode", "count": "ItemCountNode", "read": "ItemReadNode"}[kind]
+    params: dict[str, Any] = {"filter": {"qty": {"$gte": n}}} if kind != "read" else {"id": n}
+    if kind == "list":
+        params["order_by"] = ["id"]
+    try:
+        expected = await run(plain, node, params)
+    except Exception as exc:  # noqa: BLE001 - a missing record must be missing in both
+        with pytest.raises(type(exc)):
+            await run(cached, node, params)
+        return
+    assert await run(cached, node, params) == expected

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from _cachehelp import declare, listing, run
+from _cachehelp import declare, listing, read_matches, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -182,17 +182,7 @@ async def _interleaving(database_url: str, operations: list[tuple[str, int]]) ->
                 async with cached.transaction():
                     await run(cached, "ItemBulkUpdateNode", {"filter": {"qty": n}, "fields": {"qty": n + 1}})
             else:
-                node = {"list": "ItemListNode", "count": "ItemCountNode", "read": "ItemReadNode"}[kind]
-                params: dict[str, Any] = {"filter": {"qty": {"$gte": n}}} if kind != "read" else {"id": n}
-                if kind == "list":
-                    params["order_by"] = ["id"]
-                try:
-                    expected = await run(plain, node, params)
-                except Exception as exc:  # noqa: BLE001 - a missing record must be missing in both
-                    with pytest.raises(type(exc)):
-                        await run(cached, node, params)
-                    continue
-                assert await run(cached, node, params) == expected
+                await read_matches(cached, plain, kind, n)
     finally:
         await cached.close()
         await plain.close()
