@@ -18,6 +18,7 @@ import traceback
 import warnings
 import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from ._catalog import docs_base_url, docs_version
@@ -70,13 +71,13 @@ def _creation_site() -> str:
     Walks the frames itself and reads the source of those three only: ``traceback.extract_stack()``
     would read a line of every frame of pytest's deep stack, once per pool of every test.
     """
-    user: list[tuple[Any, int]] = []
-    frame = sys._getframe(3)  # past this function, PoolManager._create and its caller
+    user: list[tuple[FrameType, int]] = []
+    frame: FrameType | None = sys._getframe(3)  # past this function, PoolManager._create and its caller
     try:
         while frame is not None and len(user) < 3:
             if not any(part in frame.f_code.co_filename for part in _NOT_USER_CODE):
                 user.append((frame, frame.f_lineno))
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         return "".join(traceback.StackSummary.extract(reversed(user)).format()).rstrip() or "unknown"
     finally:
         del frame, user

@@ -57,6 +57,11 @@ def _predicate(index_sql: str | None) -> str:
     return index_predicate(parts[-1]) if len(parts) > 1 else ""
 
 
+def _by_table(tables: list[str], marks: list[Any]) -> dict[str, tuple[int, int]]:
+    """The rows of ``marks_sql(tables)`` as ``{table: (row count, largest marker)}``."""
+    return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in marks}
+
+
 def _strip_quoted(sql: str) -> str:
     return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]", "''", sql)
 
@@ -98,7 +103,7 @@ class SQLiteEditor(SQLEditor):
                 pass
             else:
                 if int(current[0]) == version:
-                    return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in marks}
+                    return _by_table(tables, marks)
         (version_row,), listed = await connection.fetch_many([("PRAGMA schema_version", ()), (self.tables_sql, ())])
         tables = [str(row[0]) for row in listed]
         if not tables:
@@ -106,7 +111,7 @@ class SQLiteEditor(SQLEditor):
             return {}
         sql = self.marks_sql(tables)
         self._marks_queries[connection] = (int(version_row[0]), tables, sql)
-        return {tables[int(i)]: (int(count), int(mark)) for i, count, mark in await connection.fetch(sql)}
+        return _by_table(tables, await connection.fetch(sql))
 
     # --- introspection --------------------------------------------------------------------------
 
