@@ -5,34 +5,61 @@ from __future__ import annotations
 
 import copy
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["copy_params"]
+__all__ = ["RecordList", "copy_params", "record_columns"]
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 _STR = frozenset({str})
 
 
-def _flat_dicts(value: list[Any], seen: set[int]) -> list[dict[str, Any]] | None:
-    """A copy of a list of distinct dicts with the same str keys and atomic values (bulk records),
-    checked column by column; None for anything else."""
+class RecordList(list):  # type: ignore[type-arg]
+    """A copy of a list of flat records (same str keys, atomic values) that keeps what the copy saw:
+    each column's values as a tuple, in the order of ``names``, and the types of those values.
+
+    The bulk path checks and sends these columns at ``build()`` and at run time instead of walking
+    the records again. The records are the builder's own copies, read-only from then on, so the two
+    cannot disagree.
+    """
+
+    __slots__ = ("names", "columns", "column_types")
+
+    def __init__(
+        self, records: Iterable[dict[str, Any]], names: tuple[str, ...], columns: list[tuple[Any, ...]],
+        column_types: list[set[type]],
+    ) -> None:
+        super().__init__(records)
+        self.names = names
+        self.columns = columns
+        self.column_types = column_types
+
+
+def record_columns(records: list[dict[str, Any]], names: tuple[str, ...]) -> list[tuple[Any, ...]] | None:
+    """Each name's values over ``records``, one tuple per name (no tuple per row), or None when a
+    record lacks one of the names."""
+    try:
+        return [tuple(map(operator.itemgetter(name), records)) for name in names]
+    except KeyError:
+        return None
+
+
+def _flat_dicts(value: list[Any]) -> RecordList | None:
+    """A copy of a list of dicts with the same str keys and atomic values (bulk records), checked
+    column by column; None for anything else."""
     if set(map(type, value)) != {dict}:
         return None
     names = tuple(value[0])
     if not names or set(map(len, value)) != {len(names)} or not set(map(type, names)) <= _STR:
         return None
-    ids = set(map(id, value))
-    if len(ids) != len(value) or not ids.isdisjoint(seen):
+    columns = record_columns(value, names)  # as long as names and holding them all: the same keys
+    if columns is None:
         return None
-    try:  # every record has these keys (and, being as long, no other): all keys are str
-        for name in names:  # one pass per column, no row tuples to allocate
-            if not set(map(type, map(operator.itemgetter(name), value))) <= _ATOMIC:
-                return None
-    except KeyError:
+    column_types = [set(map(type, column)) for column in columns]
+    if not all(types <= _ATOMIC for types in column_types):
         return None
-    seen |= ids
-    return list(map(dict.copy, value))
+    # Atomic values only: a record that appears twice is copied twice, which nobody can tell apart.
+    return RecordList(map(dict.copy, value), names, columns, column_types)
 
 
 def _plain_copy(value: Any, seen: set[int]) -> Any:
@@ -44,7 +71,7 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
         if id(value) in seen:  # shared or cyclic: deepcopy's memo semantics are needed
             raise LookupError
         seen.add(id(value))
-        if t is list and len(value) > 8 and (records := _flat_dicts(value, seen)) is not None:
+        if t is list and len(value) > 8 and (records := _flat_dicts(value)) is not None:
             return records
         if t is dict:
             if set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:

@@ -190,6 +190,19 @@ async def test_bulk_create_stores_what_the_records_say(db: DataFlow, records: li
         assert (await node("UserCreateNode", {"name": "n", "email": "n@x.io"}))["id"] > 149
 
 
+async def test_bulk_create_stores_the_records_as_they_were_when_added(db: DataFlow) -> None:
+    define_user(db)
+    records = [dict(r) for r in RECORDS[:20]]
+    wf = WorkflowBuilder().add_node("UserBulkCreateNode", "b", {"records": records})
+    records[3]["name"] = "changed after add_node"
+    records.append({"name": "late", "email": "late@x.io"})
+    built = wf.build()
+    records[4]["age"] = "not an age"  # neither the add_node copy nor the built workflow sees it
+    assert (await again(built))["b"] == {"created": 20}
+    stored = (await node("UserListNode", {"order_by": "id"}))["records"]
+    assert [(r["name"], r["age"]) for r in stored] == [(r["name"], r["age"]) for r in RECORDS[:20]]
+
+
 async def test_bulk_create_float_and_bool_columns(db: DataFlow) -> None:
     @db.model
     class Reading:
@@ -216,6 +229,7 @@ async def test_bulk_create_float_and_bool_columns(db: DataFlow) -> None:
         ({"age": 2**63}, TypeMismatchError, "DF-103"),
         ({"name": "\ud800"}, TypeMismatchError, "DF-103"),
         ({"nickname": "x"}, UnknownFieldError, "DF-102"),
+        ({"age": DROP, "nickname": "x"}, UnknownFieldError, "DF-102"),  # as many keys, one of them another
         ({"name": None}, TypeMismatchError, "DF-103"),
         ({"email": DROP}, MissingFieldError, "DF-101"),
     ],

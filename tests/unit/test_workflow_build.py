@@ -129,6 +129,26 @@ def test_params_are_copied(db: DataFlow) -> None:
     wf.build()  # the mutation after add_node does not leak in
 
 
+def test_flat_records_are_copied_with_their_columns() -> None:
+    from dataflow._param_copy import RecordList, copy_params
+
+    records = [{"name": f"n{i}", "age": i, "ok": i % 2 == 0} for i in range(12)]
+    records[5] = {"ok": False, "age": 5, "name": "n5"}  # another key order: the same columns
+    copied = copy_params({"records": records})["records"]
+    assert type(copied) is RecordList and copied == records
+    assert all(c is not r for c, r in zip(copied, records, strict=True))
+    assert copied.names == ("name", "age", "ok")
+    assert copied.columns == [tuple(r[n] for r in records) for n in copied.names]
+    assert copied.column_types == [{str}, {int}, {bool}]
+    records[0]["name"] = "changed"
+    assert copied[0]["name"] == "n0" and copied.columns[0][0] == "n0"
+    other_key = [*records[:11], {"name": "x", "age": 1, "nick": True}]  # as many keys, not the same ones
+    nested = [*records[:11], {"name": "x", "age": [1], "ok": True}]
+    for not_flat in (other_key, nested, records[:8]):
+        copied = copy_params({"records": not_flat})["records"]
+        assert type(copied) is list and copied == not_flat
+
+
 STATIC_ERRORS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("AccountCreateNode", {"name": "A"}, MissingFieldError, "DF-101"),
     ("AccountCreateNode", {"email": "e", "name": "A", "nick": "x"}, UnknownFieldError, "DF-102"),

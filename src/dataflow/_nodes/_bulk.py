@@ -15,7 +15,7 @@ from .._types import FieldType
 from ._base import Node
 from ._params import check_fields, fields_param, filter_param, records_param
 from ._row_options import deleted_now, restore_fields
-from ._rows import checked_rows, converted_rows, db_values, group_by_columns, plain_table
+from ._rows import ColumnRows, checked_rows, converted_columns, db_values, group_by_columns, plain_table
 from ._spec import NodeSpec, OutputSpec
 
 __all__ = ["BulkCreateNode", "BulkDeleteNode", "BulkUpdateNode", "needs_records"]
@@ -79,19 +79,20 @@ class BulkCreateNode(Node):
             return await self._insert_plain(*completed)
         return await self._insert(values["records"])
 
-    async def _insert_plain(self, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-        """Checked rows of one column set, without ids: converted by column, sent in one batch."""
+    async def _insert_plain(self, names: tuple[str, ...], columns: list[tuple[Any, ...]]) -> dict[str, Any]:
+        """Checked values of one column set, without ids: converted by column, sent in one batch."""
         cls = type(self)
         st = cls.statements
-        converted = converted_rows(st, names, rows)
+        size = len(columns[0])
+        rows = ColumnRows(converted_columns(st, names, columns), size)
         context = cls.execution_context()
         async with context.transaction():
             await cls.ensure_table()
             cls.wrote()
             async with context.connection() as c:
-                if not await c.copy_records(cls.model.table, names, converted):
-                    await c.executemany(st.insert_many(names), converted)
-        return {"created": len(rows)}
+                if not await c.copy_records(cls.model.table, names, rows):
+                    await c.executemany(st.insert_many(names), rows)
+        return {"created": size}
 
     async def _insert(self, records: list[Mapping[str, Any]]) -> dict[str, Any]:
         cls = type(self)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._errors import InvalidConflictTargetError, InvalidParameterError
 from .._model import ModelSpec
+from .._param_copy import RecordList
 from .._types import check_value
 from ._base import Node
 from ._spec import OutputSpec, ParamSpec
@@ -77,6 +78,8 @@ def check_fields(cls: type[Node], value: Any, key: str = "fields") -> dict[str, 
 
 def check_records(cls: type[Node], value: Any) -> list[Mapping[str, Any]]:
     """``records``: a list of dicts (their values are checked by the node)."""
+    if type(value) is RecordList:  # add_node's copy: dicts only, and it keeps its columns
+        return value
     if not isinstance(value, (list, tuple)) or (
         not set(map(type, value)) <= {dict} and not all(isinstance(r, Mapping) for r in value)
     ):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from .._model import ModelSpec
+from .._param_copy import RecordList, record_columns
 from .._types import FieldType, check_value
 from ._base import Node
 
@@ -17,10 +16,11 @@ if TYPE_CHECKING:
     from .._query import Statements
 
 __all__ = [
+    "ColumnRows",
     "PlainTable",
     "RowPlan",
     "checked_rows",
-    "converted_rows",
+    "converted_columns",
     "db_values",
     "group_by_columns",
     "plain_table",
@@ -110,37 +110,67 @@ class RowPlan:
         return row
 
 
-def _plain_column(kind: FieldType, column: Callable[[], Iterator[Any]]) -> bool:
-    """Whether every value of a column (``column()`` iterates it) is plain for ``kind`` (what
+def _plain_column(kind: FieldType, types: set[type], column: tuple[Any, ...]) -> bool:
+    """Whether every value of a column (``types``: its values' types) is plain for ``kind`` (what
     ``check_value`` accepts and returns unchanged: ASCII str without NUL, 64-bit int, bool, finite
     float), by C-level passes over the column."""
-    types = set(map(type, column()))
     if kind is FieldType.STR:
         if types != {str}:
             return False
-        text = "".join(column())
+        text = "".join(column)
         return text.isascii() and "\x00" not in text
     if kind is FieldType.INT:
-        return types == {int} and min(column()) >= _INT_MIN and max(column()) < _INT_MAX
+        return types == {int} and min(column) >= _INT_MIN and max(column) < _INT_MAX
     if kind is FieldType.BOOL:
         return types == {bool}
     if kind is FieldType.FLOAT:
-        return types == {float} and all(map(math.isfinite, column()))
+        return types == {float} and all(map(math.isfinite, column))
     return False
 
 
-class PlainTable:
-    """Bulk records whose values are all plain, checked column by column: one column set, tuples in order.
+class ColumnRows(Sequence[tuple[Any, ...]]):
+    """Rows read across columns: what a driver's ``executemany`` or ``COPY`` iterates, built one
+    row at a time as it goes instead of a list of tuples held up front."""
 
-    ``rows`` are exactly what ``check_values`` returns for each record, in the order of ``names``
-    (the records' keys, the same for every record). Defaults are not applied here.
+    __slots__ = ("columns", "size")
+
+    def __init__(self, columns: Sequence[Sequence[Any]], size: int) -> None:
+        self.columns = columns
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self.columns, strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return list(itertools.islice(self, *index.indices(self.size)))
+        return tuple(column[index] for column in self.columns)
+
+
+class PlainTable:
+    """Bulk records whose values are all plain, checked column by column: one column set.
+
+    ``columns`` hold exactly what ``check_values`` returns for each record, one tuple per name of
+    ``names`` (the records' keys, the same for every record). Defaults are not applied here.
     """
 
-    __slots__ = ("names", "rows", "missing")
+    __slots__ = ("names", "columns", "size", "missing")
 
-    def __init__(self, names: tuple[str, ...], rows: list[tuple[Any, ...]], missing: tuple[Any, ...]) -> None:
+    def __init__(
+        self, names: tuple[str, ...], columns: list[tuple[Any, ...]], size: int, missing: tuple[Any, ...]
+    ) -> None:
         self.names = names
-        self.rows = rows
+        self.columns = columns
+        self.size = size
         self.missing = missing  # FieldSpecs with a default that the records leave out
 
     def defaults(self, model: ModelSpec) -> tuple[Any, ...] | None:
@@ -154,57 +184,57 @@ class PlainTable:
         )
 
     def complete(self, model: ModelSpec) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
-        """Names and rows with the defaults applied (None: a default factory needs the per-row path)."""
+        """Names and columns with the defaults applied (None: a default factory needs the per-row path)."""
         if not self.missing:
-            return self.names, self.rows
+            return self.names, self.columns
         extra = self.defaults(model)
         if extra is None:
             return None
-        return self.names + tuple(spec.name for spec in self.missing), [row + extra for row in self.rows]
+        size = self.size
+        return self.names + tuple(spec.name for spec in self.missing), self.columns + [(v,) * size for v in extra]
 
 
 def plain_table(cls: type[Node], records: Sequence[Mapping[str, Any]]) -> PlainTable | None:
     """The records as a :class:`PlainTable` when every value is plain and every record has the same
-    keys in the same order, no required field is missing and ``id`` is not given; else None (the caller
-    takes the per-record path, which raises the errors)."""
-    if not records or set(map(type, records)) != {dict}:
-        return None
-    names = tuple(records[0])
-    if not names or "id" in names or set(map(len, records)) != {len(names)}:
-        return None
-    if not all(map(operator.eq, itertools.chain.from_iterable(records), itertools.cycle(names))):
-        return None  # not the same keys in the same order
-    if cls.model.managed and not cls.model.managed.isdisjoint(names):
-        return None  # the per-record path refuses deleted_at / version (DF-417)
+    keys, no required field is missing and ``id`` is not given; else None (the caller takes the
+    per-record path, which raises the errors). A :class:`RecordList` (what ``add_node`` copied)
+    brings its columns; other lists are read column by column here."""
+    if type(records) is RecordList:
+        names, columns, types = records.names, records.columns, records.column_types
+    else:
+        if not records or set(map(type, records)) != {dict}:
+            return None
+        names = tuple(records[0])
+        if not names or set(map(len, records)) != {len(names)}:
+            return None
+        found = record_columns(records, names)  # type: ignore[arg-type]
+        if found is None:
+            return None  # not the same keys
+        columns, types = found, [set(map(type, column)) for column in found]
+    if "id" in names or (cls.model.managed and not cls.model.managed.isdisjoint(names)):
+        return None  # the per-record path handles explicit ids and refuses deleted_at / version (DF-417)
     plan = row_plan(cls)
     kinds = [plan.kinds.get(n) if type(n) is str else None for n in names]
     if None in kinds:
         return None
-    for name, kind in zip(names, kinds, strict=True):  # one column at a time, straight from the records
-        if not _plain_column(kind, functools.partial(map, operator.itemgetter(name), records)):  # type: ignore[arg-type]
+    for kind, column_types, column in zip(kinds, types, columns, strict=True):  # one column at a time
+        if not _plain_column(kind, column_types, column):  # type: ignore[arg-type]
             return None
-    rows: list[tuple[Any, ...]] = (
-        list(map(operator.itemgetter(*names), records)) if len(names) > 1 else [(r[names[0]],) for r in records]
-    )
     given = set(names)
     if any(name not in given for name in plan.required):
         return None
-    return PlainTable(names, rows, tuple(spec for spec in plan.defaults if spec.name not in given))
+    return PlainTable(names, columns, len(records), tuple(spec for spec in plan.defaults if spec.name not in given))
 
 
-def converted_rows(st: Statements, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
-    """``rows`` with the columns that need a driver conversion converted (``rows`` itself when none do)."""
-    converters = [(i, convert) for i, n in enumerate(names) if (convert := st.converter(n)) is not None]
+def converted_columns(st: Statements, names: tuple[str, ...], columns: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``columns`` with those that need a driver conversion converted (``columns`` itself when none do)."""
+    converters = {i: convert for i, n in enumerate(names) if (convert := st.converter(n)) is not None}
     if not converters:
-        return rows
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, convert in converters:
-            if values[i] is not None:
-                values[i] = convert(values[i])
-        out.append(values)
-    return out
+        return columns
+    return [
+        tuple(None if v is None else converters[i](v) for v in column) if i in converters else column
+        for i, column in enumerate(columns)
+    ]
 
 
 def row_plan(cls: type[Node]) -> RowPlan:
