@@ -19,8 +19,8 @@ class RecordList(list):  # type: ignore[type-arg]
     each column's values as a tuple, in the order of ``names``, and the types of those values.
 
     The bulk path checks and sends these columns at ``build()`` and at run time instead of walking
-    the records again. The records are the builder's own copies, read-only from then on, so the two
-    cannot disagree.
+    the records again. The records are the builder's own copies, taken when the node was added: what
+    the workflow stores is what they held then, and the bulk path does not read them again.
     """
 
     __slots__ = ("names", "columns", "column_types")
