@@ -113,13 +113,26 @@ def page_anchors(path: Path, site: SiteConfig) -> set[str]:
     return set(re.findall(r"""\bid=["']([^"']+)["']""", html)) | set(re.findall(r"""\bname=["']([^"']+)["']""", html))
 
 
+#: page_anchors() by (site config, page, size, mtime): rendering a page is the slow part of the
+#: link check, and a page with many links into errors.md would otherwise render it once per link.
+_ANCHORS: dict[tuple[Path, Path, int, int], set[str]] = {}
+
+
+def _anchors_of(path: Path, site: SiteConfig) -> set[str]:
+    stat = path.stat()
+    key = (site.config_file, path, stat.st_size, stat.st_mtime_ns)
+    anchors = _ANCHORS.get(key)
+    if anchors is None:
+        anchors = _ANCHORS[key] = page_anchors(path, site)
+    return anchors
+
+
 def link_problems(path: Path, site: SiteConfig) -> list[str]:
     """Relative links to pages exist; their ``#anchor`` exists on the target page."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     rel = path.relative_to(site.root).as_posix()
     problems = []
-    cache: dict[Path, set[str]] = {}
     for token in _MD.parse(text):
         if token.type != "inline" or not token.children or token.map is None:
             continue
@@ -139,7 +152,7 @@ def link_problems(path: Path, site: SiteConfig) -> list[str]:
                 problems.append(f"{rel}:{line_no}: link to missing page {href!r}")
                 continue
             if anchor:
-                anchors = cache.setdefault(dest, page_anchors(dest, site))
+                anchors = _anchors_of(dest, site)
                 if anchor not in anchors:
                     problems.append(f"{rel}:{line_no}: broken anchor {href!r}: {dest.name} has no #{anchor}")
     return problems
