@@ -258,6 +258,24 @@ def soak(session: nox.Session) -> None:
     session.log(f"soak: {passed}/{SOAK_RUNS} runs passed")
 
 
+#: The race tests' repetitions in ``nox -s stress`` (the test command runs their bounded default).
+STRESS_RACE_REPEAT = "100"
+STRESS_TESTS = ("tests/integration/test_first_use_races.py",)
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """Run the race tests with many more repetitions than the test command gives them.
+
+    ``tests/integration/test_first_use_races.py`` repeats each first-use race
+    ``DATAFLOW_RACE_REPEAT`` times (10 in ``nox -s tests``, 100 here), on both backends.
+    """
+    _ensure_postgresql(session)
+    _ensure_redis(session)
+    _install(session, ".[test,redis]")
+    _pytest(session, *STRESS_TESTS, *session.posargs, env={"DATAFLOW_RACE_REPEAT": STRESS_RACE_REPEAT})
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint: ruff check on the repository, mypy (strict) on src/dataflow; both always run."""

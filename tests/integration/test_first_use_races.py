@@ -3,7 +3,8 @@
 The seed's thread-safety example (100 creates from 10 threads, a ``LocalRuntime`` per call) used to
 fail on PostgreSQL with a unique violation on ``pg_type`` when two connections ran the same
 ``CREATE TABLE IF NOT EXISTS`` at once. Each scenario repeats ``DATAFLOW_RACE_REPEAT`` times
-(default 50) on the test's fresh database, each time on a table that does not exist yet.
+(default 10, the bounded run of ``nox -s tests``; ``nox -s stress`` runs 100) on the test's fresh
+database, each time on a table that does not exist yet.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from dataflow import AsyncLocalRuntime, DataFlow, LocalRuntime, WorkflowBuilder
 
-REPEAT = int(os.environ.get("DATAFLOW_RACE_REPEAT", "50"))
+REPEAT = int(os.environ.get("DATAFLOW_RACE_REPEAT", "10"))
 pytestmark = pytest.mark.dataflow_leaks_expected(
     reason="LocalRuntimes created per call are closed when they are garbage-collected, as in the seed"
 )
