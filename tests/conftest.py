@@ -57,6 +57,26 @@ BACKENDS = ("sqlite", "postgresql")
 _ONLY_MARKERS = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep each pytest-xdist worker, and the threads and processes it starts, on a CPU of its own.
+
+    aiosqlite runs every statement on a worker thread. On a VM, handing a statement to a thread that
+    the scheduler put on the other CPU wakes that idle CPU, which costs far more than the statement
+    (the benchmarks' ``one_cpu`` measures it): a 2-worker run spent about a fifth of its time there.
+    With one CPU per worker, the hand-off stays on one CPU and the two workers still run side by
+    side. Set ``DATAFLOW_TEST_PIN_CPUS=0`` to leave the scheduler alone.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or os.environ.get("DATAFLOW_TEST_PIN_CPUS") == "0" or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    workers = int(workerinput.get("workercount", 1))
+    if len(cpus) < 2 or workers < 2:
+        return
+    index = int(str(workerinput["workerid"]).removeprefix("gw"))
+    os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Show how PostgreSQL is provided, before any test runs."""
     return f"dataflow postgresql: {describe()}"
