@@ -63,8 +63,9 @@ def pytest_configure(config: pytest.Config) -> None:
     aiosqlite runs every statement on a worker thread. On a VM, handing a statement to a thread that
     the scheduler put on the other CPU wakes that idle CPU, which costs far more than the statement
     (the benchmarks' ``one_cpu`` measures it): a 2-worker run spent about a fifth of its time there.
-    With one CPU per worker, the hand-off stays on one CPU and the two workers still run side by
-    side. Set ``DATAFLOW_TEST_PIN_CPUS=0`` to leave the scheduler alone.
+    With one CPU per worker (worker N on CPU N modulo the CPUs), the hand-off stays on one CPU and
+    the workers still spread over every CPU. Set ``DATAFLOW_TEST_PIN_CPUS=0`` to leave the
+    scheduler alone.
     """
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None or os.environ.get("DATAFLOW_TEST_PIN_CPUS") == "0" or not hasattr(os, "sched_setaffinity"):
