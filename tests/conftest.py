@@ -68,7 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     scheduler alone.
     """
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is None or os.environ.get("DATAFLOW_TEST_PIN_CPUS") == "0" or not hasattr(os, "sched_setaffinity"):
+    if workerinput is None or not hasattr(os, "sched_setaffinity"):
+        return
+    if os.environ.get("DATAFLOW_TEST_PIN_CPUS") == "0":
         return
     cpus = sorted(os.sched_getaffinity(0))
     workers = int(workerinput.get("workercount", 1))

@@ -67,7 +67,7 @@ _SCROLLED_TO = (
 
 
 def _heading_in_view(page, anchor: str) -> str | None:  # type: ignore[no-untyped-def]
-    """Why the ``<h2 id=anchor>`` is not shown at the top of the viewport, or ``None`` when it is."""
+    """Why the one ``<h2 id=anchor>`` naming its code is not in the viewport, or ``None`` when it is."""
     heading = page.locator(f"h2[id='{anchor}']")
     if heading.count() != 1:
         return f"{heading.count()} <h2 id={anchor!r}> on the page"
