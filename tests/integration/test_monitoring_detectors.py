@@ -103,6 +103,26 @@ async def test_a_deadlock_is_reported_with_both_statements(db: DataFlow) -> None
     assert (await DeadlockDetector(db).check())["deadlocks"] == 0
 
 
+@pytest.mark.postgresql_only(reason="deadlock reports name PostgreSQL's server sessions")
+async def test_a_deadlock_names_the_other_side_after_it_committed(db: DataFlow) -> None:
+    # The server aborts the victim's transaction and so releases its locks before the victim's task
+    # sees the error; the other side can commit in between. Its statements are still the report's.
+    declare(db)
+    await seed_items(db, "one")
+    recorder = watch(db)
+    sql = "UPDATE items SET name = 'other' WHERE id = 1"
+    async with db.transaction():
+        async with db.connection() as connection:
+            ((session,),) = await connection.fetch("SELECT pg_backend_pid()")
+            await connection.execute(sql)
+    victim = session + 100_000  # a session of another process: no DataFlow log, no lock graph entry
+    recorder.failed(SerializationFailureError("deadlock", context={"conflict": "deadlock",
+                                                                   "sessions": [victim, session]}), None)
+    (report,) = (await DeadlockDetector(db).check())["reports"]
+    other = next(side for side in report["transactions"] if side["session"] == session)
+    assert other["statement"] == sql and other["source"] == "dataflow" and other["victim"] is False
+
+
 @pytest.mark.postgresql_only(reason="SQLite has one writer at a time, so two transactions cannot deadlock there")
 async def test_a_deadlock_with_another_process_names_its_statement(db: DataFlow, database_url: str) -> None:
     """The other side is a plain asyncpg connection (in production: another process): its statement

@@ -41,6 +41,9 @@ MAX_STATEMENTS = 500
 SAMPLES = 2000
 #: Statements kept per open transaction (the last ones).
 TX_STATEMENTS = 50
+#: Transaction logs kept after their transactions end (a deadlock's other side may commit before
+#: the victim's error is handled).
+RECENT_LOGS = 64
 #: Conflict, lock wait and lost-update events kept.
 EVENTS = 500
 #: Single-row writes kept.
@@ -75,10 +78,11 @@ def _sql_of(name: str, args: tuple[Any, ...]) -> str:
 class _TxLog:
     """What one open transaction ran, and on which server session."""
 
-    __slots__ = ("label", "session", "statements")
+    __slots__ = ("label", "order", "session", "statements")
 
     def __init__(self, session: int | None) -> None:
-        self.label = f"tx-{next(_labels)}"
+        self.order = next(_labels)
+        self.label = f"tx-{self.order}"
         self.session = session
         self.statements: deque[str] = deque(maxlen=TX_STATEMENTS)
 
@@ -141,6 +145,7 @@ class Watch:
         #: SQL -> (wall time, seconds, model) of its recent runs.
         self.samples: OrderedDict[str, deque[tuple[float, float, str | None]]] = OrderedDict()
         self._tx_logs: weakref.WeakKeyDictionary[Transaction, _TxLog] = weakref.WeakKeyDictionary()
+        self._recent_logs: deque[_TxLog] = deque(maxlen=RECENT_LOGS)
         self._recent_errors: deque[BaseException] = deque(maxlen=64)
         #: Deadlocks, serialization failures, lock waits that gave up, lost updates (dicts).
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS)
@@ -229,6 +234,7 @@ class Watch:
         log = self._tx_logs.get(transaction)
         if log is None:
             log = self._tx_logs[transaction] = _TxLog(transaction.connection.session)
+            self._recent_logs.append(log)
         return log
 
     def failed(self, error: DataFlowError, transaction: Transaction | None) -> None:
@@ -272,7 +278,7 @@ class Watch:
             sessions = [victim.session, *sessions]
         sides = []
         for session in sessions:
-            log = victim if victim is not None and victim.session == session else _open_log(session)
+            log = victim if victim is not None and victim.session == session else _session_log(session)
             if log is not None:
                 statements, source = list(log.statements), "dataflow"
             elif session in self.seen_waiting:
@@ -330,13 +336,19 @@ class Watch:
         self.writes.append((model, row_id, writer, time.time(), root.workflow if root is not None else None))
 
 
-def _open_log(session: int) -> _TxLog | None:
-    """The log of the open transaction of any watched instance that runs on server ``session``."""
+def _session_log(session: int) -> _TxLog | None:
+    """The log of the transaction of any watched instance that runs on server ``session``: the open
+    one, else the last one to start there (the other side of a deadlock commits as soon as the
+    victim's transaction is aborted, which can be before the victim's task sees its error)."""
+    last: _TxLog | None = None
     for each in list(_every):
         for transaction, log in list(each._tx_logs.items()):
             if log.session == session and transaction.state.value == "active":
                 return log
-    return None
+        for log in each._recent_logs:
+            if log.session == session and (last is None or log.order > last.order):
+                last = log
+    return last
 
 
 def _context(db: Any) -> ExecutionContext:
