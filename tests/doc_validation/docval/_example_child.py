@@ -1,7 +1,7 @@
 """One standalone doc example, run by pytest-examples in a fresh pytest process of its own.
 
 The harness (runners/python.py) writes the block and a copy of this file to a fresh directory and
-starts, with plugin autoloading off::
+starts (as a fork of the harness's fork server, see forkserver.py), with plugin autoloading off::
 
     python -m pytest _example_child.py -p pytest_examples --update-examples
 

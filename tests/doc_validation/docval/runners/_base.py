@@ -15,6 +15,7 @@ from pathlib import Path
 
 from _subprocess import child_env
 
+from .. import forkserver
 from ..extract import Block, SiteConfig
 from ..grammar import Classified
 
@@ -23,8 +24,15 @@ HARNESS_DIR = Path(__file__).resolve().parents[1]
 TIMEOUT = 600
 
 
-def subprocess_env(site: SiteConfig, database_url: str | None) -> dict[str, str]:
-    """The environment of a doc run: the outer pytest run does not leak in; DATABASE_URL is set."""
+def subprocess_env(site: SiteConfig, database_url: str | None, workdir: Path | None = None) -> dict[str, str]:
+    """The environment of a doc run: the outer pytest run does not leak in; DATABASE_URL is set.
+    With ``workdir``, temporary files go to a directory of its own (``TMPDIR``): pytest processes
+    that share ``/tmp/pytest-of-<user>`` remove each other's old directories as they start, and a
+    run that loses that race prints a warning the documented output does not have."""
+    tmp: dict[str, str] = {}
+    if workdir is not None:
+        (workdir / "tmpdir").mkdir(parents=True, exist_ok=True)
+        tmp["TMPDIR"] = str(workdir / "tmpdir")
     paths = [str(site.root / "src"), str(HARNESS_DIR), os.environ.get("PYTHONPATH", "")]
     return child_env(
         PYTHONPATH=os.pathsep.join(p for p in paths if p),
@@ -35,10 +43,18 @@ def subprocess_env(site: SiteConfig, database_url: str | None) -> dict[str, str]
         NO_COLOR="1",
         PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         DATABASE_URL=database_url,
+        **tmp,
     )
 
 
 def run_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in ``cwd`` with exactly ``env``, its output captured; ``python -m`` commands start
+    as forks of a server that has imported pytest and dataflow already (see ``forkserver``)."""
+    if cmd[:2] == [sys.executable, "-m"] and forkserver.enabled():
+        try:
+            return forkserver.run(cmd[1:], cwd, env, TIMEOUT)
+        except forkserver.ForkServerError:
+            pass  # the server failed: run this command the plain way
     try:
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as exc:

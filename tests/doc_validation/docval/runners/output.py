@@ -53,7 +53,7 @@ def run_output(c: Classified, files: list[Classified], backend: str, database_ur
     written = write_project(files, project_dir)
     tool = block.attrs["output"]
     cmd = [sys.executable, *OUTPUT_COMMANDS[tool], *shlex.split(block.attrs.get("args", ""))]
-    env = subprocess_env(site, database_url)
+    env = subprocess_env(site, database_url, workdir)
     # pytest prints the whole short summary (no "..." truncation) when CI or BUILD_NUMBER is set; the
     # documented output is what a reader sees in a local terminal.
     for name in ("CI", "BUILD_NUMBER"):

@@ -62,7 +62,7 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
     project_dir = workdir / "project"
     written = write_project(files, project_dir)
     junit, exceptions = workdir / "junit.xml", workdir / "exceptions.json"
-    env = subprocess_env(site, database_url)
+    env = subprocess_env(site, database_url, workdir)
     env["DOCVAL_EXCEPTIONS"] = str(exceptions)
     # schemathesis's pytest plugin (installed for the gateway tests, which use it as a library) costs
     # about a second per pytest process; no page project needs it.

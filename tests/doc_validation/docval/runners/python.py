@@ -1,4 +1,4 @@
-"""Standalone python examples, run by pytest-examples in a fresh pytest process per backend.
+"""Standalone python examples, run by pytest-examples in a pytest process of their own per backend.
 
 The block runs as ``__main__`` with ``DATABASE_URL`` set (``_example_child.py`` is the child side).
 pytest-examples rewrites the block's ``#>`` comments from what it printed; a rewrite that differs
@@ -58,7 +58,7 @@ def run_python(c: Classified, backend: str, database_url: str, workdir: Path, si
     runner = workdir / "_example_child.py"
     shutil.copyfile(HARNESS_DIR / "_example_child.py", runner)
     (workdir / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
-    env = subprocess_env(site, database_url)
+    env = subprocess_env(site, database_url, workdir)
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", DOCVAL_EXAMPLE=str(script), DOCVAL_RESULT=str(result_file))
     cmd = [sys.executable, "-m", "pytest", str(runner), "-p", "pytest_examples", "--update-examples", "-q",
            "--rootdir", str(workdir), "-c", str(workdir / "pytest.ini"), "--basetemp", str(workdir / "tmp")]
