@@ -145,7 +145,10 @@ def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None)
         PYTEST_TIMEOUT,
         PYTEST_DURATIONS,
         *args,
-        env={"DATAFLOW_TEST_REQUIRE_POSTGRES": "1", "DATAFLOW_TEST_REQUIRE_REDIS": "1", **(env or {})},
+        # Bytecode files on (a machine may turn them off): without them every worker and every
+        # inner pytest run rewrites the asserts of all installed plugins again (tests/_subprocess.py).
+        env={"DATAFLOW_TEST_REQUIRE_POSTGRES": "1", "DATAFLOW_TEST_REQUIRE_REDIS": "1",
+             "PYTHONDONTWRITEBYTECODE": None, **(env or {})},
         success_codes=[0],
     )
 

@@ -4,6 +4,10 @@ A child must not inherit what belongs to the outer run: pytest's and xdist's var
 would otherwise believe it is worker ``gw0`` of the outer run, or pick up its ``PYTEST_ADDOPTS``), the
 doc harness's settings, coverage's, and the outer test's ``DATABASE_URL``. Everything else (PATH,
 proxies, ``CI``, ``DATAFLOW_TEST_POSTGRES_URL``) is kept, then the overrides are applied.
+
+``PYTHONDONTWRITEBYTECODE`` does not reach a child either: without bytecode files, pytest rewrites
+the asserts of every installed plugin's modules (about 300: hypothesis, schemathesis, anyio, ...)
+in each inner pytest process again, which made an empty inner run 2.3 s instead of 1.0 s here.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 
 #: Variables of the outer run that never reach a child (prefixes, then exact names).
 OUTER_RUN_PREFIXES = ("PYTEST", "DOC_VALIDATION_", "COV_")
-OUTER_RUN_NAMES = frozenset({"DATABASE_URL"})
+OUTER_RUN_NAMES = frozenset({"DATABASE_URL", "PYTHONDONTWRITEBYTECODE"})
 
 
 def child_env(base: Mapping[str, str] | None = None, /, **overrides: str | None) -> dict[str, str]:

@@ -48,7 +48,7 @@ def probe(tmp_path: Path) -> Path:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    settings = {"PYTHONPATH": str(Path(forkserver.__file__).parent), "PYTHONDONTWRITEBYTECODE": "1",
+    settings = {"PYTHONPATH": str(Path(forkserver.__file__).parent),
                 "PATH": os.environ.get("PATH", ""), **extra}
     return child_env(**settings)
 

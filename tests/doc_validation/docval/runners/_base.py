@@ -36,7 +36,6 @@ def subprocess_env(site: SiteConfig, database_url: str | None, workdir: Path | N
     paths = [str(site.root / "src"), str(HARNESS_DIR), os.environ.get("PYTHONPATH", "")]
     return child_env(
         PYTHONPATH=os.pathsep.join(p for p in paths if p),
-        PYTHONDONTWRITEBYTECODE="1",
         PYTHONHASHSEED="0",
         COLUMNS="80",
         PY_COLORS="0",
