@@ -39,7 +39,7 @@ class User:
 db.generate_migration("add_user_table")
 db.migrate()
 db.rollback("previous_version")
-print(sorted(p.name for p in db.migrations.directory.iterdir()))
+print(sorted(p.name for p in db.migrations.directory.glob("*.py")))
 """
 
 
