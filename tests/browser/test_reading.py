@@ -55,67 +55,73 @@ def _open(page, url: str) -> None:  # type: ignore[no-untyped-def]
     assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
 
 
-@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
-def test_no_code_block_overflows_its_box(page, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
-    """At 1280 px every line of every code block is visible: nothing scrolls sideways."""
-    _open(page, site_url + path)
-    overflowing = page.evaluate(
+def _overflowing(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Code blocks wider than their box: every line of a block must be visible at 1280 px."""
+    wide = page.evaluate(
         """() => Array.from(document.querySelectorAll('.md-typeset pre > code'))
             .filter(code => code.scrollWidth > code.clientWidth + 1)
             .map(code => ({width: code.clientWidth, needed: code.scrollWidth,
                            line: code.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '')}))"""
     )
-    assert overflowing == [], f"{path or 'home'}: code blocks wider than their box at 1280 px: {overflowing}"
-    assert page.console_errors == [], f"{path or 'home'}: the page logged errors: {page.console_errors}"
+    return [f"code blocks wider than their box at 1280 px: {wide}"] if wide else []
 
 
-@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
-def test_shell_blocks_copy_without_prompts(browser, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
-    """The copy button of every shell block puts commands on the clipboard, never a ``$`` prompt."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/"))
-    try:
-        page = context.new_page()
-        _open(page, site_url + path)
-        selector = ", ".join(f"div.language-{lang}" for lang in SHELL_LANGUAGES)
-        blocks = page.locator(selector)
-        copied = []
-        for index in range(blocks.count()):
-            block = blocks.nth(index)
-            if not block.is_visible():
-                # A block in a content tab that is not selected: select its tab first.
-                block.evaluate(
-                    """el => { const set = el.closest('.tabbed-set'); if (!set) return;
-                       const blocks = Array.from(set.querySelectorAll(':scope > .tabbed-content > .tabbed-block'));
-                       const i = blocks.findIndex(b => b.contains(el));
-                       set.querySelectorAll(':scope > input')[i].click(); }"""
-                )
-            block.scroll_into_view_if_needed()
-            block.hover()
-            block.locator("button.md-code__button[data-md-type='copy']").click()
-            text = page.evaluate("navigator.clipboard.readText()")
-            copied.append(text)
-            prompts = [line for line in text.split("\n") if re.match(r"^\s*(\([^)]*\) )?[$#>] ", line)]
-            assert not prompts, f"{path or 'home'}: shell block {index + 1} copies prompts: {prompts}"
-        assert all(text.strip() for text in copied), f"{path or 'home'}: a copy button copied nothing: {copied}"
-    finally:
-        context.close()
-
-
-@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
-def test_previous_and_next_links(page, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+def _footer_problems(page, path: str) -> list[str]:  # type: ignore[no-untyped-def]
     """Every page in the navigation links to the page before and after it (first and last: one side)."""
-    _open(page, site_url + path)
     previous = page.locator("a.md-footer__link--prev")
     following = page.locator("a.md-footer__link--next")
-    assert previous.count() + following.count() >= 1, f"{path or 'home'}: no previous / next link"
-    if path == "":
-        assert following.count() == 1, "home: no link to the next page"
+    if previous.count() + following.count() == 0:
+        return ["no previous / next link"]
+    problems = []
+    if path == "" and following.count() != 1:
+        problems.append("home: no link to the next page")
     for link in (previous, following):
         if link.count():
             href = link.first.get_attribute("href") or ""
             target = page.request.get(page.url.split("#")[0].rsplit("/", 1)[0] + "/" + href)
-            assert target.ok, f"{path or 'home'}: footer link {href!r} is broken"
+            if not target.ok:
+                problems.append(f"footer link {href!r} is broken (HTTP {target.status})")
+    return problems
+
+
+def _copy_problems(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The copy button of every shell block puts commands on the clipboard, never a ``$`` prompt."""
+    selector = ", ".join(f"div.language-{lang}" for lang in SHELL_LANGUAGES)
+    blocks = page.locator(selector)
+    problems = []
+    for index in range(blocks.count()):
+        block = blocks.nth(index)
+        if not block.is_visible():
+            # A block in a content tab that is not selected: select its tab first.
+            block.evaluate(
+                """el => { const set = el.closest('.tabbed-set'); if (!set) return;
+                   const blocks = Array.from(set.querySelectorAll(':scope > .tabbed-content > .tabbed-block'));
+                   const i = blocks.findIndex(b => b.contains(el));
+                   set.querySelectorAll(':scope > input')[i].click(); }"""
+            )
+        block.scroll_into_view_if_needed()
+        block.hover()
+        block.locator("button.md-code__button[data-md-type='copy']").click()
+        text = page.evaluate("navigator.clipboard.readText()")
+        prompts = [line for line in text.split("\n") if re.match(r"^\s*(\([^)]*\) )?[$#>] ", line)]
+        if prompts:
+            problems.append(f"shell block {index + 1} copies prompts: {prompts}")
+        if not text.strip():
+            problems.append(f"the copy button of shell block {index + 1} copied nothing")
+    return problems
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
+def test_every_page_reads_well(page, site_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """One load of each page, three checks: no code block scrolls sideways at 1280 px and the page
+    logs no error; previous / next links that work; shell blocks that copy without prompts."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/"))
+    _open(page, site_url + path)
+    problems = _overflowing(page)
+    problems += [f"the page logged errors: {page.console_errors}"] if page.console_errors else []
+    problems += _footer_problems(page, path)
+    problems += _copy_problems(page)
+    assert problems == [], f"{path or 'home'}:\n" + "\n".join(problems)
 
 
 def test_header_links_the_repository(page, site_url: str) -> None:  # type: ignore[no-untyped-def]
