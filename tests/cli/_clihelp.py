@@ -22,7 +22,9 @@ def dataflow_command() -> str:
 
 def child_env(database_url: str | None, **extra: str) -> dict[str, str]:
     """The environment of a child process: nothing of the outer pytest run, DATABASE_URL as given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DATABASE_URL"))}
+    # PYTHONDONTWRITEBYTECODE: see tests/_subprocess.py (an inner pytest would rewrite every plugin again).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "DATABASE_URL")) and k != "PYTHONDONTWRITEBYTECODE"}
     env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env["COLUMNS"] = "100"
     if database_url is not None:
