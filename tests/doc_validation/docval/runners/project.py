@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..extract import Block, SiteConfig
-from ..grammar import Classified, is_test_file
+from ..grammar import DEV_ONLY_PLUGINS, Classified, is_test_file
 from ._base import exception_matches, map_paths, run_command, subprocess_env
 
 
@@ -64,9 +64,9 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
     junit, exceptions = workdir / "junit.xml", workdir / "exceptions.json"
     env = subprocess_env(site, database_url, workdir)
     env["DOCVAL_EXCEPTIONS"] = str(exceptions)
-    # schemathesis's pytest plugin (installed for the gateway tests, which use it as a library) costs
-    # about a second per pytest process; no page project needs it.
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:schemathesis",
+    # The test environment's own plugins (schemathesis for the gateway tests, hypothesis, pytest-postgresql)
+    # cost every pytest process about 0.6 s; no page project needs them (grammar.DEV_ONLY_PLUGINS).
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *DEV_ONLY_PLUGINS,
            "-p", "_docval_plugin",
            f"--junitxml={junit}", "-o", "junit_family=xunit1", "--tb=short", "-rA"]
     proc = run_command(cmd, project_dir, env)
