@@ -1,5 +1,5 @@
 """Run ``python -m <module> <args>`` children without paying for the interpreter start and imports
-each time: a per-process server imports pytest, pytest-examples and dataflow once and forks a child
+each time: a server per test process imports pytest, psycopg and dataflow once and forks a child
 per command.
 
 Each doc block runs in a process of its own, as before; only the start differs. The child is a fork
@@ -59,7 +59,11 @@ class _Server:
             cwd=tempfile.gettempdir(),
         )
         self._buffer = b""
-        ready = self._line(timeout=120)
+        try:
+            ready = self._line(timeout=120)
+        except BaseException:
+            self.close()
+            raise
         if ready.get("ready") is not True:
             self.close()
             raise ForkServerError(f"the fork server did not start: {ready}")
