@@ -10,6 +10,8 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
+from _subprocess import child_env as shared_child_env
+
 BIN = Path(sys.executable).parent
 
 
@@ -21,12 +23,9 @@ def dataflow_command() -> str:
 
 
 def child_env(database_url: str | None, **extra: str) -> dict[str, str]:
-    """The environment of a child process: nothing of the outer pytest run, DATABASE_URL as given."""
-    # PYTHONDONTWRITEBYTECODE: see tests/_subprocess.py (an inner pytest would rewrite every plugin again).
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "DATABASE_URL")) and k != "PYTHONDONTWRITEBYTECODE"}
-    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
-    env["COLUMNS"] = "100"
+    """The environment of a child process: nothing of the outer pytest run (``tests/_subprocess.py``),
+    the console script's directory first on PATH, DATABASE_URL as given."""
+    env = shared_child_env(PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]), COLUMNS="100")
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env.update(extra)

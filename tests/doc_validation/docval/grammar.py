@@ -14,6 +14,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from _subprocess import DEV_ONLY_PLUGINS
+
 from .extract import Block
 
 BACKENDS = ("sqlite", "postgresql")
@@ -32,9 +34,6 @@ KNOWN_KEYS = SHORTHAND_KEYS | {
 }
 #: Titles of non-Python files that belong to a page's pytest project.
 PROJECT_CONFIG_FILES = {"pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"}
-#: Plugins of this repository's test environment that no page uses; loading them costs a page
-#: project's pytest about 0.6 s (schemathesis, hypothesis, pytest-postgresql with psycopg).
-DEV_ONLY_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:pytest_postgresql")
 #: output="name" blocks: the command run in the page project (the block's args= follow it).
 OUTPUT_COMMANDS = {
     "pytest": ("-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *DEV_ONLY_PLUGINS),

@@ -7,8 +7,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from _subprocess import DEV_ONLY_PLUGINS
+
 from ..extract import Block, SiteConfig
-from ..grammar import DEV_ONLY_PLUGINS, Classified, is_test_file
+from ..grammar import Classified, is_test_file
 from ._base import exception_matches, map_paths, run_command, subprocess_env
 
 
@@ -64,8 +66,6 @@ def run_project(files: list[Classified], backend: str, database_url: str, workdi
     junit, exceptions = workdir / "junit.xml", workdir / "exceptions.json"
     env = subprocess_env(site, database_url, workdir)
     env["DOCVAL_EXCEPTIONS"] = str(exceptions)
-    # The test environment's own plugins (schemathesis for the gateway tests, hypothesis, pytest-postgresql)
-    # cost every pytest process about 0.6 s; no page project needs them (grammar.DEV_ONLY_PLUGINS).
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *DEV_ONLY_PLUGINS,
            "-p", "_docval_plugin",
            f"--junitxml={junit}", "-o", "junit_family=xunit1", "--tb=short", "-rA"]
