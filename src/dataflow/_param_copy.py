@@ -83,11 +83,44 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
     raise LookupError
 
 
+def _shallow_leaf(value: Any, seen: set[int]) -> Any:
+    """A copy of ``value`` when it is a dict (str keys) or a list of atomic values, met
+    for the first time; else None (the caller walks it with :func:`_plain_copy`)."""
+    t = type(value)
+    if t is dict:
+        if id(value) not in seen and set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
+            seen.add(id(value))
+            return value.copy()
+    elif t is list and id(value) not in seen and set(map(type, value)) <= _ATOMIC:
+        seen.add(id(value))
+        return value.copy()
+    return None
+
+
 def copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
     source = dict(params or {})
     if set(map(type, source.values())) <= _ATOMIC and set(map(type, source)) <= _STR:
         return source  # str keys and atomic values: the new dict is a deep copy
+    if not set(map(type, source)) <= _STR:
+        return _copied(source)
+    # One level of plain dicts and lists under str keys (an upsert's where/create/update) without a
+    # call per value; anything deeper is walked.
+    seen: set[int] = set()
+    for key, value in source.items():
+        if type(value) in _ATOMIC:
+            continue
+        leaf = _shallow_leaf(value, seen)
+        if leaf is None:
+            try:
+                leaf = _plain_copy(value, seen)
+            except LookupError:
+                return copy.deepcopy(dict(params or {}))
+        source[key] = leaf
+    return source
+
+
+def _copied(source: dict[Any, Any]) -> dict[str, Any]:
     try:
         return _plain_copy(source, set())  # type: ignore[no-any-return]
     except LookupError:

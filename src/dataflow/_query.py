@@ -12,6 +12,7 @@ from ._dialects import Backend, Params, TableDDL, quote_ident
 from ._errors import InvalidParameterError
 from ._filters import FilterPlans, compile_filter
 from ._model import DELETED_AT, VERSION, ModelSpec
+from ._row_records import record_maker
 from ._schema import model_table
 from ._types import check_value
 
@@ -49,6 +50,11 @@ class Statements:
         self._from_db: list[tuple[str, Callable[[Any], Any]]] = [
             (name, backend.from_db[spec.kind]) for name, spec in model.fields.items() if spec.kind in backend.from_db
         ]
+        maker = record_maker(self.names, dict(self._from_db))
+        #: A result row (columns in field order, extra columns after them) as a record dict.
+        self.record: Callable[[Sequence[Any]], dict[str, Any]] = maker.one
+        #: ``[self.record(r) for r in rows]``, without a call per row.
+        self.records: Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]] = maker.many
 
     # --- values -------------------------------------------------------------------------------
 
@@ -62,26 +68,6 @@ class Statements:
     def converter(self, name: str) -> Callable[[Any], Any] | None:
         """The function that converts field ``name``'s values for the driver (None: stored as is)."""
         return self._to_db.get(name)
-
-    def record(self, row: Sequence[Any]) -> dict[str, Any]:
-        """Turn a result row (columns in field order, extra columns after them) into a record dict."""
-        record = dict(zip(self.names, row, strict=False))
-        for name, convert in self._from_db:
-            value = record[name]
-            if value is not None:
-                record[name] = convert(value)
-        return record
-
-    def records(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        """``[self.record(r) for r in rows]``, without a method call per row."""
-        names = self.names
-        records = [dict(zip(names, row, strict=False)) for row in rows]
-        for name, convert in self._from_db:
-            for record in records:
-                value = record[name]
-                if value is not None:
-                    record[name] = convert(value)
-        return records
 
     # --- DDL ------------------------------------------------------------------------------------
 

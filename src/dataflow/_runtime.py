@@ -37,7 +37,7 @@ async def _run_workflow(workflow: Workflow, tenant_id: Any = None, ambient: str 
         )
     run = _Run(workflow)
     tenant = run_tenant(tenant_id, workflow.metadata, ambient)
-    token = WORKFLOW.set(workflow.label)
+    token = WORKFLOW.set(workflow)
     try:
         if tenant is None:
             await run.nodes(workflow.nodes)
@@ -112,19 +112,19 @@ class _Run:
                 return None
         prepared = entry.prepared
         params = self.workflow.resolve_params(entry, self.results) if prepared is UNPREPARED else None
-        node = entry.node_type()
-        if entry.node_type.uses_databases:
+        node_type = entry.node_type
+        node = node_type()
+        if node_type.uses_databases:
             node.databases = self.databases()
         try:
             if params is None:  # static parameters, validated by build()
                 output = self.results[entry.node_id] = await node.run_prepared(prepared)
             else:
                 output = self.results[entry.node_id] = await node.run(params)
-            branches = entry.node_type.inactive_outputs(output)
-            if branches:
+            if node_type.branches and (branches := node_type.inactive_outputs(output)):
                 self.inactive[entry.node_id] = branches
-            if WatchState.watching and entry.node_type.needs_database:
-                _watched(entry.node_type.execution_context(), entry.node_type, output, None)
+            if WatchState.watching and node_type.needs_database:
+                _watched(node_type.execution_context(), node_type, output, None)
         except DataFlowError as exc:
             if entry.node_type.needs_database:
                 context = entry.node_type.execution_context()

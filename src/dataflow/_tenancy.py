@@ -152,6 +152,8 @@ class TenantCalls:
 def run_tenant(explicit: Any, metadata: Mapping[str, Any], ambient: str | None) -> str | None:
     """The tenant of one workflow run: the runtime's ``tenant_id=``, the workflow's
     ``metadata["tenant_id"]`` and the surrounding ``db.tenant()`` must agree (DF-412); any one is enough."""
+    if explicit is None and ambient is None and (not metadata or metadata.get("tenant_id") is None):
+        return None  # the common run: no tenant from anywhere
     sources: list[tuple[str, str]] = []
     if explicit is not None:
         sources.append(("the runtime's tenant_id=", check_tenant_id(explicit, "the runtime's tenant_id=")))

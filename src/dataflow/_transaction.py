@@ -27,7 +27,7 @@ from ._errors import (
     TransactionTimeoutError,
 )
 from ._shared import SharedConnection
-from ._tx_metrics import WORKFLOW
+from ._tx_metrics import workflow_label
 from ._tx_options import IsolationLevel, TransactionOptions
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class Transaction:
         if self._publish:
             self._token = host.tx_var.set(self)
         self.started, self.started_at = time.monotonic(), time.time()
-        self.workflow = WORKFLOW.get()
+        self.workflow = workflow_label()
         if self.counted:
             host.transaction_started(self)
         return self

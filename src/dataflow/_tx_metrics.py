@@ -11,12 +11,27 @@ from __future__ import annotations
 import contextvars
 import math
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["WORKFLOW", "TransactionMetrics"]
+__all__ = ["WORKFLOW", "Labelled", "TransactionMetrics", "workflow_label"]
 
-#: The label of the workflow the running task executes (set by the runtimes).
-WORKFLOW: contextvars.ContextVar[str | None] = contextvars.ContextVar("dataflow_workflow", default=None)
+
+class Labelled(Protocol):
+    """What the runtimes put in :data:`WORKFLOW`: a workflow, which names itself by its label."""
+
+    @property
+    def label(self) -> str: ...
+
+
+#: The workflow the running task executes (set by the runtimes). Its label is read only when a
+#: transaction starts, so a run without one never builds it.
+WORKFLOW: contextvars.ContextVar[Labelled | None] = contextvars.ContextVar("dataflow_workflow", default=None)
+
+
+def workflow_label() -> str | None:
+    """The label of the workflow the running task executes, or ``None`` outside a run."""
+    workflow = WORKFLOW.get()
+    return None if workflow is None else workflow.label
 
 #: Durations kept per group for the percentiles.
 WINDOW = 10_000

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import (
     ConnectionPathError,
@@ -37,8 +38,7 @@ __all__ = [
 TRIGGER = "trigger"
 
 
-@dataclass(frozen=True)
-class Connection:
+class Connection(NamedTuple):
     """``source``'s output at ``source_path`` feeds ``target``'s parameter at ``target_path``."""
 
     source: str
@@ -62,8 +62,11 @@ class Connection:
         return _split(self.target_path)[0]
 
 
-@dataclass(frozen=True)
-class PendingNode:
+# PendingNode and NodeEntry are named tuples rather than frozen dataclasses: one of each is made per
+# node of every workflow built, and a tuple is several times cheaper to make (both stay immutable).
+
+
+class PendingNode(NamedTuple):
     """A node as added to a builder: its type is resolved at ``build()``."""
 
     node_id: str
@@ -73,10 +76,12 @@ class PendingNode:
 
 #: ``NodeEntry.prepared`` of a node whose parameters are filled in by connections at run time.
 UNPREPARED: Any = object()
+#: What ``build()`` passes for a node no connection feeds (shared, never changed).
+_NOTHING_FILLED: frozenset[str] = frozenset()
+_NO_SOURCES: Mapping[str, list[str]] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class NodeEntry:
+class NodeEntry(NamedTuple):
     """A node of a built workflow.
 
     ``prepared`` is what ``node_type.prepare()`` returned at ``build()`` for a node whose
@@ -87,7 +92,10 @@ class NodeEntry:
     node_id: str
     node_type: type[Node]
     params: dict[str, Any]
-    prepared: Any = field(default=UNPREPARED, compare=False, repr=False)
+    prepared: Any = UNPREPARED
+
+    def __repr__(self) -> str:  # ``prepared`` is derived from ``params``: left out, as before
+        return f"NodeEntry(node_id={self.node_id!r}, node_type={self.node_type!r}, params={self.params!r})"
 
 
 class Workflow:
@@ -108,7 +116,8 @@ class Workflow:
         self.connections = connections
         #: The name given to ``build(name=...)``; metrics group the workflow's transactions by :attr:`label`.
         self.name = name
-        self._types = {entry.node_id: entry.node_type for entry in nodes}
+        self._nodes_label: str | None = None
+        self._types = {entry.node_id: entry.node_type for entry in nodes} if connections else {}
         self._incoming: dict[str, list[Connection]] = {}
         for conn in connections:
             self._incoming.setdefault(conn.target, []).append(conn)
@@ -128,7 +137,12 @@ class Workflow:
     @property
     def label(self) -> str:
         """How transaction metrics name this workflow: its name, else its node ids."""
-        return self.name or "workflow(" + ", ".join(self.node_ids)[:100] + ")"
+        if self.name:
+            return self.name
+        label = self._nodes_label
+        if label is None:
+            label = self._nodes_label = "workflow(" + ", ".join(self.node_ids)[:100] + ")"
+        return label
 
     def downstream(self, node_id: str) -> set[str]:
         """The nodes that depend on ``node_id`` through connections, directly or through others."""
@@ -179,8 +193,10 @@ def _reach(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
     return seen
 
 
-def _split(path: str) -> list[str]:
-    return [p for p in path.split(".") if p != ""] if path else []
+@lru_cache(maxsize=1024)
+def _split(path: str) -> tuple[str, ...]:
+    # Cached: a workflow's few distinct paths are split at build() and again at every run.
+    return tuple(p for p in path.split(".") if p != "") if path else ()
 
 
 def _get_path(output: Any, path: str, conn: Connection) -> Any:
@@ -315,13 +331,45 @@ class WorkflowBuilder:
             DataFlowError: a static parameter is invalid (DF-101, DF-102, DF-103, DF-105, DF-2xx).
         """
         types: dict[str, tuple[type[Node], dict[str, Any]]] = {}
-        for pending in self._nodes:
-            node_id = pending.node_id
+        resolve = self.resolve_node_type
+        for node_id, node_type, params in self._nodes:
             if node_id in types:
                 raise DuplicateNodeIdError(
                     f"Node id '{node_id}' is used twice in this workflow.", context={"node": node_id}
                 )
-            types[node_id] = (self.resolve_node_type(pending.node_type, node_id), pending.params)
+            types[node_id] = (resolve(node_type, node_id), params)
+        connections = self._connections
+        connected: dict[str, set[str]] = {}
+        sources: dict[str, dict[str, list[str]]] = {}
+        order: list[str] | None = None
+        if connections:
+            self._check_ends(types)
+            order = _topological_order(list(types), connections)
+            for conn in connections:
+                if conn.target_path != TRIGGER:
+                    connected.setdefault(conn.target, set()).add(conn.target_name)
+                sources.setdefault(conn.target, {}).setdefault(conn.target_name, []).append(conn.source)
+        entries: dict[str, NodeEntry] = {}
+        for node_id, (node_type, params) in types.items():
+            filled = connected.get(node_id, _NOTHING_FILLED)
+            try:
+                # Validated once, here; a node without connected parameters runs what this returns.
+                prepared = node_type.prepare(params, filled)
+                node_type.validate_sources(params, sources.get(node_id, _NO_SOURCES))
+            except DataFlowError as exc:
+                if node_type.needs_database:
+                    exc.with_enhancer(node_type.execution_context().enhancer)
+                if exc.context.get("node") == node_type.type_name:
+                    exc.context["node"] = node_id  # validation code records the type, not the id
+                exc.add_context(node=node_id, node_type=node_type.type_name)
+                raise
+            ready = prepared if not filled and node_type.runs_prepared else UNPREPARED
+            entries[node_id] = NodeEntry(node_id, node_type, params, ready)
+        ordered = list(entries.values()) if order is None else [entries[n] for n in order]
+        return Workflow(ordered, list(connections), name, self._db, self.metadata)
+
+    def _check_ends(self, types: Mapping[str, Any]) -> None:
+        """DF-404 for a connection that names a node the workflow does not have."""
         for conn in self._connections:
             for end, role in ((conn.source, "source"), (conn.target, "target")):
                 if end not in types:
@@ -333,30 +381,6 @@ class WorkflowBuilder:
                         + f". Nodes: {', '.join(types) or 'none'}.",
                         context={"node": end, "role": role},
                     )
-        order = _topological_order(list(types), self._connections)
-        connected: dict[str, set[str]] = {}
-        sources: dict[str, dict[str, list[str]]] = {}
-        for conn in self._connections:
-            if conn.target_path != TRIGGER:
-                connected.setdefault(conn.target, set()).add(conn.target_name)
-            sources.setdefault(conn.target, {}).setdefault(conn.target_name, []).append(conn.source)
-        entries: dict[str, NodeEntry] = {}
-        for node_id, (node_type, params) in types.items():
-            filled = connected.get(node_id, set())
-            try:
-                # Validated once, here; a node without connected parameters runs what this returns.
-                prepared = node_type.prepare(params, filled)
-                node_type.validate_sources(params, sources.get(node_id, {}))
-            except DataFlowError as exc:
-                if node_type.needs_database:
-                    exc.with_enhancer(node_type.execution_context().enhancer)
-                if exc.context.get("node") == node_type.type_name:
-                    exc.context["node"] = node_id  # validation code records the type, not the id
-                exc.add_context(node=node_id, node_type=node_type.type_name)
-                raise
-            ready = prepared if not filled and node_type.runs_prepared else UNPREPARED
-            entries[node_id] = NodeEntry(node_id, node_type, params, ready)
-        return Workflow([entries[n] for n in order], list(self._connections), name, self._db, self.metadata)
 
 
 def execution_order(

@@ -47,6 +47,9 @@ class Node:
     uses_databases: ClassVar[bool] = False
     #: The bound builder's instance, else the workflow's other databases, else every live instance.
     databases: Sequence[ExecutionContext] = ()
+    #: True for node types that define :meth:`inactive_outputs` (branching nodes such as SwitchNode):
+    #: the runtime asks only them which branch was not taken.
+    branches: ClassVar[bool] = False
     #: True for nodes that only read (Read, List, Count): a read replica may serve them.
     reads_only: ClassVar[bool] = False
     model: ClassVar[ModelSpec]
@@ -62,6 +65,8 @@ class Node:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "inactive_outputs" in cls.__dict__:
+            cls.branches = True
         if not {"run_prepared", "execute", "run"} & cls.__dict__.keys():
             return  # overrides none of them (the generated node types): the base's answer holds
 

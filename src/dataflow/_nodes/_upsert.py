@@ -121,8 +121,10 @@ class UpsertNode(Node):
     @classmethod
     def _complete(cls, merged: dict[str, Any], conflict_on: list[str]) -> dict[str, Any]:
         """The row to insert: ``merged`` with defaults (DF-101 for a missing required field)."""
-        if len(merged) == row_plan(cls).size and "id" not in merged:  # no default to compute
-            cls.model.check_required(merged, node=cls.type_name)
+        plan = row_plan(cls)
+        if len(merged) == plan.size and "id" not in merged:  # no default to compute
+            if not plan.has_required(merged):
+                cls.model.check_required(merged, node=cls.type_name)  # raises DF-101
             row = merged
         else:
             row = cls.model.complete_for_insert(merged, node=cls.type_name)
@@ -144,7 +146,12 @@ class UpsertNode(Node):
 
     async def run_prepared(self, prepared: Any) -> dict[str, Any]:
         merged, conflict_on, update = prepared
-        return await self._upsert(type(self)._complete(merged, conflict_on), conflict_on, update)
+        cls = type(self)
+        if len(merged) == row_plan(cls).size and "id" not in merged:
+            row = merged  # every field given: prepare() checked this very row; no default to compute
+        else:
+            row = cls._complete(merged, conflict_on)
+        return await self._upsert(row, conflict_on, update)
 
     async def _upsert(self, row: dict[str, Any], conflict_on: list[str], update: dict[str, Any]) -> dict[str, Any]:
         cls = type(self)
