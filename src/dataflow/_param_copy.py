@@ -83,20 +83,6 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
     raise LookupError
 
 
-def _shallow_leaf(value: Any, seen: set[int]) -> Any:
-    """A copy of ``value`` when it is a dict (str keys) or a list of atomic values, met
-    for the first time; else None (the caller walks it with :func:`_plain_copy`)."""
-    t = type(value)
-    if t is dict:
-        if id(value) not in seen and set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
-            seen.add(id(value))
-            return value.copy()
-    elif t is list and id(value) not in seen and set(map(type, value)) <= _ATOMIC:
-        seen.add(id(value))
-        return value.copy()
-    return None
-
-
 def copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
     source = dict(params or {})
@@ -108,15 +94,23 @@ def copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     # call per value; anything deeper is walked.
     seen: set[int] = set()
     for key, value in source.items():
-        if type(value) in _ATOMIC:
+        t = type(value)
+        if t in _ATOMIC:
             continue
-        leaf = _shallow_leaf(value, seen)
-        if leaf is None:
-            try:
-                leaf = _plain_copy(value, seen)
-            except LookupError:
-                return copy.deepcopy(dict(params or {}))
-        source[key] = leaf
+        if id(value) not in seen:
+            if t is dict:
+                if set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
+                    seen.add(id(value))
+                    source[key] = value.copy()
+                    continue
+            elif t is list and set(map(type, value)) <= _ATOMIC:
+                seen.add(id(value))
+                source[key] = value.copy()
+                continue
+        try:
+            source[key] = _plain_copy(value, seen)
+        except LookupError:
+            return copy.deepcopy(dict(params or {}))
     return source
 
 

@@ -230,3 +230,36 @@ def test_unbound_resolution_follows_instances_being_declared_closed_and_collecte
     asyncio.run(third.close())
     with pytest.raises(UnknownNodeTypeError):
         owner_of_unbound()
+
+
+def test_run_ids_are_uuid4_text_unique_across_threads_and_forks() -> None:
+    import os
+    import threading
+    import uuid
+
+    from dataflow._runtime import _run_id
+
+    ids: list[str] = []
+
+    def take() -> None:
+        ids.extend(_run_id() for _ in range(2_000))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == len(ids) == 8_000
+    for run_id in ids[:50]:
+        parsed = uuid.UUID(run_id)
+        assert parsed.hex == run_id and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child draws its own random half: its ids cannot repeat the parent's
+        os.write(write, _run_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert uuid.UUID(child).version == 4 and child[:16] != _run_id()[:16]

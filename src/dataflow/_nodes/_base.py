@@ -211,14 +211,16 @@ class Node:
     # --- running ------------------------------------------------------------------------------
 
     @classmethod
-    async def on_connection(
+    def on_connection(
         cls, operation: Callable[[Connection], Awaitable[T]], cache_key: tuple[str, Sequence[Any]] | None = None
-    ) -> T:
-        """Run ``operation`` on the execution context's connection, creating the table first if needed.
+    ) -> Awaitable[T]:
+        """Run ``operation`` on the execution context's connection, creating the table first if needed
+        (await the result).
 
         ``cache_key`` (the statement: its SQL and values) lets the query cache keep a read's result.
         """
-        return await cls.execution_context().run(
+        # Not a coroutine of its own: every statement of every node passes here.
+        return cls.execution_context().run(
             cls.model.name, cls.statements.table_ddl, operation, read=cls.reads_only, cache_key=cache_key
         )
 

@@ -37,7 +37,7 @@ def check_id(cls: type[Node], value: Any) -> Any:
 
 def check_filter(cls: type[Node], value: Any) -> Mapping[str, Any]:
     """``filter``: a dict (``None`` means no filter). Its contents are checked when it is compiled."""
-    if value is not None and not isinstance(value, Mapping):
+    if value is not None and type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidParameterError(
             f"{cls.type_name} parameter 'filter' must be a dict, got {type(value).__name__}.",
             context=cls.error_context(parameter="filter"),
@@ -63,7 +63,7 @@ def check_non_negative_int(key: str) -> Any:
 
 def check_fields(cls: type[Node], value: Any, key: str = "fields") -> dict[str, Any]:
     """``fields`` (and upsert's ``update``): a non-empty dict of field values, never ``id``."""
-    if not isinstance(value, Mapping) or not value:
+    if (type(value) is not dict and not isinstance(value, Mapping)) or not value:
         raise InvalidParameterError(
             f"{cls.type_name} parameter {key!r} must be a non-empty dict of field values, got {value!r:.60}.",
             context=cls.error_context(parameter=key),
@@ -96,7 +96,7 @@ def conflict_target(cls: type[Node], value: Any, default: Sequence[str]) -> list
     if isinstance(target, str):
         target = [target]
     known: set[tuple[str, ...]] = cls.__dict__.get("_conflict_targets") or set()
-    plain = type(target) is list and all(type(t) is str for t in target)
+    plain = type(target) is list and set(map(type, target)) == {str}
     if plain and tuple(target) in known:  # checked before: a unique target of the model
         return list(target)
     if not isinstance(target, (list, tuple)) or not target or not all(isinstance(t, str) for t in target):

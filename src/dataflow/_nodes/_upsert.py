@@ -41,7 +41,7 @@ def _check_dict(key: str) -> Any:
     def check(cls: type[Node], value: Any) -> Mapping[str, Any]:
         if value is None:
             return {}
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # a dict skips the ABC check
             raise InvalidParameterError(
                 f"{cls.type_name} parameter {key!r} must be a dict.", context=cls.error_context(parameter=key)
             )
@@ -92,7 +92,7 @@ class UpsertNode(Node):
     def _checked(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
         """The insert values before defaults, the conflict target and the update values, all checked."""
         where = values.get("where")
-        if not isinstance(where, Mapping) or not where:
+        if (type(where) is not dict and not isinstance(where, Mapping)) or not where:
             raise InvalidParameterError(
                 f"{cls.type_name} needs 'where': a non-empty dict of field values that identify the record.",
                 context=cls.error_context(parameter="where"),
