@@ -74,7 +74,7 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
         if t is list and len(value) > 8 and (records := _flat_dicts(value)) is not None:
             return records
         if t is dict:
-            if set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
+            if _plain_leaf(value):
                 return value.copy()  # str keys and atomic values (a filter such as {"active": True})
             return {
                 k if type(k) is str else _plain_copy(k, seen): _plain_copy(v, seen) for k, v in value.items()
@@ -83,30 +83,39 @@ def _plain_copy(value: Any, seen: set[int]) -> Any:
     raise LookupError
 
 
+def _plain_leaf(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether ``value`` holds only atomic values (and str keys): a shallow copy is a deep one."""
+    if len(value) > 8:  # long: C-level passes beat a Python loop
+        if type(value) is dict:
+            return set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR
+        return set(map(type, value)) <= _ATOMIC
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in _ATOMIC:
+                return False
+        return True
+    for item in value:
+        if type(item) not in _ATOMIC:
+            return False
+    return True
+
+
 def copy_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """``copy.deepcopy(dict(params or {}))``, without deepcopy's cost for plain JSON-like params."""
     source = dict(params or {})
-    if set(map(type, source.values())) <= _ATOMIC and set(map(type, source)) <= _STR:
-        return source  # str keys and atomic values: the new dict is a deep copy
-    if not set(map(type, source)) <= _STR:
-        return _copied(source)
-    # One level of plain dicts and lists under str keys (an upsert's where/create/update) without a
-    # call per value; anything deeper is walked.
+    # Str keys with atomic values, or one level of plain dicts and lists (an upsert's where / create /
+    # update), in one loop; anything deeper is walked by _plain_copy.
     seen: set[int] = set()
     for key, value in source.items():
+        if type(key) is not str:
+            return _copied(dict(params or {}))
         t = type(value)
         if t in _ATOMIC:
             continue
-        if id(value) not in seen:
-            if t is dict:
-                if set(map(type, value.values())) <= _ATOMIC and set(map(type, value)) <= _STR:
-                    seen.add(id(value))
-                    source[key] = value.copy()
-                    continue
-            elif t is list and set(map(type, value)) <= _ATOMIC:
-                seen.add(id(value))
-                source[key] = value.copy()
-                continue
+        if (t is dict or t is list) and id(value) not in seen and _plain_leaf(value):
+            seen.add(id(value))
+            source[key] = value.copy()
+            continue
         try:
             source[key] = _plain_copy(value, seen)
         except LookupError:
