@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ._database_aliases import joins
 from ._dialects import Backend, Connection, Pool, PoolSettings, TableDDL
 from ._enhancer import ErrorEnhancer, default_enhancer
 from ._error_base import DataFlowError
@@ -37,7 +38,7 @@ from ._tx_metrics import TransactionMetrics
 from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
 
-__all__ = ["ExecutionContext", "alias_database", "live_contexts"]
+__all__ = ["ExecutionContext", "live_contexts"]
 
 T = TypeVar("T")
 
@@ -47,25 +48,9 @@ _contexts: weakref.WeakSet[ExecutionContext] = weakref.WeakSet()
 _leaders: list[ExecutionContext] = []
 
 
-#: ``(alias, database)``: a context on ``alias`` counts as one on ``database`` when it joins an isolation.
-_aliases: list[tuple[DatabaseURL, DatabaseURL]] = []
-
-
 def live_contexts() -> list[ExecutionContext]:
     """Every live execution context in the process."""
     return list(_contexts)
-
-
-def alias_database(alias: DatabaseURL, database: DatabaseURL) -> None:
-    """Let contexts on ``alias`` join isolations on ``database`` (under xdist: instances created from
-    ``DATABASE_URL`` before the plugin pointed it at the worker's database)."""
-    _aliases.append((alias, database))
-
-
-def _joins(url: DatabaseURL, leader: DatabaseURL) -> bool:
-    if url.same_database(leader):
-        return True
-    return any(url.same_database(alias) and leader.same_database(target) for alias, target in _aliases)
 
 
 class _Lease:
@@ -163,7 +148,7 @@ class ExecutionContext:
         self.watch: Watcher | None = None
         _contexts.add(self)
         for leader in _leaders:
-            if _joins(url, leader.url):
+            if joins(url, leader.url):
                 self.follow(leader)
                 break
 
@@ -284,7 +269,7 @@ class ExecutionContext:
         """A new transaction block (a savepoint when one is active)."""
         return Transaction(self.root, options=options)
 
-    async def run(
+    def run(
         self,
         model: str,
         ddl: Callable[[], TableDDL],
@@ -292,8 +277,9 @@ class ExecutionContext:
         *,
         read: bool = False,
         cache_key: tuple[str, Sequence[Any]] | None = None,
-    ) -> T:
-        """Run ``operation`` on the right connection, creating the model's table first if needed.
+    ) -> Awaitable[T]:
+        """Run ``operation`` on the right connection, creating the model's table first if needed
+        (await the result).
 
         Args:
             model: The model's name.
@@ -303,7 +289,20 @@ class ExecutionContext:
             cache_key: With the query cache on, a read's result is kept under its statement (SQL
                 and values); ``None``: not cached.
         """
-        if not self.schema.check(model):
+        known = self.schema.check(model)
+        if known and self.watch is None and self.replicas is None and self.query_cache is None:
+            # The common case, without a coroutine of its own (every statement passes here).
+            tx = self.current_transaction()
+            if tx is not None:
+                tx.root.models.add(model)
+            return self._plain(operation)
+        return self._run(known, model, ddl, operation, read, cache_key)
+
+    async def _run(
+        self, known: bool, model: str, ddl: Callable[[], TableDDL], operation: Callable[[Connection], Awaitable[T]],
+        read: bool, cache_key: tuple[str, Sequence[Any]] | None,
+    ) -> T:
+        if not known:
             await self.create_table(model, ddl)
         tx = self.current_transaction()
         if tx is not None:
@@ -431,7 +430,7 @@ class ExecutionContext:
         followers = [
             c
             for c in live_contexts()
-            if c is not self and c.leader is None and not c.pools.closed and _joins(c.url, self.url)
+            if c is not self and c.leader is None and not c.pools.closed and joins(c.url, self.url)
         ]
         for context in followers:
             context.check_can_follow()

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from .._database_aliases import alias_database
 from .._dataflow import DataFlow
 from .._dialects import backend_for, parse_url
 from .._errors import DataFlowError, EscapedWritesError
-from .._executor import alias_database
 from ._escapes import EscapeWatch, SessionProbe, escapes_allowed
 from ._seed import SeedState
 from ._urls import run_worker
