@@ -11,6 +11,7 @@ converters are passed in as globals of the generated code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["RecordMaker", "record_maker"]
@@ -49,8 +50,17 @@ def _slow_one(names: tuple[str, ...], converters: dict[str, Callable[[Any], Any]
 
 def record_maker(names: Sequence[str], converters: dict[str, Callable[[Any], Any]]) -> RecordMaker:
     """The :class:`RecordMaker` of a model whose columns are ``names``; ``converters``: the backend's
-    conversion of each field's stored value (fields without one are taken as they are)."""
-    fields = tuple(names)
+    conversion of each field's stored value (fields without one are taken as they are).
+
+    Made once per set of columns and converters: every DataFlow instance that declares the same
+    model (one per test, with a function-scoped fixture) shares it.
+    """
+    return _maker(tuple(names), tuple(converters.items()))
+
+
+@lru_cache(maxsize=512)
+def _maker(fields: tuple[str, ...], conversions: tuple[tuple[str, Callable[[Any], Any]], ...]) -> RecordMaker:
+    converters = dict(conversions)
     namespace: dict[str, Any] = {"_short": _slow_one(fields, converters), "_width": len(fields)}
     items = []
     for index, name in enumerate(fields):
