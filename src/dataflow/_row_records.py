@@ -20,18 +20,14 @@ Record = dict[str, Any]
 
 
 class RecordMaker:
-    """``one(row)`` and ``many(rows)``: a row (columns in ``names`` order, extra columns after them)
-    as a record dict, converted; a row with fewer columns keeps the columns it has."""
+    """``one(row)`` and ``many(rows)``: a row (columns in the model's field order, extra columns after
+    them) as a record dict, converted; a row with fewer columns keeps the columns it has."""
 
-    __slots__ = ("names", "one", "many")
+    __slots__ = ("one", "many")
 
     def __init__(
-        self,
-        names: Sequence[str],
-        one: Callable[[Sequence[Any]], Record],
-        many: Callable[[Sequence[Sequence[Any]]], list[Record]],
+        self, one: Callable[[Sequence[Any]], Record], many: Callable[[Sequence[Sequence[Any]]], list[Record]]
     ) -> None:
-        self.names = tuple(names)
         self.one = one
         self.many = many
 
@@ -81,4 +77,4 @@ def _maker(fields: tuple[str, ...], conversions: tuple[tuple[str, Callable[[Any]
         f"    return [{display} for r in rows]\n"
     )
     exec(compile(source, f"<dataflow records of {', '.join(fields)[:60]}>", "exec"), namespace)
-    return RecordMaker(fields, namespace["one"], namespace["many"])
+    return RecordMaker(namespace["one"], namespace["many"])

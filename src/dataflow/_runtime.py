@@ -174,8 +174,8 @@ class _RunIds:
         head = bytearray(os.urandom(8))
         head[6] = head[6] & 0x0F | 0x40  # version 4
         self.head = head.hex()
-        self.start = int.from_bytes(os.urandom(8)) & self._COUNTER_BITS
-        self.counter = itertools.count(self.start)  # next() on a count is atomic: safe across threads
+        start = int.from_bytes(os.urandom(8)) & self._COUNTER_BITS
+        self.counter = itertools.count(start)  # next() on a count is atomic: safe across threads
 
     def new(self) -> str:
         return f"{self.head}{next(self.counter) & self._COUNTER_BITS | self._VARIANT:016x}"

@@ -33,6 +33,7 @@ def workflow_label() -> str | None:
     workflow = WORKFLOW.get()
     return None if workflow is None else workflow.label
 
+
 #: Durations kept per group for the percentiles.
 WINDOW = 10_000
 #: Workflows kept (least recently used ones are dropped first).

@@ -119,11 +119,15 @@ class UpsertNode(Node):
         return {**create_values, **where_values}, conflict_on, update_values
 
     @classmethod
+    def _given_whole(cls, merged: dict[str, Any]) -> bool:
+        """Whether ``merged`` gives every field (no default to compute) and no id."""
+        return len(merged) == row_plan(cls).size and "id" not in merged
+
+    @classmethod
     def _complete(cls, merged: dict[str, Any], conflict_on: list[str]) -> dict[str, Any]:
         """The row to insert: ``merged`` with defaults (DF-101 for a missing required field)."""
-        plan = row_plan(cls)
-        if len(merged) == plan.size and "id" not in merged:  # no default to compute
-            if not plan.has_required(merged):
+        if cls._given_whole(merged):
+            if not row_plan(cls).has_required(merged):
                 cls.model.check_required(merged, node=cls.type_name)  # raises DF-101
             row = merged
         else:
@@ -147,10 +151,8 @@ class UpsertNode(Node):
     async def run_prepared(self, prepared: Any) -> dict[str, Any]:
         merged, conflict_on, update = prepared
         cls = type(self)
-        if len(merged) == row_plan(cls).size and "id" not in merged:
-            row = merged  # every field given: prepare() checked this very row; no default to compute
-        else:
-            row = cls._complete(merged, conflict_on)
+        # Every field given: prepare() checked this very row. Otherwise defaults are computed per run.
+        row = merged if cls._given_whole(merged) else cls._complete(merged, conflict_on)
         return await self._upsert(row, conflict_on, update)
 
     async def _upsert(self, row: dict[str, Any], conflict_on: list[str], update: dict[str, Any]) -> dict[str, Any]:
