@@ -121,3 +121,20 @@ def test_pytest_in_a_child_rewrites_its_plugins_and_tests(tmp_path: Path) -> Non
     assert proc.returncode == 1, output
     assert "At index 1 diff: 2 != 3" in output
     assert "PytestAssertRewriteWarning" not in output
+
+
+def test_commands_without_plugin_autoload_get_a_server_that_preloads_black(tmp_path: Path) -> None:
+    # The python blocks' runs: pytest loads only the plugins named with -p, so black (most of what
+    # pytest-examples costs to import) comes from the server, and pytest still rewrites the plugin.
+    (tmp_path / "which.py").write_text("import sys\nprint(sorted({'black', 'pytest_examples'} & set(sys.modules)))\n",
+                                       encoding="utf-8")
+    (tmp_path / "test_it.py").write_text("def test_it():\n    assert [1, 2] == [1, 3]\n", encoding="utf-8")
+    env = _env(**{forkserver.AUTOLOAD_OFF: "1"})
+    assert forkserver.run(["-m", "which"], tmp_path, env, timeout=60).stdout == "['black']\n"
+    assert forkserver.run(["-m", "which"], tmp_path, _env(), timeout=60).stdout == "[]\n"
+    proc = forkserver.run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_examples", "test_it.py"],
+                          tmp_path, env, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "At index 1 diff: 2 != 3" in output
+    assert "PytestAssertRewriteWarning" not in output

@@ -36,6 +36,12 @@ STARTUP_ENV = ("PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHO
 #: pytest-examples, black (it imports platformdirs, a plugin's package) and dataflow.testing are not
 #: here; the server checks that nothing it imported is a plugin's (see ``_plugin_modules``).
 PRELOAD = ("pytest", "psycopg", "dataflow")
+#: Set in a command's environment (the python blocks' runs), pytest loads no plugin by entry point and
+#: rewrites only the modules it is given with ``-p``: a server for such commands preloads these too
+#: (black's compiled modules are most of the cost of importing pytest-examples) and checks only that
+#: it imported no module an entry point names.
+AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+PRELOAD_AUTOLOAD_OFF = ("black",)
 
 
 def enabled() -> bool:
@@ -114,7 +120,7 @@ _servers: dict[tuple[str, ...], _Server] = {}
 
 
 def _key(env: dict[str, str]) -> tuple[str, ...]:
-    return tuple(env.get(name, "\0") for name in STARTUP_ENV)
+    return tuple(env.get(name, "\0") for name in (*STARTUP_ENV, AUTOLOAD_OFF))
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -127,7 +133,7 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
     try:
         if server is None or server.proc.poll() is not None:
             server = _servers[key] = _Server({name: env[name] for name in env if name in STARTUP_ENV or
-                                              name in ("PATH", "HOME", "LANG", "LC_ALL")})
+                                              name in (AUTOLOAD_OFF, "PATH", "HOME", "LANG", "LC_ALL")})
         return server.run(argv, cwd, env, timeout)
     except (ForkServerError, TimeoutError, OSError, ValueError, KeyError) as exc:
         if server is not None:
@@ -176,6 +182,10 @@ def _plugin_modules() -> set[str]:
     from importlib.metadata import distributions
 
     names = set()
+    if os.environ.get(AUTOLOAD_OFF):  # only what ``-p`` names is rewritten: an entry point's module
+        for dist in distributions():
+            names |= {entry.module for entry in dist.entry_points if entry.group == "pytest11"}
+        return {module for module in sys.modules if any(module == n or module.startswith(n + ".") for n in names)}
     for dist in distributions():
         if any(entry.group == "pytest11" for entry in dist.entry_points):
             for file in dist.files or []:
@@ -213,6 +223,7 @@ def _exit(code: int) -> NoReturn:
 
 
 def _serve() -> None:
+    import gc
     import importlib
 
     # Requests come on stdin, replies go to the original stdout; the children's stdio are files.
@@ -222,7 +233,7 @@ def _serve() -> None:
     os.dup2(null, 1)
     os.close(null)
     sys.path[0] = os.getcwd()
-    for name in PRELOAD:
+    for name in PRELOAD + (PRELOAD_AUTOLOAD_OFF if os.environ.get(AUTOLOAD_OFF) else ()):
         try:
             importlib.import_module(name)
         except ImportError:  # not installed here: a child that needs it imports it itself
@@ -241,6 +252,9 @@ def _serve() -> None:
         reply({"ready": False, "plugin modules imported": plugins})
         return
     reply({"ready": True})
+    # What the server imported is never garbage: the children's collections (pytest runs one or two
+    # at exit) skip it, instead of walking every preloaded module's objects each time.
+    gc.freeze()
     for line in inbox:
         request = json.loads(line)
         pid = os.fork()
