@@ -6,10 +6,15 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from _pytest.pathlib import make_numbered_dir
 from _subprocess import child_env
+from doc_validation.docval import forkserver
 from ts_helpers import INNER_INI, database_name, pg_query
 
 from dataflow import DataFlow
@@ -58,7 +63,27 @@ class InnerSuite:
             self.server.drop_database(name)
 
     def run(self, *args: str, timeout: float = 120) -> pytest.RunResult:
-        return self.pytester.runpytest_subprocess(*args, timeout=timeout)
+        """``pytester.runpytest_subprocess(*args)``, started as a fork of the doc harness's server
+        (pytest, psycopg and dataflow imported once per worker; ``DOCVAL_FORK=0``: a plain subprocess)."""
+        if not forkserver.enabled():
+            return self.pytester.runpytest_subprocess(*args, timeout=timeout)
+        basetemp = make_numbered_dir(root=self.pytester.path, prefix="runpytest-", mode=0o700)
+        argv = ["-m", "pytest", f"--basetemp={basetemp}", *args]
+        env = dict(os.environ)  # what pytester.popen passes: the working directory first on PYTHONPATH
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+        print("running: python", *argv, "(fork server)")
+        print("     in:", Path.cwd())
+        started = time.monotonic()
+        try:
+            proc = forkserver.run(argv, Path.cwd(), env, timeout)
+        except forkserver.ForkServerError:
+            return self.pytester.runpytest_subprocess(*args, timeout=timeout)
+        if proc.returncode == -9 and proc.stderr.endswith(f"timed out after {timeout}s"):
+            raise self.pytester.TimeoutExpired(f"{timeout} second timeout expired running: {argv}")
+        print(proc.stdout)
+        print(proc.stderr, file=sys.stderr)
+        return pytest.RunResult(proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(),
+                                time.monotonic() - started)
 
 
 @pytest.fixture

@@ -119,6 +119,22 @@ class _Server:
 _servers: dict[tuple[str, ...], _Server] = {}
 
 
+def _startup_env(env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """``env`` as the server's interpreter needs it: a ``PYTHONPATH`` that starts with the working
+    directory (as pytester sets it) serves as the rest of it, since ``python -m`` puts the working
+    directory first on ``sys.path`` anyway (the child still gets ``env`` as it is)."""
+    path = env.get("PYTHONPATH")
+    if path is None:
+        return env
+    first, _, rest = path.partition(os.pathsep)
+    if first != str(cwd):
+        return env
+    startup = {name: value for name, value in env.items() if name != "PYTHONPATH"}
+    if rest:
+        startup["PYTHONPATH"] = rest
+    return startup
+
+
 def _key(env: dict[str, str]) -> tuple[str, ...]:
     return tuple(env.get(name, "\0") for name in (*STARTUP_ENV, AUTOLOAD_OFF))
 
@@ -128,11 +144,12 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
     ``subprocess.run(..., capture_output=True, text=True)``; a timeout kills the child (exit -9)."""
     if argv[:1] != ["-m"] or len(argv) < 2:
         raise ValueError(f"the fork server runs python -m commands only, not {argv}")
-    key = _key(env)
+    startup = _startup_env(env, cwd)
+    key = _key(startup)
     server = _servers.get(key)
     try:
         if server is None or server.proc.poll() is not None:
-            server = _servers[key] = _Server({name: env[name] for name in env if name in STARTUP_ENV or
+            server = _servers[key] = _Server({name: startup[name] for name in startup if name in STARTUP_ENV or
                                               name in (AUTOLOAD_OFF, "PATH", "HOME", "LANG", "LC_ALL")})
         return server.run(argv, cwd, env, timeout)
     except (ForkServerError, TimeoutError, OSError, ValueError, KeyError) as exc:
