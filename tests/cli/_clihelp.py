@@ -1,4 +1,10 @@
-"""Helpers of the command-line tests: every command runs as a subprocess, as a user would run it."""
+"""Helpers of the command-line tests: every command runs as a process of its own, as a user would run it.
+
+The ``dataflow`` script and ``python -m`` commands start as forks of the doc harness's server
+(``tests/doc_validation/docval/forkserver.py``: the imports of pytest, psycopg and dataflow done once
+per worker), the script as ``python -m dataflow``, which runs the same ``main``. ``fork=False`` (the
+tests of the script itself) and ``DOCVAL_FORK=0`` start real subprocesses.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from _subprocess import child_env as shared_child_env
+from doc_validation.docval import forkserver
 
 BIN = Path(sys.executable).parent
 
@@ -33,9 +40,25 @@ def child_env(database_url: str | None, **extra: str) -> dict[str, str]:
 
 
 def run(
-    args: list[str], cwd: Path, env: Mapping[str, str], timeout: float = 180
+    args: list[str], cwd: Path, env: Mapping[str, str], timeout: float = 180, *, fork: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command and capture its output."""
+    """Run a command and capture its output (``subprocess.TimeoutExpired`` after ``timeout``)."""
+    module_argv: list[str] = []
+    if args[:1] == [dataflow_command()]:
+        module_argv = ["-m", "dataflow", *args[1:]]
+    elif args[:2] == [sys.executable, "-m"]:
+        module_argv = args[1:]
+    else:
+        fork = False
+    if fork and forkserver.enabled():
+        try:
+            proc = forkserver.run(module_argv, cwd, dict(env), timeout)
+        except forkserver.ForkServerError:
+            pass
+        else:
+            if proc.returncode == -9 and proc.stderr.endswith(f"timed out after {timeout}s"):
+                raise subprocess.TimeoutExpired(args, timeout, proc.stdout, proc.stderr)
+            return subprocess.CompletedProcess(args, proc.returncode, proc.stdout, proc.stderr)
     return subprocess.run(args, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout)
 
 

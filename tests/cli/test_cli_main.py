@@ -17,7 +17,7 @@ def command_names() -> list[str]:
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
-    proc = run([dataflow_command(), "--help"], tmp_path, child_env(None))
+    proc = run([dataflow_command(), "--help"], tmp_path, child_env(None), fork=False)  # the script itself
     assert proc.returncode == 0, proc.stderr
     listed = re.findall(r"^    (\w+) ", proc.stdout, flags=re.MULTILINE)
     assert listed == command_names()
@@ -34,13 +34,13 @@ def test_every_command_has_help_and_json(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_dataflow_is_the_same_command(tmp_path: Path) -> None:
-    proc = run([sys.executable, "-m", "dataflow", "--version"], tmp_path, child_env(None))
+    proc = run([sys.executable, "-m", "dataflow", "--version"], tmp_path, child_env(None), fork=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"dataflow {__version__}"
 
 
 def test_no_command_is_bad_usage(tmp_path: Path) -> None:
-    proc = run([dataflow_command()], tmp_path, child_env(None))
+    proc = run([dataflow_command()], tmp_path, child_env(None), fork=False)
     assert proc.returncode == 2
     assert "usage: dataflow" in proc.stderr
 
