@@ -31,7 +31,9 @@ SITE_DIR = ROOT / "site"
 SITE_LOG = ROOT / ".nox" / "site-build.log"
 #: Four workers on the 2-core CI machine: a worker waits on child processes, its servers and
 #: aiosqlite's thread hand-offs about half the time (tests/integration: 233 s with -n 2, 171 s with -n 4).
-PYTEST_PARALLEL = ("-n", "4")
+#: loadgroup: the tests of one ``xdist_group`` (the streaming replica's, the new-user quick start's)
+#: run on one worker, which starts their replica or virtualenv once; the rest are spread as by ``load``.
+PYTEST_PARALLEL = ("-n", "4", "--dist", "loadgroup")
 PYTEST_TIMEOUT = "--timeout=300"
 #: The slowest tests of every run, so the 25-minute budget can be watched from the CI log.
 PYTEST_DURATIONS = "--durations=30"

@@ -61,6 +61,10 @@ ENV_REQUIRE = "DATAFLOW_TEST_REQUIRE_POSTGRES"
 ENV_BENCH_URL = "DATAFLOW_BENCH_POSTGRES_URL"
 """Set by the ``run`` command: URL of a fresh database for the wrapped command."""
 
+REPLICA_GROUP = "postgres-replica"
+"""The ``xdist_group`` of every test that uses the streaming replica: under ``--dist loadgroup`` they
+run on one worker, which starts one replica instead of one per worker."""
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT_WRAPPER = REPO_ROOT / ".ci" / "pg_ctl_as_postgres"
 PG_SEARCH_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)

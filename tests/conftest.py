@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pytest
 from _postgres import (
+    REPLICA_GROUP,
     PostgresServer,
     PostgresUnavailableError,
     ReplicaServer,
@@ -157,6 +158,16 @@ def backend(request: pytest.FixtureRequest) -> str:
     if name == "postgresql":
         request.getfixturevalue("postgres_server")
     return name
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the streaming replica share one xdist worker (``REPLICA_GROUP``)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if "postgres_replica" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(REPLICA_GROUP))
 
 
 @pytest.fixture(scope="session")

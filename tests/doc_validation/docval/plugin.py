@@ -4,7 +4,9 @@ parameters, the summary and the ``--update-docs`` rewrites.
 The root ``tests/conftest.py`` loads it (``pytest_plugins``) so that its options work for the whole
 suite as well as for ``pytest tests/doc_validation``. It changes nothing for other tests: it
 parametrizes only the doc tests (the functions that ask for ``doc_case``, ``doc_block`` or
-``doc_page``), leaves xdist's distribution alone, and prints its summary only when doc tests ran.
+``doc_page``), and prints its summary only when doc tests ran. Of xdist's distribution it sets one
+thing: the cases that use the streaming replica join the replica's ``xdist_group``, so that under
+``--dist loadgroup`` one worker starts it.
 
 Options (the environment variables work too, e.g. through nox):
 
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _postgres import REPLICA_GROUP
 
 from .report import apply_updates, summary_lines
 from .settings import REPO, SETTINGS, UPDATE_DIR_ENV, Settings, settings
@@ -59,9 +62,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     inventory = settings(metafunc.config).inventory()
     if "doc_case" in names:
-        runs = [(case, backend) for case in inventory.cases() for backend in case.backends]
-        metafunc.parametrize(("doc_case", "doc_backend"), runs,
-                             ids=[f"{case.label}-{backend}" for case, backend in runs])
+        # The mark exists only where xdist is loaded (an inner run with -p no:xdist rejects it).
+        replica = [pytest.mark.xdist_group(REPLICA_GROUP)] if metafunc.config.pluginmanager.hasplugin("xdist") else []
+        runs = [
+            pytest.param(case, backend, id=f"{case.label}-{backend}",
+                         marks=replica if replica and _uses_replica(inventory, case, backend) else [])
+            for case in inventory.cases() for backend in case.backends
+        ]
+        metafunc.parametrize(("doc_case", "doc_backend"), runs)
     if "doc_block" in names:
         metafunc.parametrize("doc_block", inventory.classified, ids=[c.block.label for c in inventory.classified])
     if "doc_page" in names:
@@ -81,13 +89,22 @@ REPLICA_VARIABLE = "DATABASE_REPLICA_URL"
 REDIS_VARIABLE = "REDIS_URL"
 
 
-def _case_blocks(request: pytest.FixtureRequest, doc_backend: str) -> list[Any]:
+def _blocks(inventory: Any, case: Any, backend: str) -> list[Any]:
     """The blocks a case runs: its own, and for an output block its page project's files."""
-    case = request.getfixturevalue("doc_case")
     blocks = list(case.members)
     if case.kind == "output":  # an output block runs its page project's files
-        blocks += settings(request.config).inventory().project_files(case.page, case.first.project, doc_backend)
+        blocks += inventory.project_files(case.page, case.first.project, backend)
     return blocks
+
+
+def _uses_replica(inventory: Any, case: Any, backend: str) -> bool:
+    blocks = _blocks(inventory, case, backend)
+    return backend == "postgresql" and any(REPLICA_VARIABLE in member.block.content for member in blocks)
+
+
+def _case_blocks(request: pytest.FixtureRequest, doc_backend: str) -> list[Any]:
+    """The blocks a case runs (:func:`_blocks`)."""
+    return _blocks(settings(request.config).inventory(), request.getfixturevalue("doc_case"), doc_backend)
 
 
 @pytest.fixture
