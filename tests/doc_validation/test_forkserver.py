@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,19 +109,28 @@ def test_a_dead_server_falls_back_to_a_plain_subprocess(probe: Path) -> None:
     assert forkserver.run(["-m", "probe_module", "0"], probe, env, timeout=60).returncode == 0  # a new server
 
 
-def test_pytest_in_a_child_rewrites_its_plugins_and_tests(tmp_path: Path) -> None:
-    # The server imports no plugin module, so the child's pytest can rewrite their asserts (and
-    # says nothing about modules imported too early); a test's assert is rewritten as usual.
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["dataflow.testing"]\n', encoding="utf-8")
-    (tmp_path / "test_it.py").write_text("def test_it():\n    assert [1, 2] == [1, 3]\n", encoding="utf-8")
-    env = _env(PYTHONPATH=os.pathsep.join([str(Path(forkserver.__file__).parents[3] / "src"),
-                                           str(Path(forkserver.__file__).parent)]))
-    proc = forkserver.run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "test_it.py"],
-                          tmp_path, env, timeout=120)
+FAILING_TEST = "def test_it():\n    assert [1, 2] == [1, 3]\n"
+
+
+def _fails_with_a_rewritten_assert(proc: subprocess.CompletedProcess[str]) -> None:
+    """The child's pytest ran ``FAILING_TEST`` with its assert rewritten and warned of no module
+    imported too early to rewrite."""
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "At index 1 diff: 2 != 3" in output
     assert "PytestAssertRewriteWarning" not in output
+
+
+def test_pytest_in_a_child_rewrites_its_plugins_and_tests(tmp_path: Path) -> None:
+    # The server imports no plugin module, so the child's pytest can rewrite their asserts (and
+    # says nothing about modules imported too early); a test's assert is rewritten as usual.
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["dataflow.testing"]\n', encoding="utf-8")
+    (tmp_path / "test_it.py").write_text(FAILING_TEST, encoding="utf-8")
+    env = _env(PYTHONPATH=os.pathsep.join([str(Path(forkserver.__file__).parents[3] / "src"),
+                                           str(Path(forkserver.__file__).parent)]))
+    proc = forkserver.run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "test_it.py"],
+                          tmp_path, env, timeout=120)
+    _fails_with_a_rewritten_assert(proc)
 
 
 def test_commands_without_plugin_autoload_get_a_server_that_preloads_black(tmp_path: Path) -> None:
@@ -128,13 +138,10 @@ def test_commands_without_plugin_autoload_get_a_server_that_preloads_black(tmp_p
     # pytest-examples costs to import) comes from the server, and pytest still rewrites the plugin.
     (tmp_path / "which.py").write_text("import sys\nprint(sorted({'black', 'pytest_examples'} & set(sys.modules)))\n",
                                        encoding="utf-8")
-    (tmp_path / "test_it.py").write_text("def test_it():\n    assert [1, 2] == [1, 3]\n", encoding="utf-8")
+    (tmp_path / "test_it.py").write_text(FAILING_TEST, encoding="utf-8")
     env = _env(**{forkserver.AUTOLOAD_OFF: "1"})
     assert forkserver.run(["-m", "which"], tmp_path, env, timeout=60).stdout == "['black']\n"
     assert forkserver.run(["-m", "which"], tmp_path, _env(), timeout=60).stdout == "[]\n"
     proc = forkserver.run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_examples", "test_it.py"],
                           tmp_path, env, timeout=120)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, output
-    assert "At index 1 diff: 2 != 3" in output
-    assert "PytestAssertRewriteWarning" not in output
+    _fails_with_a_rewritten_assert(proc)
