@@ -50,15 +50,11 @@ def run(
         module_argv = args[1:]
     else:
         fork = False
-    if fork and forkserver.enabled():
-        try:
-            proc = forkserver.run(module_argv, cwd, dict(env), timeout)
-        except forkserver.ForkServerError:
-            pass
-        else:
-            if proc.returncode == -9 and proc.stderr.endswith(f"timed out after {timeout}s"):
-                raise subprocess.TimeoutExpired(args, timeout, proc.stdout, proc.stderr)
-            return subprocess.CompletedProcess(args, proc.returncode, proc.stdout, proc.stderr)
+    proc = forkserver.try_run(module_argv, cwd, dict(env), timeout) if fork else None
+    if proc is not None:
+        if forkserver.timed_out(proc, timeout):
+            raise subprocess.TimeoutExpired(args, timeout, proc.stdout, proc.stderr)
+        return subprocess.CompletedProcess(args, proc.returncode, proc.stdout, proc.stderr)
     return subprocess.run(args, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout)
 
 

@@ -65,8 +65,6 @@ class InnerSuite:
     def run(self, *args: str, timeout: float = 120) -> pytest.RunResult:
         """``pytester.runpytest_subprocess(*args)``, started as a fork of the doc harness's server
         (pytest, psycopg and dataflow imported once per worker; ``DOCVAL_FORK=0``: a plain subprocess)."""
-        if not forkserver.enabled():
-            return self.pytester.runpytest_subprocess(*args, timeout=timeout)
         basetemp = make_numbered_dir(root=self.pytester.path, prefix="runpytest-", mode=0o700)
         argv = ["-m", "pytest", f"--basetemp={basetemp}", *args]
         env = dict(os.environ)  # what pytester.popen passes: the working directory first on PYTHONPATH
@@ -74,11 +72,10 @@ class InnerSuite:
         print("running: python", *argv, "(fork server)")
         print("     in:", Path.cwd())
         started = time.monotonic()
-        try:
-            proc = forkserver.run(argv, Path.cwd(), env, timeout)
-        except forkserver.ForkServerError:
+        proc = forkserver.try_run(argv, Path.cwd(), env, timeout)
+        if proc is None:
             return self.pytester.runpytest_subprocess(*args, timeout=timeout)
-        if proc.returncode == -9 and proc.stderr.endswith(f"timed out after {timeout}s"):
+        if forkserver.timed_out(proc, timeout):
             raise self.pytester.TimeoutExpired(f"{timeout} second timeout expired running: {argv}")
         print(proc.stdout)
         print(proc.stderr, file=sys.stderr)

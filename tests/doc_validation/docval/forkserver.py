@@ -159,6 +159,21 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
         raise ForkServerError(str(exc)) from exc
 
 
+def try_run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str] | None:
+    """:func:`run` when the fork server is on and works; ``None``: start the command another way."""
+    if not enabled():
+        return None
+    try:
+        return run(argv, cwd, env, timeout)
+    except ForkServerError:
+        return None
+
+
+def timed_out(proc: subprocess.CompletedProcess[str], timeout: float) -> bool:
+    """Whether :func:`run` killed ``proc`` at its ``timeout``."""
+    return proc.returncode == -9 and proc.stderr.endswith(f"timed out after {timeout}s")
+
+
 @atexit.register
 def _close_all() -> None:
     for server in _servers.values():

@@ -98,8 +98,8 @@ def _blocks(inventory: Any, case: Any, backend: str) -> list[Any]:
 
 
 def _uses_replica(inventory: Any, case: Any, backend: str) -> bool:
-    blocks = _blocks(inventory, case, backend)
-    return backend == "postgresql" and any(REPLICA_VARIABLE in member.block.content for member in blocks)
+    return backend == "postgresql" and any(REPLICA_VARIABLE in member.block.content
+                                           for member in _blocks(inventory, case, backend))
 
 
 def _case_blocks(request: pytest.FixtureRequest, doc_backend: str) -> list[Any]:

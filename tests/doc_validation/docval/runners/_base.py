@@ -49,11 +49,10 @@ def subprocess_env(site: SiteConfig, database_url: str | None, workdir: Path | N
 def run_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` in ``cwd`` with exactly ``env``, its output captured; ``python -m`` commands start
     as forks of a server that has imported pytest and dataflow already (see ``forkserver``)."""
-    if cmd[:2] == [sys.executable, "-m"] and forkserver.enabled():
-        try:
-            return forkserver.run(cmd[1:], cwd, env, TIMEOUT)
-        except forkserver.ForkServerError:
-            pass  # the server failed: run this command the plain way
+    if cmd[:2] == [sys.executable, "-m"]:
+        forked = forkserver.try_run(cmd[1:], cwd, env, TIMEOUT)
+        if forked is not None:
+            return forked
     try:
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as exc:
