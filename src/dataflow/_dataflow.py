@@ -18,7 +18,7 @@ from ._errors import InvalidModelError
 from ._executor import ExecutionContext
 from ._migrations import MigrationCalls, migrations_for
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, generate_nodes, node_types_changed, register_owner
+from ._nodes import Node, NodeTypes, node_types_changed, register_owner
 from ._query import Statements
 from ._query_cache import QueryCache
 from ._replicas import replica_router
@@ -144,7 +144,6 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
         check_settings(settings)
         check_schema_cache(schema_cache_enabled, schema_cache_ttl, schema_cache_max_size, schema_cache_validation)
         self._models: dict[str, ModelSpec] = {}
-        self._nodes: dict[str, type[Node]] = {}
         self._statements: dict[str, Statements] = {}
         self._closed = False
         self._created_at = creation_site()
@@ -167,6 +166,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
             owner=repr(self),
             enhancer=self._enhancer, created_at=self._created_at,
         )
+        self._nodes = NodeTypes(self._context)
         self._migrations_dir = migrations_dir
         self._migrations: Migrations | None = None  # made on first use: the engine is imported then
         cache = cache_for(enable_query_cache, cache_ttl, cache_max_size, cache_backend, self._url)
@@ -294,7 +294,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
             statements = statements_for(spec, self._backend, self._row_security)
             self._models[spec.name] = spec
             self._statements[spec.name] = statements
-            self._nodes.update(generate_nodes(spec, statements, self._context))
+            self._nodes.declare(spec, statements)
             node_types_changed()
             return target
 
@@ -310,7 +310,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
     @property
     def nodes(self) -> dict[str, type[Node]]:
         """This instance's generated node types by name."""
-        return dict(self._nodes)
+        return self._nodes.all()
 
     def workflow(self) -> WorkflowBuilder:
         """A :class:`WorkflowBuilder` bound to this instance: node names resolve to its models.

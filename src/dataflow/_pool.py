@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import linecache
 import logging
 import os
 import sys
@@ -63,22 +64,53 @@ _NOT_USER_CODE = (
     "<frozen",
     os.path.dirname(traceback.__file__),
 )
+#: What a source file is, by file name (see :func:`_file_kind`).
+_file_kinds: dict[str, int] = {}
+_LIBRARY, _USER, _TEST_RUNNER = 0, 1, 2
+#: pytest's and pluggy's frames: below them lies only the test runner's own stack.
+_RUNNER_CODE = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
+
+
+def _file_kind(filename: str) -> int:
+    kind = _file_kinds.get(filename)
+    if kind is None:
+        if any(part in filename for part in _RUNNER_CODE):
+            kind = _TEST_RUNNER
+        elif any(part in filename for part in _NOT_USER_CODE):
+            kind = _LIBRARY
+        else:
+            kind = _USER
+        _file_kinds[filename] = kind
+    return kind
 
 
 def _creation_site() -> str:
     """The three innermost user frames that led to the pool's creation, formatted as a traceback.
 
     Walks the frames itself and reads the source of those three only: ``traceback.extract_stack()``
-    would read a line of every frame of pytest's deep stack, once per pool of every test.
+    would read a line of every frame of pytest's deep stack, once per pool of every test. Once a user
+    frame is found, the walk ends at the first frame of pytest or pluggy: what lies below is the
+    runner's stack (some 50 frames in a test, each made into a frame object when walked).
     """
     user: list[tuple[FrameType, int]] = []
     frame: FrameType | None = sys._getframe(3)  # past this function, PoolManager._create and its caller
     try:
         while frame is not None and len(user) < 3:
-            if not any(part in frame.f_code.co_filename for part in _NOT_USER_CODE):
+            kind = _file_kind(frame.f_code.co_filename)
+            if kind == _USER:
                 user.append((frame, frame.f_lineno))
+            elif kind == _TEST_RUNNER and user:
+                break
             frame = frame.f_back
-        return "".join(traceback.StackSummary.extract(reversed(user)).format()).rstrip() or "unknown"
+        # Formatted as a traceback's lines; no linecache.checkcache (a stat per file) and no carets.
+        lines = []
+        for found, lineno in reversed(user):
+            code = found.f_code
+            lines.append(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}')
+            source = linecache.getline(code.co_filename, lineno, found.f_globals).strip()
+            if source:
+                lines.append(f"    {source}")
+        return "\n".join(lines) or "unknown"
     finally:
         del frame, user
 

@@ -14,7 +14,7 @@ from .._model import ModelSpec
 
 if TYPE_CHECKING:
     from .._executor import ExecutionContext
-    from .._nodes import Node
+    from .._nodes import Node, NodeTypes
     from .._query import Statements
     from ._feed import ChangeFeed
 
@@ -30,7 +30,7 @@ class ChangeFeedCalls:
     _context: ExecutionContext
     _models: dict[str, ModelSpec]
     _statements: dict[str, Statements]
-    _nodes: dict[str, type[Node]]
+    _nodes: NodeTypes
 
     def node_type(self, name: str) -> type[Node] | None:
         """The node type called ``name`` (``"UserCreateNode"``, ``"ChangeDataCaptureNode"``), or ``None``."""

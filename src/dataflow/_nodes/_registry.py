@@ -37,7 +37,7 @@ __all__ = [
     "BUILTIN_NODES",
     "OPERATIONS",
     "NodeOwner",
-    "generate_nodes",
+    "NodeTypes",
     "live_owners",
     "register_builtin",
     "node_types_changed",
@@ -95,30 +95,69 @@ def builtin_node(name: str) -> type[Node] | None:
 NODES_MODULE = "dataflow.nodes"
 
 
-def generate_nodes(
-    model: ModelSpec, statements: Statements, context: ExecutionContext
-) -> dict[str, type[Node]]:
-    """The eleven node classes of ``model`` for one instance, by name (``UserCreateNode``, ...)."""
-    context_ref = weakref.ref(context)
-    created: dict[str, type[Node]] = {}
-    for suffix, base in OPERATIONS.items():
-        type_name = f"{model.name}{suffix}Node"
-        node_cls = type(
-            type_name,
-            (TenantNode, base) if model.tenant_field is not None else (base,),
-            {
-                "model": model,
-                "type_name": type_name,
-                "statements": statements,
-                "spec": with_row_options(base.describe(model), model, base.operation),
-                "_context_ref": context_ref,
-                "__doc__": f"{suffix} node for model {model.name} (generated).",
-                "__module__": NODES_MODULE,
-                "__qualname__": type_name,
-            },
-        )
-        created[type_name] = node_cls
-    return created
+def _node_class(
+    model: ModelSpec, suffix: str, statements: Statements, context_ref: weakref.ref[ExecutionContext]
+) -> type[Node]:
+    base = OPERATIONS[suffix]
+    type_name = f"{model.name}{suffix}Node"
+    return type(
+        type_name,
+        (TenantNode, base) if model.tenant_field is not None else (base,),
+        {
+            "model": model,
+            "type_name": type_name,
+            "statements": statements,
+            "spec": with_row_options(base.describe(model), model, base.operation),
+            "_context_ref": context_ref,
+            "__doc__": f"{suffix} node for model {model.name} (generated).",
+            "__module__": NODES_MODULE,
+            "__qualname__": type_name,
+        },
+    )
+
+
+class NodeTypes:
+    """The generated node classes of one instance, by name, each made the first time it is asked for.
+
+    A test that registers a model on a fresh instance uses two or three of its eleven node types;
+    making a class (and its parameter description) costs about 12 µs, so the rest are never made
+    unless :meth:`all` (``db.nodes``) or an error message that lists the names needs them. Once made,
+    a class is kept: the same name gives the same class for the instance's life.
+    """
+
+    def __init__(self, context: ExecutionContext) -> None:
+        self._context_ref = weakref.ref(context)
+        self._declared: dict[str, tuple[ModelSpec, str, Statements]] = {}
+        self._made: dict[str, type[Node]] = {}
+
+    def declare(self, model: ModelSpec, statements: Statements) -> None:
+        """Declare the eleven node types of ``model``."""
+        for suffix in OPERATIONS:
+            self._declared[f"{model.name}{suffix}Node"] = (model, suffix, statements)
+
+    def get(self, name: str) -> type[Node] | None:
+        """The class called ``name`` (made now if this is the first time), or ``None``."""
+        found = self._made.get(name)
+        if found is not None:
+            return found
+        declared = self._declared.get(name)
+        if declared is None:
+            return None
+        model, suffix, statements = declared
+        # setdefault: two threads asking at once keep one class.
+        return self._made.setdefault(name, _node_class(model, suffix, statements, self._context_ref))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._declared
+
+    def all(self) -> dict[str, type[Node]]:
+        """Every class, in declaration order (making those not made yet)."""
+        made = {}
+        for name in self._declared:
+            node = self.get(name)
+            assert node is not None
+            made[name] = node
+        return made
 
 
 class NodeOwner(Protocol):
