@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
@@ -155,21 +155,22 @@ def dataflow_models() -> list[type]:
     return []
 
 
+# The session fixtures below look up the session fixtures they need with getfixturevalue, once, when
+# they run, instead of naming them as parameters: pytest visits every fixture of a test's closure for
+# every test, cached or not, and the isolated fixtures' closure would otherwise hold eleven of them.
+
+
 @pytest.fixture(scope="session")
-def dataflow_session_url(
-    pytestconfig: pytest.Config,
-    tmp_path_factory: pytest.TempPathFactory,
-    dataflow_models: list[type],
-    dataflow_migrations_dir: Path,
-) -> str:
+def dataflow_session_url(request: pytest.FixtureRequest) -> str:
     """One database URL for the whole session: per xdist worker, a clone of the template database
     with the models' tables (see :mod:`dataflow.testing._workerdb`, ``--dataflow-reuse-db``)."""
+    tmp_path_factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
     return worker_session_url(
-        pytestconfig,
+        request.config,
         run_database_url(),
         tmp_path_factory.mktemp("dataflow"),
-        dataflow_models,
-        dataflow_migrations_dir,
+        request.getfixturevalue("dataflow_models"),
+        request.getfixturevalue("dataflow_migrations_dir"),
     )
 
 
@@ -233,8 +234,9 @@ def dataflow_seed() -> object:
 
 
 @pytest.fixture(scope="session")
-def dataflow_seed_state(dataflow_session_url: str) -> Iterator[SeedState]:
+def dataflow_seed_state(request: pytest.FixtureRequest) -> Iterator[SeedState]:
     """Which seed the session database holds (the plugin's bookkeeping); emptied at the end."""
+    request.getfixturevalue("dataflow_session_url")  # set up first, so torn down after this
     state = SeedState()
     try:
         yield state
@@ -243,25 +245,43 @@ def dataflow_seed_state(dataflow_session_url: str) -> Iterator[SeedState]:
 
 
 @pytest.fixture(scope="session")
-def _dataflow_escape_probe(pytestconfig: pytest.Config, dataflow_session_url: str) -> Iterator[SessionProbe]:
+def _dataflow_escape_probe(request: pytest.FixtureRequest) -> Iterator[SessionProbe]:
     """The escaped-writes check's commit probe and last committed markers, shared by the isolated
     tests of the worker (both modes)."""
-    counter = pytestconfig.pluginmanager.get_plugin(SESSION_PLUGIN)
-    probe = SessionProbe(dataflow_session_url, counter.count if isinstance(counter, SessionLoopMarker) else None)
+    counter = request.config.pluginmanager.get_plugin(SESSION_PLUGIN)
+    url = request.getfixturevalue("dataflow_session_url")
+    probe = SessionProbe(url, counter.count if isinstance(counter, SessionLoopMarker) else None)
     try:
         yield probe
     finally:
         probe.close()
 
 
+@dataclass(frozen=True)
+class _Worker:
+    """What the isolated tests of one worker share: the session database and its bookkeeping."""
+
+    url: str
+    models: list[type]
+    seed_state: SeedState
+    probe: SessionProbe
+
+
+@pytest.fixture(scope="session")
+def _dataflow_worker(request: pytest.FixtureRequest) -> _Worker:
+    """The session fixtures both isolated fixtures use, looked up once for the session."""
+    value = request.getfixturevalue
+    return _Worker(
+        value("dataflow_session_url"),
+        value("dataflow_models"),
+        value("dataflow_seed_state"),
+        value("_dataflow_escape_probe"),
+    )
+
+
 @pytest_asyncio.fixture
 async def dataflow_isolated(
-    request: pytest.FixtureRequest,
-    dataflow_session_url: str,
-    dataflow_models: list[type],
-    dataflow_seed: object,
-    dataflow_seed_state: SeedState,
-    _dataflow_escape_probe: SessionProbe,
+    request: pytest.FixtureRequest, _dataflow_worker: _Worker, dataflow_seed: object
 ) -> AsyncIterator[DataFlow]:
     """A ``DataFlow`` whose every write during the test is rolled back afterwards.
 
@@ -272,16 +292,11 @@ async def dataflow_isolated(
     teardown (DF-702; opt out with ``@pytest.mark.dataflow_escapes_expected(reason=...)``).
     Tables are created once (outside the transaction) and kept for the next test.
     """
-    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    worker = _dataflow_worker
+    db = await make_dataflow(worker.url, worker.models)
     try:
         async with isolate_test(
-            request.node,
-            db,
-            dataflow_session_url,
-            dataflow_seed,
-            dataflow_seed_state,
-            dataflow_models,
-            _dataflow_escape_probe,
+            request.node, db, worker.url, dataflow_seed, worker.seed_state, worker.models, worker.probe
         ):
             yield db
     finally:
@@ -289,11 +304,9 @@ async def dataflow_isolated(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def _dataflow_isolated_session_db(
-    dataflow_session_url: str, dataflow_models: list[type]
-) -> AsyncIterator[DataFlow]:
+async def _dataflow_isolated_session_db(_dataflow_worker: _Worker) -> AsyncIterator[DataFlow]:
     """The instance of ``dataflow_isolated_session``: one per worker, on the session loop."""
-    db = await make_dataflow(dataflow_session_url, dataflow_models)
+    db = await make_dataflow(_dataflow_worker.url, _dataflow_worker.models)
     try:
         yield db
     finally:
@@ -304,11 +317,8 @@ async def _dataflow_isolated_session_db(
 async def dataflow_isolated_session(
     request: pytest.FixtureRequest,
     _dataflow_isolated_session_db: DataFlow,
-    _dataflow_escape_probe: SessionProbe,
-    dataflow_session_url: str,
-    dataflow_models: list[type],
+    _dataflow_worker: _Worker,
     dataflow_seed: object,
-    dataflow_seed_state: SeedState,
 ) -> AsyncIterator[DataFlow]:
     """``dataflow_isolated`` on the session event loop: the same rollback, seed data and escaped-writes
     check, at the cost of a ``BEGIN`` and a ``ROLLBACK`` per test.
@@ -322,15 +332,15 @@ async def dataflow_isolated_session(
     loop, and must not rely on loop state (tasks, loop-bound objects) being fresh.
     """
     check_session_loop(request.node)
-    db = _dataflow_isolated_session_db
+    db, worker = _dataflow_isolated_session_db, _dataflow_worker
     async with isolate_test(
         request.node,
         db,
-        dataflow_session_url,
+        worker.url,
         dataflow_seed,
-        dataflow_seed_state,
-        dataflow_models,
-        _dataflow_escape_probe,
+        worker.seed_state,
+        worker.models,
+        worker.probe,
         trust_quiet=True,
     ):
         yield db
