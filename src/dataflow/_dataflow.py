@@ -18,7 +18,7 @@ from ._errors import InvalidModelError
 from ._executor import ExecutionContext
 from ._migrations import MigrationCalls, migrations_for
 from ._model import ModelSpec, build_model_spec
-from ._nodes import Node, NodeTypes, node_types_changed, register_owner
+from ._nodes import Node, NodeTypes, forget_owner, node_types_changed, register_owner
 from ._query import Statements
 from ._query_cache import QueryCache
 from ._replicas import replica_router
@@ -158,13 +158,8 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
         self._enhancer = resolve_error_enhancer(error_enhancer)
         #: Where this instance's statements get their connections (sagas, 2PC and monitoring use it).
         self.execution_context = self._context = ExecutionContext(
-            self._url,
-            self._backend,
-            settings,
-            self._schema,
-            test_mode=self._test_mode,
-            owner=repr(self),
-            enhancer=self._enhancer, created_at=self._created_at,
+            self._url, self._backend, settings, self._schema,
+            test_mode=self._test_mode, owner=repr(self), enhancer=self._enhancer, created_at=self._created_at,
         )
         self._nodes = NodeTypes(self._context)
         self._migrations_dir = migrations_dir
@@ -440,6 +435,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
             return
         await self._context.close()
         self._closed = True
+        forget_owner(self)
 
     async def __aenter__(self) -> DataFlow:
         return self

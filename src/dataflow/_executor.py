@@ -229,7 +229,7 @@ class ExecutionContext:
         if self.query_cache is not None:
             await self.query_cache.close()
         await self.cleanup_all()
-        self.pools.closed = True
+        self.pools.retire()
         if self.replicas is not None:
             self.replicas.close()
 

@@ -122,7 +122,7 @@ def forget_loop_shutdown(owner: object, loop: asyncio.AbstractEventLoop) -> None
 
 def _run_idle_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
     async def bounded() -> T:
-        return await asyncio.wait_for(factory(), timeout)
+        return await _within(factory, timeout)
 
     return loop.run_until_complete(bounded())
 
@@ -138,18 +138,21 @@ async def run_on_loop(
     """
     current = asyncio.get_running_loop()
     if loop is current:
-        return await asyncio.wait_for(factory(), timeout)
+        return await _within(factory, timeout)
     if loop.is_closed():
         raise RuntimeError("Event loop is closed")
     if loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(_bounded(factory, timeout), loop)
+        future = asyncio.run_coroutine_threadsafe(_within(factory, timeout), loop)
         return await asyncio.wrap_future(future)
     # An idle loop (e.g. a LocalRuntime between calls): drive it from a worker thread.
     return await asyncio.to_thread(_run_idle_loop, loop, factory, timeout)
 
 
-async def _bounded(factory: Callable[[], Awaitable[T]], timeout: float) -> T:
-    return await asyncio.wait_for(factory(), timeout)
+async def _within(factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the awaitable in a new task, a
+    # loop iteration more for every pool a test closes.
+    async with asyncio.timeout(timeout):
+        return await factory()
 
 
 def run_on_loop_sync(
@@ -161,7 +164,7 @@ def run_on_loop_sync(
     if loop.is_running():
         if _running_loop_in_this_thread() is loop:
             raise RuntimeError("cannot block on the loop this thread is running")
-        asyncio.run_coroutine_threadsafe(_bounded(factory, timeout), loop).result(timeout + 1)
+        asyncio.run_coroutine_threadsafe(_within(factory, timeout), loop).result(timeout + 1)
         return
     _run_idle_loop(loop, factory, timeout)
 

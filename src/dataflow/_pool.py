@@ -238,7 +238,8 @@ class PoolManager:
         self._publish(PoolEventKind.CLOSED, loop, pool, ClosedBy.OWNER if by_owner else ClosedBy.LOOP_SHUTDOWN)
         self._abandoned = self._abandoned or not by_owner
         try:
-            await asyncio.wait_for(pool.close(self.settings.close_timeout), self.settings.close_timeout + 1)
+            async with asyncio.timeout(self.settings.close_timeout + 1):
+                await pool.close(self.settings.close_timeout)
             self.pools_cleaned += 1
         except Exception as exc:
             self.cleanup_failures += 1
@@ -290,6 +291,14 @@ class PoolManager:
             for callback in self.on_shared_closed:
                 callback()
         return count
+
+    def retire(self) -> None:
+        """Refuse new pools from now on (the owner was closed). A manager with nothing left open is
+        dropped from :func:`all_managers`: the leak check walks them after every test, and a closed
+        instance can stay in memory for a while (until the garbage collector breaks its cycles)."""
+        self.closed = True
+        if not self._pools and not self._source.shared_open:
+            _managers.discard(self)
 
     async def cleanup_stale(self, *, implicit: bool = False) -> int:
         """Close pools whose event loop is closed; return how many."""

@@ -222,7 +222,7 @@ class ReplicaRouter:
     def close(self) -> None:
         """Refuse new pools from now on (the instance is closed)."""
         for replica in self.replicas:
-            replica.pools.closed = True
+            replica.pools.retire()
 
 
 def replica_router(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConstraintViolationError, DataFlowError, UnsupportedMigrationOperationError
 from .._schema import NO_DEFAULT, SQL, Column, Index, Schema, Table, index_predicate
@@ -22,6 +22,9 @@ from .._url import DatabaseURL
 from ._base import Backend, Connection, quote_ident
 from ._commits import CommitProbe, SQLiteCommitProbe
 from ._ddl import SQLEditor
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["SQLiteEditor"]
 
@@ -104,14 +107,28 @@ class SQLiteEditor(SQLEditor):
             else:
                 if int(current[0]) == version:
                     return _by_table(tables, marks)
-        (version_row,), listed = await connection.fetch_many([("PRAGMA schema_version", ()), (self.tables_sql, ())])
-        tables = [str(row[0]) for row in listed]
+        run_in_worker = getattr(connection, "run_in_worker", None)  # an aiosqlite connection's
+        if run_in_worker is not None:  # the list, then the marks it names: one hop
+            version, tables, sql, marks = await run_in_worker(self._read_marks)
+        else:
+            (version_row,), listed = await connection.fetch_many(
+                [("PRAGMA schema_version", ()), (self.tables_sql, ())]
+            )
+            version, tables = int(version_row[0]), [str(row[0]) for row in listed]
+            sql = self.marks_sql(tables) if tables else ""
+            marks = await connection.fetch(sql) if tables else []
         if not tables:
             self._marks_queries.pop(connection, None)
             return {}
-        sql = self.marks_sql(tables)
-        self._marks_queries[connection] = (int(version_row[0]), tables, sql)
-        return _by_table(tables, await connection.fetch(sql))
+        self._marks_queries[connection] = (version, tables, sql)
+        return _by_table(tables, marks)
+
+    def _read_marks(self, raw: sqlite3.Connection) -> tuple[int, list[str], str, list[Any]]:
+        """On the worker thread: ``schema_version``, the table list, its marks query and the marks."""
+        version = int(raw.execute("PRAGMA schema_version").fetchone()[0])
+        tables = [str(row[0]) for row in raw.execute(self.tables_sql)]
+        sql = self.marks_sql(tables) if tables else ""
+        return version, tables, sql, raw.execute(sql).fetchall() if tables else []
 
     # --- introspection --------------------------------------------------------------------------
 

@@ -249,7 +249,8 @@ class SQLiteConnection(Connection):
         self.busy_timeout = busy_timeout
         self.tx_depth = 0
 
-    async def _run(self, fn: Callable[[Any], Any]) -> Any:
+    async def run_in_worker(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(the sqlite3 connection)`` on the worker thread, in one hop (errors translated)."""
         raw = self.raw
         try:
             # One hop to the worker thread for the whole operation (see module docstring).
@@ -258,25 +259,25 @@ class SQLiteConnection(Connection):
             raise translate(exc, path=self.path, busy_timeout=self.busy_timeout) from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(await self._run(lambda c: c.execute(sql, params).rowcount))
+        return int(await self.run_in_worker(lambda c: c.execute(sql, params).rowcount))
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        result: list[Sequence[Any]] = await self._run(lambda c: c.execute(sql, params).fetchall())
+        result: list[Sequence[Any]] = await self.run_in_worker(lambda c: c.execute(sql, params).fetchall())
         return result
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._run(lambda c: c.executemany(sql, rows))
+        await self.run_in_worker(lambda c: c.executemany(sql, rows))
 
     async def fetch_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Sequence[Any]]]:
         """Several queries in one worker-thread hop (they run in order, as separate fetches would)."""
-        result: list[list[Sequence[Any]]] = await self._run(
+        result: list[list[Sequence[Any]]] = await self.run_in_worker(
             lambda c: [c.execute(sql, params).fetchall() for sql, params in statements]
         )
         return result
 
     async def script(self, sql: str) -> None:
         """Run several statements (DDL)."""
-        await self._run(lambda c: c.executescript(sql))
+        await self.run_in_worker(lambda c: c.executescript(sql))
 
     def is_usable(self) -> bool:
         return self.raw._running and self.raw._connection is not None

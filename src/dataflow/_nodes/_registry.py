@@ -41,6 +41,7 @@ __all__ = [
     "live_owners",
     "register_builtin",
     "node_types_changed",
+    "forget_owner",
     "register_owner",
     "resolve_node_type",
 ]
@@ -194,6 +195,17 @@ def register_owner(owner: NodeOwner) -> None:
     with _owners_lock:
         _owners[owner] = next(_order)
     node_types_changed()
+
+
+def forget_owner(owner: NodeOwner) -> None:
+    """``owner`` was closed (for good): unbound names no longer look at it.
+
+    A closed instance may stay in memory until the garbage collector breaks its reference cycles;
+    without this, every unbound name resolution would still walk past it (a test suite that makes
+    an instance per test keeps dozens of them around).
+    """
+    with _owners_lock:
+        _owners.pop(owner, None)
 
 
 def node_types_changed() -> None:
