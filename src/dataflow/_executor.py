@@ -213,6 +213,7 @@ class ExecutionContext:
         await self.writes(ALL_MODELS)
         try:
             async with _Lease(self.root) as connection:
+                connection.exposed = True  # the pool resets its session when it comes back
                 yield connection if self.watch is None else self.watch.wrap_connection(connection, None, self)
         finally:
             await self.writes(ALL_MODELS)

@@ -27,17 +27,8 @@ from ._test_databases import TestDatabases
 from ._transactions import TransactionSpelling
 
 __all__ = [
-    "Backend",
-    "Connection",
-    "FromDB",
-    "Params",
-    "Pool",
-    "PoolSettings",
-    "PoolSource",
-    "SchemaEditor",
-    "TableDDL",
-    "TestDatabases",
-    "ToDB",
+    "Backend", "Connection", "FromDB", "Params", "Pool", "PoolSettings", "PoolSource", "SchemaEditor",
+    "TableDDL", "TestDatabases", "ToDB",
 ]
 
 ToDB = Callable[[Any], Any]
@@ -248,6 +239,8 @@ class Connection(ABC):
     tx_depth: int = 0
     #: The loop this connection belongs to (``None`` if it can be used from any loop).
     loop: asyncio.AbstractEventLoop | None = None
+    #: Handed to code that runs its own SQL (``db.connection()``): its session may have changed.
+    exposed: bool = False
 
     @abstractmethod
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:

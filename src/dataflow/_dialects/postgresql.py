@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -316,6 +317,7 @@ class PostgresPool(Pool):
     async def release(self, connection: Connection) -> None:
         self._in_use -= 1
         assert isinstance(connection, PostgresConnection)
+        token = _RESET_SESSION.set(connection.exposed)  # asyncpg's release task copies the context
         try:
             if connection.broken:
                 # Lost mid-operation (e.g. killed during COPY): asyncpg may still consider it open
@@ -324,6 +326,8 @@ class PostgresPool(Pool):
             await self.raw.release(connection.raw)
         except Exception as exc:  # a broken connection is discarded by asyncpg; nothing to keep
             logger.debug("DataFlow: releasing a PostgreSQL connection failed: %s", redact(str(exc)))
+        finally:
+            _RESET_SESSION.reset(token)
 
     async def close(self, timeout: float) -> None:
         """Refuse new work, let operations already waiting for or holding a connection finish
@@ -354,6 +358,24 @@ class PostgresPool(Pool):
             holder._con = None
 
 
+#: Whether the connection being released ran SQL DataFlow did not write (``Connection.exposed``).
+_RESET_SESSION: ContextVar[bool] = ContextVar("dataflow_reset_session", default=True)
+
+
+async def _reset_session(raw: asyncpg.Connection) -> None:
+    """The pool's reset on release, after asyncpg's own (which rolls back an open transaction).
+
+    asyncpg's default also runs ``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL`` and
+    ``pg_advisory_unlock_all()``: a round trip per release. DataFlow's own statements change no
+    session state (settings, timeouts and advisory locks are transaction-scoped), so that query is
+    sent only for a connection that ``db.connection()`` handed out.
+    """
+    if _RESET_SESSION.get():
+        query = raw.get_reset_query()
+        if query:
+            await raw.execute(query)
+
+
 async def create_pool(
     url: DatabaseURL,
     loop: asyncio.AbstractEventLoop,
@@ -375,6 +397,7 @@ async def create_pool(
             timeout=connect_timeout,
             # Test mode: no idle-connection timers left on a loop that a test is about to close.
             max_inactive_connection_lifetime=0 if test_mode else 300.0,
+            reset=_reset_session,
         )
     except translatable() as exc:
         raise translate(exc, url) from exc

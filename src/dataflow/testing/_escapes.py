@@ -7,7 +7,10 @@ any difference is a committed write that escaped it: a second connection of the 
 instance on another URL of the database, or a raw ``COMMIT`` on the isolated connection. A read is
 two statements (the table list, then one ``UNION ALL`` of counts), and it is made only when the
 worker's commit probe (:class:`SessionProbe`, ``_dialects._commits``) says something committed since
-the last one; otherwise the last read is still the committed state.
+the last one; otherwise the last read is still the committed state. The reads take their connection
+from the instance's execution context, not ``db.connection()``: they write nothing, so the query
+cache and the replicas need not hear of them, and a PostgreSQL connection they used needs no session
+reset when it goes back to the pool.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class EscapeWatch:
 
     async def read(self) -> Marks:
         """The row counts and markers of every table, read on a connection outside any isolation."""
-        async with self.db.connection() as connection:
+        async with self.db.execution_context.connection() as connection:
             return await self._read(connection)
 
     async def _read(self, connection: Connection) -> Marks:
@@ -123,7 +126,7 @@ class EscapeWatch:
         if trust_quiet and session is not None and session.baseline is not None and session.quiet():
             self.before = session.baseline
             return
-        async with self.db.connection() as connection:
+        async with self.db.execution_context.connection() as connection:
             if session is not None and await session.unchanged(connection) and session.baseline is not None:
                 self.before = session.baseline
                 return
@@ -136,7 +139,7 @@ class EscapeWatch:
         if probe is None:
             return None
         try:
-            async with self.db.connection() as connection:
+            async with self.db.execution_context.connection() as connection:
                 return not await probe.changed(connection)
         except DataFlowError:  # e.g. the test left the transaction aborted: the full check decides
             return None
@@ -146,7 +149,7 @@ class EscapeWatch:
         ``quiet``: the answer of :meth:`probe_isolated`, when it gave one)."""
         if quiet:
             return []
-        async with self.db.connection() as connection:
+        async with self.db.execution_context.connection() as connection:
             if quiet is None and self.session is not None and await self.session.unchanged(connection):
                 return []
             after = await self._read(connection)
@@ -162,7 +165,7 @@ class EscapeWatch:
             if new is None:
                 lines.append(f"table '{table}': dropped outside the isolation (it had {old[0]} row(s))")
                 continue
-            async with self.db.connection() as connection:
+            async with self.db.execution_context.connection() as connection:
                 written = await self.editor.rows_written_since(connection, table, old[1])
             removed = max(old[0] + written - new[0], 0)
             parts = [f"{written} row(s) inserted or updated"] if written else []
