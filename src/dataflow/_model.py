@@ -6,6 +6,7 @@ instances (one per test, for example).
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 from collections.abc import Iterable, Sequence
@@ -228,6 +229,7 @@ class ModelSpec:
             )
 
 
+@functools.lru_cache(maxsize=1024)  # a function-scoped fixture registers the same models for every test
 def _snake_plural(name: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     snake = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", snake).lower()

@@ -51,10 +51,10 @@ def resolve_error_enhancer(value: Any) -> ErrorEnhancer:
         return value
     if isinstance(value, ErrorEnhancerConfig):
         return ErrorEnhancer(value)
-    modes = ", ".join(repr(m.value) for m in PerformanceMode)
     try:
         mode = PerformanceMode(value) if value is not None else mode_from_environment()
     except ValueError:
+        modes = ", ".join(repr(m.value) for m in PerformanceMode)
         source = f"error_enhancer={value!r}" if value is not None else f"{ENV_MODE}={os.environ.get(ENV_MODE)!r}"
         raise ConfigurationError(
             f"Invalid DataFlow settings: {source} is not an error mode; use one of {modes}, an "
