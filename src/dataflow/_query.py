@@ -76,8 +76,7 @@ class Statements:
         table = model_table(self.model)
         index_names = tuple(i.name for i in table.indexes if i.name is not None and not i.constraint)
         columns = {spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()}
-        statements = tuple(self.backend.editor.create_table_sql(table, if_not_exists=True))
-        return TableDDL(self.model.table, statements, (self.model.table, *index_names), columns)
+        return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
 
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent), the same DDL migrations produce."""

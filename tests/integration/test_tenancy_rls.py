@@ -158,6 +158,24 @@ async def test_migrations_create_the_policy_with_the_table(app_url: str, tmp_pat
         await db.close()
 
 
+async def test_create_tables_puts_the_table_under_the_policy_at_once(app_url: str) -> None:
+    db = DataFlow(app_url, tenant_rls=True)
+    declare(db)
+    try:
+        await db.create_tables()  # no tenant-scoped operation has run yet
+        admin = await asyncpg.connect(app_url)
+        try:
+            flags = await admin.fetchrow(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'notes'"
+            )
+            policies = await admin.fetchval("SELECT count(*) FROM pg_policies WHERE tablename = 'notes'")
+        finally:
+            await admin.close()
+        assert tuple(flags) == (True, True) and policies == 1
+    finally:
+        await db.close()
+
+
 async def test_a_table_made_without_the_policy_gets_it_on_first_use(app_url: str) -> None:
     plain = DataFlow(app_url)
     declare(plain)
