@@ -90,9 +90,10 @@ class SQLiteEditor(SQLEditor):
         return None if url.is_memory else SQLiteCommitProbe(url.database)
 
     async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:
-        """As the base class, in one hop to the worker thread instead of two once the table list is known.
+        """As the base class, in one hop to the worker thread instead of two.
 
-        The escaped-writes check reads the marks before and after every test. The table list is kept
+        The escaped-writes check reads the marks before and after every test. The first read lists
+        the tables and reads their marks in one function on the worker thread. The table list is kept
         per connection with the ``schema_version`` it was read at; each call runs the marks query and
         then reads ``schema_version`` again (after the marks: a table created in between shows up as a
         new version). Any schema change, or a marks query that fails, reads the list again.
@@ -108,15 +109,9 @@ class SQLiteEditor(SQLEditor):
                 if int(current[0]) == version:
                     return _by_table(tables, marks)
         run_in_worker = getattr(connection, "run_in_worker", None)  # an aiosqlite connection's
-        if run_in_worker is not None:  # the list, then the marks it names: one hop
-            version, tables, sql, marks = await run_in_worker(self._read_marks)
-        else:
-            (version_row,), listed = await connection.fetch_many(
-                [("PRAGMA schema_version", ()), (self.tables_sql, ())]
-            )
-            version, tables = int(version_row[0]), [str(row[0]) for row in listed]
-            sql = self.marks_sql(tables) if tables else ""
-            marks = await connection.fetch(sql) if tables else []
+        if run_in_worker is None:  # another kind of connection: the generic read, nothing kept
+            return await super().row_marks(connection)
+        version, tables, sql, marks = await run_in_worker(self._read_marks)  # list, then marks: one hop
         if not tables:
             self._marks_queries.pop(connection, None)
             return {}
@@ -127,8 +122,10 @@ class SQLiteEditor(SQLEditor):
         """On the worker thread: ``schema_version``, the table list, its marks query and the marks."""
         version = int(raw.execute("PRAGMA schema_version").fetchone()[0])
         tables = [str(row[0]) for row in raw.execute(self.tables_sql)]
-        sql = self.marks_sql(tables) if tables else ""
-        return version, tables, sql, raw.execute(sql).fetchall() if tables else []
+        if not tables:
+            return version, tables, "", []
+        sql = self.marks_sql(tables)
+        return version, tables, sql, raw.execute(sql).fetchall()
 
     # --- introspection --------------------------------------------------------------------------
 

@@ -148,9 +148,6 @@ class NodeTypes:
         # setdefault: two threads asking at once keep one class.
         return self._made.setdefault(name, _node_class(model, suffix, statements, self._context_ref))
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._declared
-
     def all(self) -> dict[str, type[Node]]:
         """Every class, in declaration order (making those not made yet)."""
         made = {}
