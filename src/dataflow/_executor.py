@@ -33,7 +33,7 @@ from ._query_cache import ALL_MODELS, QueryCache
 from ._replicas import ReplicaRouter, Routing
 from ._schema_cache import SchemaCache, check_columns
 from ._shared import SharedConnection
-from ._transaction import Transaction, TransactionState
+from ._transaction import Boundaries, Transaction, TransactionState
 from ._tx_metrics import TransactionMetrics
 from ._tx_options import TransactionOptions
 from ._url import DatabaseURL
@@ -399,20 +399,21 @@ class ExecutionContext:
             self.schema.mark(name)
 
     @asynccontextmanager
-    async def isolated(self, *, join_instances: bool = False) -> AsyncIterator[None]:
+    async def isolated(
+        self, *, join_instances: bool = False, boundaries: Boundaries | None = None
+    ) -> AsyncIterator[None]:
         """Pin one connection in a transaction that is always rolled back (see ``DataFlow.isolated``).
 
         With ``join_instances``, every other context on the same database follows this one while the
-        block runs (those that exist and those created meanwhile).
+        block runs (those that exist and those created meanwhile). ``boundaries`` run its BEGIN and ROLLBACK.
         """
         if self.pinned is not None or self.current_transaction() is not None or self.leader is not None:
             raise TransactionError(
                 "db.isolated() cannot be nested or used inside db.transaction(); it must be the outermost block."
             )
         followers = self._joinable() if join_instances else []
-        isolation = Transaction(
-            self, always_rollback=True, publish=False, share_timeout=self.settings.acquire_timeout
-        )
+        isolation = Transaction(self, always_rollback=True, publish=False,
+                                share_timeout=self.settings.acquire_timeout, boundaries=boundaries)
         async with isolation:
             self._isolation = isolation
             self._pinned = isolation.shared

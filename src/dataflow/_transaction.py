@@ -33,7 +33,7 @@ from ._tx_options import IsolationLevel, TransactionOptions
 if TYPE_CHECKING:
     from ._dialects import Backend, Connection
 
-__all__ = ["Transaction", "TransactionHost", "TransactionState"]
+__all__ = ["Boundaries", "Transaction", "TransactionHost", "TransactionState"]
 
 T = TypeVar("T")
 
@@ -77,6 +77,15 @@ class TransactionHost(Protocol):
     def transaction_failed(self, transaction: Transaction, error: DataFlowError) -> None: ...
 
 
+class Boundaries(Protocol):
+    """Runs an outermost block's ``BEGIN`` statements and its ``COMMIT`` / ``ROLLBACK`` in place of one
+    ``execute`` each, so more work rides on the same round trips (``isolated(boundaries=...)``)."""
+
+    async def begin(self, connection: Connection, statements: list[str]) -> None: ...
+
+    async def end(self, connection: Connection, statement: str) -> None: ...
+
+
 class Transaction:
     """``async with db.transaction():`` — commit on success, roll back on an exception.
 
@@ -98,8 +107,10 @@ class Transaction:
         publish: bool = True,
         share_timeout: float | None = None,
         options: TransactionOptions | None = None,
+        boundaries: Boundaries | None = None,
     ) -> None:
         self._host = host
+        self._boundaries = boundaries
         #: The isolation level, timeout and retries this block asked for.
         self.options = options or TransactionOptions()
         #: The isolation level the block runs at (known once entered).
@@ -312,7 +323,10 @@ class Transaction:
             if self._depth == 0:
                 self.isolation = backend.isolation_in_effect(options.isolation)
                 self.timeout = options.timeout
-                for sql in backend.begin_statements(connection, options.isolation, options.timeout):
+                statements = backend.begin_statements(connection, options.isolation, options.timeout)
+                if self._boundaries is not None:
+                    return await self._boundaries.begin(connection, statements)
+                for sql in statements:
                     await connection.execute(sql)
                 return
             await connection.execute(f"SAVEPOINT df_sp_{self._depth}")
@@ -337,6 +351,8 @@ class Transaction:
         if depth == 0:
             if commit and self.prepare_as is not None:
                 await connection.execute(self._host.backend.prepare_sql(self.prepare_as))
+            elif self._boundaries is not None:
+                await self._boundaries.end(connection, "COMMIT" if commit else "ROLLBACK")
             else:
                 await connection.execute("COMMIT" if commit else "ROLLBACK")
             await self._after_end(connection)

@@ -14,6 +14,7 @@ from ._base import (
     TableDDL,
     quote_ident,
 )
+from ._commits import IsolationWatch
 from ._row_security import RowSecurity
 from .postgresql import BACKEND as _POSTGRESQL
 from .sqlite import BACKEND as _SQLITE
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMES",
     "Backend",
     "Connection",
+    "IsolationWatch",
     "Params",
     "Pool",
     "PoolSettings",

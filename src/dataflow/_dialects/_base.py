@@ -20,7 +20,7 @@ from .._schema import Column, Index, Schema, Table
 from .._types import FieldType
 from .._url import DatabaseURL
 from ._capture import ChangeCapture
-from ._commits import CommitProbe
+from ._commits import CommitProbe, IsolationWatch
 from ._replication import Replication
 from ._row_security import RowSecurity
 from ._test_databases import TestDatabases
@@ -417,6 +417,10 @@ class SchemaEditor(ABC):
 
     def commit_probe(self, url: DatabaseURL) -> CommitProbe | None:
         """A new probe of whether anything committed on ``url`` (``None``: the backend has none)."""
+        return None
+
+    def isolation_watch(self, url: DatabaseURL, *, read_before: bool) -> IsolationWatch | None:
+        """A check of escaped writes that runs on the isolation's own BEGIN and ROLLBACK (``None``: none)."""
         return None
 
     async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:

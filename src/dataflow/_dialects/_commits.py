@@ -30,7 +30,7 @@ class Connection(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
 
 
-__all__ = ["CommitProbe", "PostgresCommitProbe", "SQLiteCommitProbe"]
+__all__ = ["CommitProbe", "IsolationWatch", "PostgresCommitProbe", "SQLiteCommitProbe"]
 
 #: Above this many transaction ids since the last look, the probe answers "maybe" without looking.
 MAX_RANGE = 50_000
@@ -49,6 +49,23 @@ class CommitProbe(ABC):
     def close(self) -> None:
         """Close what the probe holds open."""
         return None
+
+
+class IsolationWatch(Protocol):
+    """The escaped-writes check of a database without a probe, run by the isolation itself: it is the
+    isolation's ``Boundaries`` (its BEGIN and ROLLBACK), and reads the row markers in those round trips
+    (``SchemaEditor.isolation_watch``; SQLite's in-memory databases, ``_sqlite_isolation``)."""
+
+    #: The markers read with BEGIN (``None``: not asked for).
+    before: dict[str, tuple[int, int]] | None
+    #: The markers read after the rollback, when the isolation's transaction had been ended under it.
+    after: dict[str, tuple[int, int]] | None
+    #: After the end: True when the transaction was never ended (nothing committed); ``None`` before.
+    intact: bool | None
+
+    async def begin(self, connection: Any, statements: list[str]) -> None: ...
+
+    async def end(self, connection: Any, statement: str) -> None: ...
 
 
 class SQLiteCommitProbe(CommitProbe):

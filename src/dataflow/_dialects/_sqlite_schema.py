@@ -22,6 +22,7 @@ from .._url import DatabaseURL
 from ._base import Backend, Connection, quote_ident
 from ._commits import CommitProbe, SQLiteCommitProbe
 from ._ddl import SQLEditor
+from ._sqlite_isolation import MemoryIsolationWatch
 
 if TYPE_CHECKING:
     import sqlite3
@@ -88,6 +89,15 @@ class SQLiteEditor(SQLEditor):
 
     def commit_probe(self, url: DatabaseURL) -> CommitProbe | None:
         return None if url.is_memory else SQLiteCommitProbe(url.database)
+
+    def isolation_watch(self, url: DatabaseURL, *, read_before: bool) -> MemoryIsolationWatch | None:
+        """An in-memory database's check, on the isolation's own hops (files have a commit probe)."""
+        return MemoryIsolationWatch(self, read_before=read_before) if url.is_memory else None
+
+    def marks_now(self, raw: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+        """:meth:`row_marks` on the worker thread, on its ``sqlite3`` connection."""
+        _, tables, _, marks = self._read_marks(raw)
+        return _by_table(tables, marks) if tables else {}
 
     async def row_marks(self, connection: Connection) -> dict[str, tuple[int, int]]:
         """As the base class, in one hop to the worker thread instead of two.

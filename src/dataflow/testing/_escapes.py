@@ -22,7 +22,7 @@ import pytest
 
 from .._catalog import CATALOG, error_url
 from .._dataflow import DataFlow
-from .._dialects import Connection, SchemaEditor, backend_for, parse_url
+from .._dialects import Connection, IsolationWatch, SchemaEditor, backend_for, parse_url
 from .._errors import DataFlowError, EscapedWritesError
 
 __all__ = ["MARKER", "EscapeWatch", "LockedWriteHint", "SessionProbe", "escapes_allowed"]
@@ -59,7 +59,7 @@ class SessionProbe:
     """
 
     def __init__(self, url: str, activity: Callable[[], int] | None = None) -> None:
-        parsed = parse_url(url)
+        parsed = self.url = parse_url(url)
         self.editor: SchemaEditor = backend_for(parsed).editor
         self.probe = self.editor.commit_probe(parsed)
         #: The row markers of the last full read (the committed state while the probe says "unchanged").
@@ -103,7 +103,10 @@ class EscapeWatch:
         self.db = db
         self.editor: SchemaEditor = session.editor if session is not None else backend_for(parse_url(url)).editor
         self.session = session
+        self.url = session.url if session is not None else parse_url(url)
         self.before: Marks = {}
+        #: The isolation's BEGIN and ROLLBACK when they do the check (an in-memory SQLite database).
+        self.boundaries: IsolationWatch | None = None
 
     async def read(self) -> Marks:
         """The row counts and markers of every table, read on a connection outside any isolation."""
@@ -123,8 +126,13 @@ class EscapeWatch:
         its result is the committed state, with no statement at all.
         """
         session = self.session
-        if trust_quiet and session is not None and session.baseline is not None and session.quiet():
+        quiet = trust_quiet and session is not None and session.baseline is not None and session.quiet()
+        if quiet:
+            assert session is not None and session.baseline is not None
             self.before = session.baseline
+        # Without a commit probe (in-memory SQLite) the isolation's own BEGIN reads the markers.
+        self.boundaries = self.editor.isolation_watch(self.url, read_before=not quiet)
+        if quiet or self.boundaries is not None:
             return
         async with self.db.execution_context.connection() as connection:
             if session is not None and await session.unchanged(connection) and session.baseline is not None:
@@ -149,10 +157,22 @@ class EscapeWatch:
         ``quiet``: the answer of :meth:`probe_isolated`, when it gave one)."""
         if quiet:
             return []
-        async with self.db.execution_context.connection() as connection:
-            if quiet is None and self.session is not None and await self.session.unchanged(connection):
-                return []
-            after = await self._read(connection)
+        watch = self.boundaries
+        if watch is not None and watch.before is not None:
+            self.before = watch.before
+            if self.session is not None:
+                self.session.baseline = watch.before
+        if watch is not None and watch.intact:
+            return []  # the isolation's transaction was never ended: nothing committed
+        if watch is not None and watch.after is not None:
+            after = watch.after
+            if self.session is not None:
+                self.session.baseline = after
+        else:
+            async with self.db.execution_context.connection() as connection:
+                if quiet is None and self.session is not None and await self.session.unchanged(connection):
+                    return []
+                after = await self._read(connection)
         lines = []
         for table in sorted(set(self.before) | set(after)):
             old, new = self.before.get(table), after.get(table)

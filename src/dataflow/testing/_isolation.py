@@ -93,7 +93,9 @@ async def isolate_test(
     watch = None if escapes_allowed(item) else EscapeWatch(db, url, session)
     if watch is not None:
         await watch.start(trust_quiet=trust_quiet and state.loads == loads)
-    isolation = db.isolated(join_instances=True)
+    isolation = db.execution_context.isolated(
+        join_instances=True, boundaries=watch.boundaries if watch is not None else None
+    )
     await isolation.__aenter__()
     try:
         yield db
