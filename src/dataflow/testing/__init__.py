@@ -36,7 +36,7 @@ import pytest_asyncio
 
 from .._dataflow import DataFlow
 from ._escapes import MARKER as ESCAPES_MARKER
-from ._escapes import LockedWriteHint, SessionProbe
+from ._escapes import SessionProbe
 from ._hints import FailureHints
 from ._isolation import isolate_test, point_at_worker_database, restore_database_url, run_database_url
 from ._leaks import LeakCheck
@@ -115,7 +115,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "the escaped-writes check (DF-702) skips it. reason= is required.",
     )
     point_at_worker_database(config.option)
-    config.pluginmanager.register(LockedWriteHint(), "dataflow-locked-write-hint")
     if config.getoption("--dataflow-leak-check") or config.getini("dataflow_leak_check"):
         config.pluginmanager.register(LeakCheck(), "dataflow-leak-check")
     config.pluginmanager.register(WorkerDatabases(config), "dataflow-worker-databases")

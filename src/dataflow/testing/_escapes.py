@@ -16,7 +16,7 @@ reset when it goes back to the pool.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 
 import pytest
 
@@ -25,7 +25,7 @@ from .._dataflow import DataFlow
 from .._dialects import Connection, IsolationWatch, SchemaEditor, backend_for, parse_url
 from .._errors import DataFlowError, EscapedWritesError
 
-__all__ = ["MARKER", "EscapeWatch", "LockedWriteHint", "SessionProbe", "escapes_allowed"]
+__all__ = ["MARKER", "EscapeWatch", "SessionProbe", "escapes_allowed", "locked_write_section"]
 
 #: ``@pytest.mark.dataflow_escapes_expected(reason=...)``: the test writes outside its isolation on purpose.
 MARKER = "dataflow_escapes_expected"
@@ -208,37 +208,31 @@ class EscapeWatch:
             )
 
 
-class LockedWriteHint:
+def locked_write_section(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> tuple[str, str] | None:
     """On SQLite the isolation holds the write lock for the whole test, so a write through another
     connection cannot escape: it waits and fails with "database is locked". The failure report of
-    such a test under ``dataflow_isolated`` gets a DF-702 line naming the table it wrote."""
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        excinfo = call.excinfo
-        if (
-            call.when != "call"
-            or excinfo is None
-            or "dataflow_isolated" not in getattr(item, "fixturenames", ())
-            or "database is locked" not in str(excinfo.value)
-            or escapes_allowed(item)
-        ):
-            return report
-        tables = sorted(set(_WRITE.findall(str(report.longrepr))) | _tables_written_in_frames(excinfo))
-        what = f"table(s) {', '.join(repr(t) for t in tables)}" if tables else "the database"
-        report.sections.append(
-            (
-                "dataflow",
-                f"DF-702: {CATALOG['DF-702'].title}: {item.nodeid} wrote to {what} through a connection outside "
-                "its dataflow_isolated isolation. On SQLite the isolation holds the write lock for the whole "
-                "test, so that write waited and failed ('database is locked') instead of escaping. Write "
-                f"through the fixture's instance or the app's DataFlow instances. See {error_url('DF-702')}",
-            )
-        )
-        return report
+    such a test under ``dataflow_isolated`` gets this DF-702 section naming the table it wrote
+    (``FailureHints`` adds it)."""
+    excinfo = call.excinfo
+    if (
+        call.when != "call"
+        or excinfo is None
+        or "dataflow_isolated" not in getattr(item, "fixturenames", ())
+        or "database is locked" not in str(excinfo.value)
+        or escapes_allowed(item)
+    ):
+        return None
+    tables = sorted(set(_WRITE.findall(str(report.longrepr))) | _tables_written_in_frames(excinfo))
+    what = f"table(s) {', '.join(repr(t) for t in tables)}" if tables else "the database"
+    return (
+        "dataflow",
+        f"DF-702: {CATALOG['DF-702'].title}: {item.nodeid} wrote to {what} through a connection outside "
+        "its dataflow_isolated isolation. On SQLite the isolation holds the write lock for the whole "
+        "test, so that write waited and failed ('database is locked') instead of escaping. Write "
+        f"through the fixture's instance or the app's DataFlow instances. See {error_url('DF-702')}",
+    )
 
 
 def _tables_written_in_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> set[str]:

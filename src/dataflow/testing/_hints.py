@@ -17,6 +17,7 @@ import pytest
 
 from .._catalog import docs_base_url, docs_version
 from .._errors import DataFlowError
+from ._escapes import locked_write_section
 
 __all__ = ["HINTS", "FailureHints", "Hint", "hint_for"]
 
@@ -95,14 +96,21 @@ def hint_for(exc: BaseException) -> Hint | None:
 
 
 class FailureHints:
-    """Adds the ``dataflow hint`` section to failed reports."""
+    """Adds DataFlow's sections to failed reports: the DF-702 line of a write that waited for an
+    isolation's write lock (``locked_write_section``), then the ``dataflow hint`` line. One hook
+    wrapper does both: it runs three times per test."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if report.failed and call.excinfo is not None:
+        if call.excinfo is None:
+            return report
+        locked = locked_write_section(item, call, report)
+        if locked is not None:
+            report.sections.append(locked)
+        if report.failed:
             hint = hint_for(call.excinfo.value)
             if hint is not None:
                 report.sections.append(("dataflow hint", hint.line()))

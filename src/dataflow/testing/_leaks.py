@@ -24,8 +24,6 @@ from .tasks import tracked_tasks
 __all__ = ["LeakCheck"]
 
 _TASKS_KEY = pytest.StashKey[list[str]]()
-_EVENTS_KEY = pytest.StashKey[list[PoolEvent]]()
-_UNSUBSCRIBE_KEY = pytest.StashKey[Any]()
 
 
 def _test_loop(item: pytest.Function) -> asyncio.AbstractEventLoop | None:
@@ -54,6 +52,19 @@ def _where(created_at: str) -> str:
 class LeakCheck:
     """Registered as a plugin when the leak check is enabled."""
 
+    def __init__(self) -> None:
+        # One subscription for the session: pools the safety net closes from a test's setup to its
+        # teardown are that test's leaks (tests of one process run one at a time).
+        self._events: list[PoolEvent] | None = None
+        self._unsubscribe = subscribe(self._pool_event)
+
+    def _pool_event(self, event: PoolEvent) -> None:
+        if event.by_safety_net and self._events is not None:
+            self._events.append(event)
+
+    def pytest_unconfigure(self) -> None:
+        self._unsubscribe()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         # Only coroutine tests: their event loop is the current loop while the test runs (set by
@@ -64,20 +75,16 @@ class LeakCheck:
         try:
             return (yield)
         finally:
-            if loop is not None and not loop.is_closed():
+            if loop is not None and not loop.is_closed() and (started := asyncio.all_tasks(loop) - before):
                 # Tasks a TaskTracker owns are stopped by its teardown (DF-710 if they do not stop).
-                leftover = [t for t in asyncio.all_tasks(loop) - before - tracked_tasks() if not t.done()]
+                leftover = [t for t in started - tracked_tasks() if not t.done()]
                 pyfuncitem.stash[_TASKS_KEY] = [_task_name(t) for t in leftover]
                 for task in leftover:  # do not let them bleed into the next test
                     task.cancel()
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        # Pools the safety net closes while this test runs (setup to teardown) are its leaks.
-        events: list[PoolEvent] = []
-        item.stash[_EVENTS_KEY] = events
-        item.stash[_UNSUBSCRIBE_KEY] = subscribe(lambda e: events.append(e) if e.by_safety_net else None)
-        return (yield)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._events = []
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(
@@ -86,9 +93,7 @@ class LeakCheck:
         try:
             result = yield
         finally:
-            unsubscribe = item.stash.get(_UNSUBSCRIBE_KEY, None)
-            if unsubscribe is not None:
-                unsubscribe()
+            events, self._events = self._events or [], None
         marker = item.get_closest_marker("dataflow_leaks_expected")
         if marker is not None:
             if not marker.kwargs.get("reason") and not marker.args:
@@ -99,10 +104,10 @@ class LeakCheck:
         problems = [
             f"a pool for {event.url} was never closed (DataFlow closed it at {event.closed_by}); "
             f"created at: {_where(event.created_at)}"
-            for event in item.stash.get(_EVENTS_KEY, [])
+            for event in events
         ]
         problems += [f"{count} connection(s) of {url} are still checked out" for url, count in checked_out()]
-        problems += [f"{name} is still pending" for name in item.stash.get(_TASKS_KEY, [])]
+        problems += [f"{name} is still pending" for name in item.stash.get(_TASKS_KEY, ())]
         if problems:
             raise ResourceLeakError(
                 f"Test {item.nodeid} left resources open:\n  - " + "\n  - ".join(problems),
