@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ._errors import InvalidURLError
@@ -133,7 +134,7 @@ class DatabaseURL:
             other.database,
         )
 
-    @property
+    @cached_property  # rendered once: error messages, pool events and logs name the URL often
     def redacted(self) -> str:
         """The URL with the password replaced by ``***``: safe for logs and messages."""
         if self.path_style:

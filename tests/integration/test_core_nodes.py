@@ -249,3 +249,49 @@ async def test_workflow_runs_nodes_in_dependency_order(db: DataFlow) -> None:
     assert results["update"]["age"] == 40
     assert results["delete"] == results["update"]
     assert (await node("UserCountNode"))["count"] == 0
+
+
+async def test_a_mixed_case_table_is_created_once_and_found_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first-use check finds the table and its index by their quoted names (PostgreSQL folds
+    # unquoted names to lower case); a second instance must find them instead of failing or
+    # creating them again.
+    from dataflow import Field
+
+    class Gauge:
+        id: int
+        label: str = Field(index=True)
+
+    first, second = DataFlow(database_url), DataFlow(database_url)
+    try:
+        first.model(Gauge, table="GaugeReadings")
+        second.model(Gauge, table="GaugeReadings")
+        await first.create_tables()
+        workflow = first.workflow()
+        workflow.add_node("GaugeCreateNode", "create", {"label": "north"})
+        await run(workflow)
+        if second.dialect == "postgresql":  # SQLite runs its IF NOT EXISTS statements as they are
+            from dataflow._dialects.postgresql import PostgresConnection
+
+            sent: list[str] = []
+            original = PostgresConnection.execute
+
+            async def recorded(self, sql, params=()):  # type: ignore[no-untyped-def]
+                sent.append(sql)
+                return await original(self, sql, params)
+
+            monkeypatch.setattr(PostgresConnection, "execute", recorded)
+        await second.create_tables()  # finds both: no DDL, nothing lost
+        if second.dialect == "postgresql":
+            assert len(sent) == 1 and sent[0].startswith("SELECT 1 WHERE"), sent
+            monkeypatch.undo()
+        workflow = second.workflow()
+        workflow.add_node("GaugeListNode", "list", {})
+        results = await run(workflow)
+        assert [r["label"] for r in results["list"]["records"]] == ["north"]
+    finally:
+        async with first.connection() as connection:
+            await connection.execute('DROP TABLE IF EXISTS "GaugeReadings"')
+        await first.close()
+        await second.close()
