@@ -273,7 +273,7 @@ class DataFlow(MigrationCalls, ChangeFeedCalls, TenantCalls, DefaultModeCalls):
             InvalidModelOptionError: DF-817 (an option that is not a bool, or a field it would add).
         """
 
-        def register(target: C, namespace: dict[str, Any] | None = None) -> C:
+        def register(target: C, namespace: Mapping[str, Any] | None = None) -> C:
             if namespace is None:
                 namespace = caller_namespace(1)
             spec = build_model_spec(

@@ -231,6 +231,7 @@ class ExecutionContext:
             await self.query_cache.close()
         await self.cleanup_all()
         self.pools.retire()
+        _contexts.discard(self)  # nothing joins a closed instance: isolations need not look at it
         if self.replicas is not None:
             self.replicas.close()
 
@@ -252,11 +253,8 @@ class ExecutionContext:
         """An outermost transaction block ended: count it."""
         self.open_transactions.discard(transaction)
         self.metrics.record(
-            outcome=outcome,
-            duration=time.monotonic() - transaction.started,
-            retried=retried,
-            models=transaction.models,
-            workflow=transaction.workflow,
+            outcome=outcome, duration=time.monotonic() - transaction.started, retried=retried,
+            models=transaction.models, workflow=transaction.workflow,
         )
 
     def transaction_failed(self, transaction: Transaction, error: DataFlowError) -> None:

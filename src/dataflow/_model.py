@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -261,7 +261,7 @@ def build_model_spec(
     table: str | None = None,
     unique: Iterable[Sequence[str] | str] | None = None,
     indexes: Iterable[Sequence[str] | str] | None = None,
-    namespace: dict[str, Any] | None = None,
+    namespace: Mapping[str, Any] | None = None,
     soft_delete: bool = False,
     versioned: bool = False,
 ) -> ModelSpec:

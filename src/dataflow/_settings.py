@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import Any
 
 from ._dialects import PoolSettings
@@ -21,15 +23,16 @@ from ._errors import ConfigurationError
 __all__ = ["caller_namespace", "check_schema_cache", "check_settings", "creation_site", "resolve_error_enhancer"]
 
 
-def caller_namespace(depth: int) -> dict[str, Any]:
+def caller_namespace(depth: int) -> Mapping[str, Any]:
     """The names visible where the model class was defined, to resolve string annotations.
 
     ``from __future__ import annotations`` turns every annotation into a string; code run with
     ``exec`` or classes defined inside functions are not resolvable from the class's module alone.
+    A view (locals first), not a copy: a module's globals are many, and most models need none of them.
     """
     frame = sys._getframe(depth + 1)
     try:
-        return {**frame.f_globals, **frame.f_locals}
+        return ChainMap(frame.f_locals, frame.f_globals)
     finally:
         del frame
 
