@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from test_app_isolation import _outcomes
+from test_fixture_plugin import MODELS_CONFTEST
 
 from dataflow import AsyncLocalRuntime, DataFlow, DataFlowError
 from dataflow._dialects import SchemaEditor
@@ -115,20 +116,6 @@ async def _ids(db: DataFlow) -> list[int]:
         return [int(row[0]) for row in await connection.fetch('SELECT "id" FROM "items" ORDER BY "id"')]
 
 
-MEMORY_CONFTEST = """
-import pytest
-
-
-class Item:
-    id: int
-    name: str
-
-
-@pytest.fixture(scope="session")
-def dataflow_models():
-    return [Item]
-"""
-
 MEMORY_TESTS = """
 import pytest
 
@@ -175,7 +162,7 @@ def test_the_fixtures_report_escaped_writes_on_an_in_memory_database(
     inner, monkeypatch: pytest.MonkeyPatch, fixture: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:///:memory:")
-    inner.pytester.makepyfile(conftest=MEMORY_CONFTEST, test_memory=MEMORY_TESTS.format(fixture=fixture))
+    inner.pytester.makepyfile(conftest=MODELS_CONFTEST, test_memory=MEMORY_TESTS.format(fixture=fixture))
     result = inner.run("-p", "no:randomly")
     output = result.stdout.str()
     assert "ERROR test_memory.py::test_raw_commit - dataflow._errors.EscapedWritesError" in output, output[-6000:]
