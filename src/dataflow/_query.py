@@ -6,6 +6,7 @@ Statements always list their columns explicitly, so result rows map to fields by
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from ._dialects import Backend, Params, TableDDL, quote_ident
@@ -13,7 +14,7 @@ from ._errors import InvalidParameterError
 from ._filters import FilterPlans, compile_filter
 from ._model import DELETED_AT, VERSION, ModelSpec
 from ._row_records import record_maker
-from ._schema import model_table
+from ._schema import Table, model_table
 from ._types import check_value
 
 __all__ = ["Statement", "Statements"]
@@ -71,16 +72,21 @@ class Statements:
 
     # --- DDL ------------------------------------------------------------------------------------
 
+    @cached_property
+    def schema_table(self) -> Table:
+        """The model's table, columns and indexes (no backend): what the DDL is made from."""
+        return model_table(self.model)
+
     def table_ddl(self) -> TableDDL:
         """The table's CREATE statements (idempotent) with the names of what they create."""
-        table = model_table(self.model)
+        table = self.schema_table
         index_names = tuple(i.name for i in table.indexes if i.name is not None and not i.constraint)
         columns = {spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()}
         return TableDDL(self.model.table, tuple(self.create_table()), (self.model.table, *index_names), columns)
 
     def create_table(self) -> list[str]:
         """CREATE TABLE / CREATE INDEX statements (idempotent), the same DDL migrations produce."""
-        return self.backend.editor.create_table_sql(model_table(self.model), if_not_exists=True)
+        return self.backend.editor.create_table_sql(self.schema_table, if_not_exists=True)
 
     def drop_table(self) -> str:
         """DROP TABLE IF EXISTS."""

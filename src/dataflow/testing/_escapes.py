@@ -101,9 +101,9 @@ class EscapeWatch:
 
     def __init__(self, db: DataFlow, url: str, session: SessionProbe | None = None) -> None:
         self.db = db
-        self.editor: SchemaEditor = session.editor if session is not None else backend_for(parse_url(url)).editor
-        self.session = session
         self.url = session.url if session is not None else parse_url(url)
+        self.editor: SchemaEditor = session.editor if session is not None else backend_for(self.url).editor
+        self.session = session
         self.before: Marks = {}
         #: The isolation's BEGIN and ROLLBACK when they do the check (an in-memory SQLite database).
         self.boundaries: IsolationWatch | None = None
