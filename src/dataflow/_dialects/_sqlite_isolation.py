@@ -17,14 +17,11 @@ without this the check read every table's row markers in a hop of its own before
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
-from .._error_base import DataFlowError
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import sqlite3
-
-    from ._base import Connection
 
 __all__ = ["MemoryIsolationWatch"]
 
@@ -39,7 +36,11 @@ class MarksReader(Protocol):
 
     def marks_now(self, raw: sqlite3.Connection) -> Marks: ...
 
-    async def row_marks(self, connection: Connection) -> Marks: ...
+
+class WorkerConnection(Protocol):
+    """What the watch needs of the isolated connection (``SQLiteConnection`` has it)."""
+
+    run_in_worker: Callable[[Callable[[Any], Any]], Awaitable[Any]]
 
 
 class MemoryIsolationWatch:
@@ -61,7 +62,7 @@ class MemoryIsolationWatch:
         #: After the end: True when the savepoint was still there (nothing committed); ``None`` before.
         self.intact: bool | None = None
 
-    async def begin(self, connection: Connection, statements: list[str]) -> None:
+    async def begin(self, connection: WorkerConnection, statements: list[str]) -> None:
         """Read the markers (if asked), run ``statements``, then open the savepoint: one hop."""
 
         def work(raw: sqlite3.Connection) -> Marks | None:
@@ -71,15 +72,9 @@ class MemoryIsolationWatch:
             raw.execute(f"SAVEPOINT {SAVEPOINT}")
             return marks
 
-        run_in_worker = getattr(connection, "run_in_worker", None)  # an aiosqlite connection's
-        if run_in_worker is not None:
-            self.before = await run_in_worker(work)
-            return
-        self.before = await self.editor.row_marks(connection) if self.read_before else None
-        for sql in [*statements, f"SAVEPOINT {SAVEPOINT}"]:
-            await connection.execute(sql)
+        self.before = await connection.run_in_worker(work)
 
-    async def end(self, connection: Connection, statement: str) -> None:
+    async def end(self, connection: WorkerConnection, statement: str) -> None:
         """Roll back to the savepoint (it tells whether the transaction survived), run ``statement``,
         and read the markers if it did not: one hop. An error of ``statement`` is raised after that."""
         import sqlite3
@@ -96,17 +91,4 @@ class MemoryIsolationWatch:
                 if not self.intact:
                     self.after = self.editor.marks_now(raw)
 
-        run_in_worker = getattr(connection, "run_in_worker", None)
-        if run_in_worker is not None:
-            await run_in_worker(work)
-            return
-        try:  # another kind of connection: the same steps, one statement at a time
-            await connection.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
-            self.intact = True
-        except DataFlowError:
-            self.intact = False
-        try:
-            await connection.execute(statement)
-        finally:
-            if not self.intact:
-                self.after = await self.editor.row_marks(connection)
+        await connection.run_in_worker(work)

@@ -157,18 +157,15 @@ class EscapeWatch:
         ``quiet``: the answer of :meth:`probe_isolated`, when it gave one)."""
         if quiet:
             return []
-        watch = self.boundaries
-        if watch is not None and watch.before is not None:
-            self.before = watch.before
-            if self.session is not None:
-                self.session.baseline = watch.before
-        if watch is not None and watch.intact:
-            return []  # the isolation's transaction was never ended: nothing committed
-        if watch is not None and watch.after is not None:
-            after = watch.after
-            if self.session is not None:
+        watch, after = self.boundaries, None
+        if watch is not None:  # the isolation's BEGIN and ROLLBACK read the markers (in-memory SQLite)
+            if watch.before is not None:
+                self.before = watch.before
+            # A transaction never ended under the test: nothing committed, the state is as before.
+            after = self.before if watch.intact else watch.after
+            if after is not None and self.session is not None:
                 self.session.baseline = after
-        else:
+        if after is None:
             async with self.db.execution_context.connection() as connection:
                 if quiet is None and self.session is not None and await self.session.unchanged(connection):
                     return []
