@@ -1498,6 +1498,11 @@ async def test_df515_a_feed_read_before_create_and_after_drop(db: DataFlow) -> N
         await feed.read()
     message = check(info.value, "DF-515")
     assert "await db.change_feed('users', name='billing').create()" in message
+    async with db.transaction():  # inside one, the read looks for its table first: nothing fails in SQL
+        with pytest.raises(dataflow.ChangeFeedNotFoundError):
+            await feed.read()
+        async with db.connection() as connection:  # so the transaction goes on (PostgreSQL would abort it)
+            assert (await connection.fetch("SELECT 1"))[0][0] == 1
     await feed.create()
     await feed.drop()
     for call in (feed.read, feed.drop, feed.position):

@@ -17,6 +17,7 @@ __all__ = [
     "check_feed_name",
     "check_limit",
     "check_operations",
+    "read_event",
 ]
 
 #: The row operations a feed captures, in the spelling of the seed and of SQL.
@@ -81,6 +82,24 @@ class ChangeEvent:
             "old": None if self.old is None else dict(self.old),
             "position": str(self.position),
         }
+
+
+_new = object.__new__
+
+
+def read_event(
+    operation: str, table: str, primary_key: dict[str, Any], new: dict[str, Any] | None,
+    old: dict[str, Any] | None, commit: int, index: int,
+) -> ChangeEvent:
+    """``ChangeEvent(operation, table, primary_key, new, old, ChangePosition(commit, index))``, made
+    the way a read makes one per change: the frozen dataclasses' ``__init__`` sets each field with
+    ``object.__setattr__``, and this fills the same instance dicts in one update each."""
+    position = _new(ChangePosition)
+    position.__dict__.update(commit=commit, index=index)
+    event = _new(ChangeEvent)
+    event.__dict__.update(operation=operation, table=table, primary_key=primary_key, new=new, old=old,
+                          position=position)
+    return event
 
 
 def check_operations(value: Any, context: Mapping[str, Any] | None = None) -> frozenset[str]:

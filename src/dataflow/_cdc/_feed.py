@@ -17,10 +17,19 @@ from .._errors import (
     ChangeCaptureOutdatedError,
     ChangeFeedExistsError,
     ChangeFeedNotFoundError,
+    DatabaseError,
     UnknownSourceTableError,
 )
 from .._model import ModelSpec
-from ._events import OPERATIONS, ChangeEvent, ChangePosition, check_feed_name, check_limit, check_operations
+from ._events import (
+    OPERATIONS,
+    ChangeEvent,
+    ChangePosition,
+    check_feed_name,
+    check_limit,
+    check_operations,
+    read_event,
+)
 
 if TYPE_CHECKING:
     from .._dialects import Connection
@@ -144,8 +153,20 @@ class ChangeFeed:
         return {"feed": self.name, "table": self.source_table, **extra}
 
     async def _row(self, connection: Connection) -> tuple[str, ChangePosition] | None:
-        if not await _feeds_table_exists(connection):
+        if connection.tx_depth:  # a failing SELECT would abort the caller's transaction: look first
+            if not await _feeds_table_exists(connection):
+                return None
+            return await self._select_row(connection)
+        # Outside a transaction a failed statement changes nothing: read at once (every read() starts
+        # here), and look for the table only when the read fails.
+        try:
+            return await self._select_row(connection)
+        except DatabaseError:
+            if await _feeds_table_exists(connection):
+                raise
             return None
+
+    async def _select_row(self, connection: Connection) -> tuple[str, ChangePosition] | None:
         params = connection.backend.params()
         rows = await connection.fetch(
             f'SELECT "source_table", "commit_position", "change_index" FROM "{FEEDS_TABLE}" '
@@ -273,15 +294,11 @@ class ChangeFeed:
                 self._types,
                 limit,
             )
-        key = self.model.primary_key.name
+        key, table = self.model.primary_key.name, self.source_table
         return [
-            ChangeEvent(
-                c.operation,
-                self.source_table,
-                {key: (c.new if c.new is not None else c.old or {}).get(key)},
-                c.new,
-                c.old,
-                ChangePosition(c.commit, c.index),
+            read_event(
+                c.operation, table, {key: (c.new if c.new is not None else c.old or {}).get(key)}, c.new, c.old,
+                c.commit, c.index,
             )
             for c in changes
         ]

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from .._errors import ChangeFeedNotFoundError, LogicalDecodingUnavailableError, TransactionError
 from .._types import FieldType
@@ -171,6 +171,53 @@ def _typed_insert(text: str, pos: int, converters: dict[str, Callable[[str], Any
     return row
 
 
+#: One value as test_decoding prints it: quoted ('it''s') or a bare word; its two groups as in _COLUMN.
+_VALUE = r"(?:'([^']*(?:''[^']*)*)'|([^ ]*))"
+
+
+class _InsertLayout:
+    """The columns of a table's INSERT lines as one line printed them: a regex of their literal
+    ``name[type]:`` heads, so a line of the same layout is one match instead of a search per column.
+    Quoted values double their quotes, so a value never reads as the next column's head."""
+
+    __slots__ = ("pattern", "slots", "complete")
+
+    def __init__(self, heads: list[str], names: list[str], converters: dict[str, Callable[[str], Any]]) -> None:
+        self.pattern = re.compile(" ".join(re.escape(head) + _VALUE for head in heads) + r"\Z")
+        #: The declared columns: field name, converter, index of the column's quoted-value group.
+        self.slots = tuple((name, converters[name], 2 * i) for i, name in enumerate(names) if name in converters)
+        #: Whether the line has every field, in the model's order: then the row is built as it is read.
+        self.complete = names == list(converters)
+
+    def row(self, groups: tuple[str | None, ...], converters: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
+        """What :func:`_typed_insert` returns for the line these groups matched."""
+        row: dict[str, Any] = {} if self.complete else dict.fromkeys(converters)
+        for name, convert, i in self.slots:
+            raw = groups[i + 1]
+            if raw:
+                row[name] = None if raw == "null" else convert(raw)
+            else:
+                quoted = groups[i] or ""
+                row[name] = convert(quoted.replace("''", "'") if "''" in quoted else quoted)
+        return row
+
+    @classmethod
+    def of(cls, text: str, pos: int, converters: dict[str, Callable[[str], Any]]) -> _InsertLayout | None:
+        """The layout of the INSERT columns from ``pos``; ``None`` unless they fill the line, one space apart."""
+        heads: list[str] = []
+        names: list[str] = []
+        while pos < len(text):
+            found = _COLUMN.match(text, pos + 1 if heads else pos)
+            if found is None or (heads and text[pos] != " "):
+                return None
+            quoted_name, name, quoted, _ = found.groups()
+            value_start = found.start(3) - 1 if quoted is not None else found.start(4)
+            heads.append(text[found.start() : value_start])
+            names.append(name if name else quoted_name.replace('""', '"'))
+            pos = found.end()
+        return cls(heads, names, converters) if heads else None
+
+
 class _Decoder:
     """Turns one feed's ``test_decoding`` lines into typed ``(operation, new, old)``, or ``None`` for a
     line of another table or an operation the feed does not capture."""
@@ -182,15 +229,25 @@ class _Decoder:
         #: How test_decoding starts this table's lines when neither name needs quotes; a line that
         #: starts otherwise may still be this table's (a quoted name), so it takes the generic parse.
         self.prefix = f"table {schema}.{table}: "
+        #: The layout of the first INSERT line read (learned once per read; ``False``: not learnable).
+        self.layout: _InsertLayout | Literal[False] | None = None
 
     def decode(self, text: str) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None] | None:
         prefix = self.prefix
         if text.startswith(prefix) and text.startswith("INSERT: ", len(prefix)):
             if "INSERT" not in self.operations:
                 return None
-            if text.startswith("(no-tuple-data)", len(prefix) + 8):
+            start = len(prefix) + 8
+            if text.startswith("(no-tuple-data)", start):
                 return "INSERT", None, None
-            return "INSERT", _typed_insert(text, len(prefix) + 8, self.by_name), None
+            layout = self.layout
+            if layout is None:
+                layout = self.layout = _InsertLayout.of(text, start, self.by_name) or False
+            if layout:
+                found = layout.pattern.match(text, start)
+                if found is not None:
+                    return "INSERT", layout.row(found.groups(), self.by_name), None
+            return "INSERT", _typed_insert(text, start, self.by_name), None
         parsed = parse_change(text)
         if parsed is None or parsed[0] != self.schema or parsed[1] != self.table or parsed[2] not in self.operations:
             return None
