@@ -10,7 +10,7 @@ import functools
 import re
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,9 @@ class ModelSpec:
     tenant_field: str | None = None
     #: The table is under PostgreSQL row-level security on the tenant field (``tenant_rls=True``).
     row_security: bool = False
+    #: Values derived from this spec alone (node parameter descriptions), made once and shared by
+    #: every instance that registers the same spec (not compared; ``replace()`` starts a new one).
+    derived: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def primary_key(self) -> FieldSpec:
@@ -282,6 +285,12 @@ def build_model_spec(
         for k, v in hints.items()
         if not k.startswith("__") and typing.get_origin(v) is not typing.ClassVar
     }
+    cacheable = unique is None and indexes is None  # their iterables may be mutated or consumed
+    if cacheable:
+        source = _spec_source(cls, own, table, soft_delete, versioned)
+        built = _BUILT.get(cls)
+        if built is not None and _same_source(built[0], source):
+            return built[1]
     if "id" not in own:
         raise InvalidModelError(
             f"Model {name} has no 'id' field. Declare 'id: int' (auto-assigned) or 'id: str' as its primary key.",
@@ -355,7 +364,7 @@ def build_model_spec(
                     f"Fields: {', '.join(fields)}.",
                     context={"model": name, "field": field_name},
                 )
-    return ModelSpec(
+    spec = ModelSpec(
         name=name,
         table=table_name,
         fields=fields,
@@ -366,6 +375,36 @@ def build_model_spec(
         versioned=versioned,
         managed=managed,
     )
+    if cacheable:
+        _BUILT.pop(cls, None)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)), None)
+        _BUILT[cls] = (source, spec)
+    return spec
+
+
+#: The spec last built for each class, with what it was read from: a fixture that makes a fresh
+#: DataFlow per test registers the same classes every time, and reading a class costs more than
+#: comparing it. Bounded (the specs hold their classes, so a weak mapping would never let go).
+_BUILT: dict[type, tuple[tuple[Any, ...], ModelSpec]] = {}
+_BUILT_MAX = 256
+
+
+def _spec_source(
+    cls: type, hints: dict[str, Any], table: str | None, soft_delete: bool, versioned: bool
+) -> tuple[Any, ...]:
+    """Everything :func:`build_model_spec` reads to make a spec (but the unique/index groups)."""
+    attributes = cls.__dict__
+    return (
+        (cls.__name__, table, attributes.get("__tablename__"), tuple(hints.items())),
+        (soft_delete, versioned, *(attributes.get(name, MISSING) for name in hints)),
+    )
+
+
+def _same_source(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    # Names and type hints by equality (hints resolved from strings are new, equal objects on every
+    # call); the options (1 is not True) and the defaults (whose own __eq__ may be anything) by identity.
+    return old[0] == new[0] and len(old[1]) == len(new[1]) and all(a is b for a, b in zip(old[1], new[1], strict=True))
 
 
 def add_option_fields(

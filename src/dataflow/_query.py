@@ -72,13 +72,26 @@ class Statements:
 
     # --- DDL ------------------------------------------------------------------------------------
 
+    #: Whether :meth:`create_table` depends on the spec and the backend alone, so the DDL is made
+    #: once per spec and backend (``spec.derived``) for every instance that registers the spec.
+    ddl_from_spec = True
+
     @cached_property
     def schema_table(self) -> Table:
         """The model's table, columns and indexes (no backend): what the DDL is made from."""
-        return model_table(self.model)
+        derived = self.model.derived
+        table: Table | None = derived.get(Table)
+        return table if table is not None else derived.setdefault(Table, model_table(self.model))
 
     def table_ddl(self) -> TableDDL:
         """The table's CREATE statements (idempotent) with the names of what they create."""
+        if not self.ddl_from_spec:
+            return self._table_ddl()
+        key = (TableDDL, self.backend.name)
+        ddl: TableDDL | None = self.model.derived.get(key)
+        return ddl if ddl is not None else self.model.derived.setdefault(key, self._table_ddl())
+
+    def _table_ddl(self) -> TableDDL:
         table = self.schema_table
         index_names = tuple(i.name for i in table.indexes if i.name is not None and not i.constraint)
         columns = {spec.name: self.backend.column_types[spec.kind] for spec in self.model.fields.values()}

@@ -54,6 +54,8 @@ def statements_for(model: ModelSpec, backend: Backend, row_security: RowSecurity
 class TenantStatements(Statements):
     """The SQL of a tenant-scoped model; see the module docstring."""
 
+    ddl_from_spec = False  # row-level security adds this instance's policies
+
     def __init__(self, model: ModelSpec, backend: Backend, row_security: RowSecurity | None = None) -> None:
         super().__init__(model, backend)
         assert model.tenant_field is not None

@@ -8,7 +8,7 @@ from typing import Any, Optional, Union
 
 import pytest
 
-from dataflow import DataFlow, Field, InvalidModelError, ModelSpec
+from dataflow import DataFlow, Field, InvalidModelError, InvalidModelOptionError, ModelSpec
 from dataflow._types import FieldType
 
 
@@ -178,6 +178,53 @@ def test_same_class_on_two_instances() -> None:
     assert second.node_type("SharedCreateNode") is second.nodes["SharedCreateNode"]
     first_context = first.nodes["SharedCreateNode"].execution_context()
     assert first_context is not second.nodes["SharedCreateNode"].execution_context()
+
+
+def test_a_class_registered_again_reuses_its_spec_until_the_class_changes() -> None:
+    # A fixture that makes a DataFlow per test registers the same classes each time: the spec (and
+    # what is derived from it) is read once, and read again when anything it was read from changed.
+    class Cached:
+        id: int
+        name: str
+        score: int = 0
+
+    def spec(**options: Any) -> ModelSpec:
+        db = DataFlow("sqlite:///:memory:")
+        db.model(**options)(Cached)
+        (registered,) = db.models.values()
+        db.node_type(f"{registered.name}CreateNode")
+        return registered
+
+    first = spec()
+    assert spec() is first and spec().derived is first.derived and first.derived  # node descriptions
+    Cached.score = 5  # type: ignore[attr-defined]  # a new default
+    assert spec().fields["score"].default == 5
+    Cached.__annotations__["rank"] = "Optional[int]"
+    assert "rank" in spec().fields
+    Cached.__tablename__ = "ranked"  # type: ignore[attr-defined]
+    assert spec().table == "ranked"
+    Cached.__name__ = "Renamed"
+    assert spec().name == "Renamed" and spec(table="c").table == "c"
+    Cached.__name__ = "Cached"
+    assert spec(soft_delete=True).soft_delete and not spec().soft_delete
+    with pytest.raises(InvalidModelOptionError):  # 1 == True, but it is not a bool
+        spec(soft_delete=1)
+    assert spec(unique=["name"]).unique_together == (("name",),)
+    assert spec().unique_together == ()
+
+
+def test_a_derived_spec_starts_with_nothing_derived() -> None:
+    class Scoped:
+        id: int
+        tenant_id: str
+
+    plain = DataFlow("sqlite:///:memory:")
+    plain.model(Scoped)
+    plain.node_type("ScopedCreateNode")
+    scoped = DataFlow("sqlite:///:memory:")
+    scoped.model(tenant="tenant_id")(Scoped)
+    assert scoped.models["Scoped"].tenant_field == "tenant_id" and not scoped.models["Scoped"].derived
+    assert scoped.node_type("ScopedCreateNode").spec is not plain.node_type("ScopedCreateNode").spec
 
 
 def _expect_df104(build: Any, *needles: str) -> InvalidModelError:

@@ -101,6 +101,10 @@ def _node_class(
 ) -> type[Node]:
     base = OPERATIONS[suffix]
     type_name = f"{model.name}{suffix}Node"
+    # The description depends on the spec alone: instances that register the same spec share it.
+    spec = model.derived.get(base)
+    if spec is None:
+        spec = model.derived.setdefault(base, with_row_options(base.describe(model), model, base.operation))
     return type(
         type_name,
         (TenantNode, base) if model.tenant_field is not None else (base,),
@@ -108,7 +112,7 @@ def _node_class(
             "model": model,
             "type_name": type_name,
             "statements": statements,
-            "spec": with_row_options(base.describe(model), model, base.operation),
+            "spec": spec,
             "_context_ref": context_ref,
             "__doc__": f"{suffix} node for model {model.name} (generated).",
             "__module__": NODES_MODULE,
