@@ -221,6 +221,63 @@ def test_a_write_through_the_tests_own_connection_fails_naming_the_table(app_sui
         assert "wrote to table(s) 'items' through a connection outside" in output, output[-6000:]
 
 
+COMMITTING_FIXTURE_TESTS = """
+import os
+
+import pytest
+
+import app
+
+
+async def _commit(sql):
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgres"):
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+    else:
+        import aiosqlite
+
+        async with aiosqlite.connect(url.removeprefix("sqlite:///"), timeout=5) as conn:
+            await conn.execute(sql)
+            await conn.commit()
+
+
+@pytest.fixture
+async def committed_row():
+    # Commits before the isolated fixture starts and after it ended: the committed state both times.
+    await _commit("INSERT INTO items (id, name) VALUES (500, 'committed')")
+    yield
+    await _commit("DELETE FROM items WHERE id = 500")
+
+
+async def test_first(dataflow_isolated):
+    assert await app.names() == []
+
+
+async def test_with_a_committing_fixture(committed_row, dataflow_isolated):
+    assert await app.names() == ["committed"]
+
+
+async def test_after_it(dataflow_isolated):
+    assert await app.names() == []
+"""
+
+
+@pytest.mark.parametrize("mode", list(XDIST))
+def test_writes_of_other_fixtures_between_isolated_tests_are_not_blamed_on_a_test(app_suite, mode: str) -> None:
+    # The check after a test starts the next test's check when nothing ran in between; a fixture of
+    # the user's that ran is something, so the state is read again and no write is reported.
+    inner = app_suite(COMMITTING_FIXTURE_TESTS)
+    result = inner.run("-p", "no:randomly", *XDIST[mode], *(("--dist", "loadfile") if mode == "xdist" else ()))
+    _outcomes(result, passed=3, failed=0, errors=0)
+    assert "DF-702" not in result.stdout.str(), result.stdout.str()[-6000:]
+
+
 RAW_COMMIT_ON_ISOLATED = """
 import os
 

@@ -295,7 +295,8 @@ async def dataflow_isolated(
     db = await make_dataflow(worker.url, worker.models)
     try:
         async with isolate_test(
-            request.node, db, worker.url, dataflow_seed, worker.seed_state, worker.models, worker.probe
+            request.node, db, worker.url, dataflow_seed, worker.seed_state, worker.models, worker.probe,
+            trust_quiet=True,
         ):
             yield db
     finally:

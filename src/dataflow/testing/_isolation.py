@@ -85,8 +85,10 @@ async def isolate_test(
     """Seed, watch for escaped writes, and isolate every instance on ``url`` around one test.
 
     ``session`` is the worker's commit probe (the full escaped-writes check runs only when something
-    committed); ``trust_quiet`` (the session-loop mode) skips even the probe before the test when no
-    other test or fixture ran since the previous isolated test's check and no seed was loaded.
+    committed); ``trust_quiet`` skips even the probe before the test when no other test or fixture
+    ran since the previous isolated test's check and no seed was loaded (a task of the previous test
+    cannot have committed since: its loop is gone in function mode, and the session-loop mode takes
+    that risk, see :class:`~dataflow.testing._session.SessionLoopMarker`).
     """
     loads = state.loads
     await state.prepare(db, url, seed, models)

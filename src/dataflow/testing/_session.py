@@ -37,18 +37,23 @@ def _marked_scope(item: pytest.Item) -> str | None:
 
 #: Fixtures from these modules are known not to write to the database (pytest's, pytest-asyncio's, ours).
 _QUIET_MODULES = ("_pytest.", "pytest_asyncio.", "dataflow.testing")
+#: But these of ours commit: an instance outside any isolation, whose teardown drops its tables.
+_WRITING_FIXTURES = frozenset({"dataflow_db", "dataflow_db_module", "dataflow_db_session"})
 
 
 def _quiet_fixture(fixturedef: pytest.FixtureDef[object]) -> bool:
-    return str(getattr(fixturedef.func, "__module__", "")).startswith(_QUIET_MODULES)
+    return fixturedef.argname not in _WRITING_FIXTURES and str(
+        getattr(fixturedef.func, "__module__", "")
+    ).startswith(_QUIET_MODULES)
 
 
 class SessionLoopMarker:
     """Puts the tests that request ``dataflow_isolated_session`` on the session event loop, and counts
     what else runs (:attr:`activity`): every test call and the setup and teardown of every fixture
-    that is not pytest's, pytest-asyncio's or this plugin's. When the count has not moved since the
-    previous isolated test's escaped-writes check, nothing could have committed in between (short of
-    a thread or a task that outlived its test), so the next check starts from that result.
+    that is not pytest's, pytest-asyncio's or this plugin's (but ``dataflow_db*``). When the count has
+    not moved since the previous isolated test's escaped-writes check, nothing could have committed in
+    between (short of a thread or a task that outlived its test), so the next check of either isolated
+    fixture starts from that result.
     """
 
     def __init__(self) -> None:
