@@ -3,6 +3,7 @@ is seen, a rolled-back isolation is not, and the table markers are read only aft
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from ts_helpers import make_db, run_nodes
@@ -108,5 +109,39 @@ async def test_row_marks_follow_tables_created_and_dropped_through_another_conne
             await connection.execute('DROP TABLE "marks_extra"')
         assert await marks() == first
     finally:
+        await other.close()
+        await db.close()
+
+
+async def test_the_probe_aside_answers_while_an_isolation_rolls_back(database_url: str) -> None:
+    """``probe_aside`` (the session-loop mode) asks on a pool connection outside the isolation while
+    its ROLLBACK runs: the isolation's own transaction is not a commit, another instance's is."""
+    db = make_db(database_url, test_mode=True)
+    other = make_db(database_url, test_mode=True)
+    probe = SessionProbe(database_url)
+    watch = EscapeWatch(db, database_url, probe)
+    # Only a probe that runs a statement is worth a second connection (PostgreSQL's).
+    assert watch.probes_aside is (parse_url(database_url).dialect == "postgresql")
+
+    async def rolled_back_with_the_probe_in_flight() -> bool | None:
+        isolation = db.isolated()
+        await isolation.__aenter__()
+        await _create(db, 1)
+        probing = asyncio.create_task(watch.probe_aside())
+        await isolation.__aexit__(None, None, None)
+        return await probing
+
+    try:
+        await db.create_tables()
+        assert await watch.probe_aside() is False  # the first look knows nothing
+        for _ in range(20):  # PostgreSQL: another test's commit at the same time answers "maybe"
+            if await rolled_back_with_the_probe_in_flight():
+                break
+        else:
+            raise AssertionError("a rolled-back isolation was taken for a commit")
+        await _create(other, 2)
+        assert await rolled_back_with_the_probe_in_flight() is False  # the other instance committed
+    finally:
+        probe.close()
         await other.close()
         await db.close()

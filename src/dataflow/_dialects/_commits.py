@@ -39,6 +39,10 @@ MAX_RANGE = 50_000
 class CommitProbe(ABC):
     """One per database and session; not bound to an event loop."""
 
+    #: Whether :meth:`changed` runs a statement on the connection it is given (a round trip). When
+    #: it does, the session-loop isolation asks on a second connection while its rollback runs.
+    uses_connection: bool = True
+
     @abstractmethod
     async def changed(self, connection: Connection) -> bool:
         """True when something may have committed since the previous call (always on the first).
@@ -69,6 +73,8 @@ class IsolationWatch(Protocol):
 
 
 class SQLiteCommitProbe(CommitProbe):
+    uses_connection = False  # its own connection, on the calling thread
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.version: int | None = None

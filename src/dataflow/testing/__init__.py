@@ -324,7 +324,8 @@ async def dataflow_isolated_session(
     check, at the cost of a ``BEGIN`` and a ``ROLLBACK`` per test.
 
     One ``DataFlow`` per xdist worker is created on the session loop and kept (with its pool's
-    connection) for the whole session; each test runs inside its ``isolated(join_instances=True)``, so
+    connection, and on PostgreSQL a second one that asks the escaped-writes probe while each test's
+    rollback runs) for the whole session; each test runs inside its ``isolated(join_instances=True)``, so
     an app's import-time instance joins it as with ``dataflow_isolated``. The test must run on the
     session loop: the plugin marks the tests that request this fixture
     ``@pytest.mark.asyncio(loop_scope="session")`` (``asyncio_mode = auto``; in strict mode write the
@@ -342,5 +343,6 @@ async def dataflow_isolated_session(
         worker.models,
         worker.probe,
         trust_quiet=True,
+        probe_aside=True,
     ):
         yield db

@@ -152,6 +152,31 @@ class EscapeWatch:
         except DataFlowError:  # e.g. the test left the transaction aborted: the full check decides
             return None
 
+    @property
+    def probes_aside(self) -> bool:
+        """Whether :meth:`probe_aside` can stand in for :meth:`probe_isolated` (the probe is a
+        statement: PostgreSQL)."""
+        probe = self.session.probe if self.session is not None else None
+        return probe is not None and probe.uses_connection
+
+    async def probe_aside(self) -> bool | None:
+        """:meth:`probe_isolated` on a pool connection outside the isolation, so that it can run while
+        the isolation rolls back: the answer costs no round trip of its own. For an instance whose
+        pool is kept across tests (``dataflow_isolated_session``): that second connection is opened
+        once. The isolation's own transaction, in progress or rolled back, is not a commit."""
+        probe = self.session.probe if self.session is not None else None
+        if probe is None:
+            return None
+        try:
+            pool = await self.db.execution_context.pools.get()
+            connection = await pool.acquire()
+            try:
+                return not await probe.changed(connection)
+            finally:
+                await pool.release(connection)
+        except DataFlowError:  # the full check decides
+            return None
+
     async def escaped(self, *, quiet: bool | None = None) -> list[str]:
         """What changed since :meth:`start`, one line per table (call after the isolation ended;
         ``quiet``: the answer of :meth:`probe_isolated`, when it gave one)."""

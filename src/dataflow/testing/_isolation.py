@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -81,6 +82,7 @@ async def isolate_test(
     session: SessionProbe | None = None,
     *,
     trust_quiet: bool = False,
+    probe_aside: bool = False,
 ) -> AsyncIterator[DataFlow]:
     """Seed, watch for escaped writes, and isolate every instance on ``url`` around one test.
 
@@ -88,7 +90,9 @@ async def isolate_test(
     committed); ``trust_quiet`` skips even the probe before the test when no other test or fixture
     ran since the previous isolated test's check and no seed was loaded (a task of the previous test
     cannot have committed since: its loop is gone in function mode, and the session-loop mode takes
-    that risk, see :class:`~dataflow.testing._session.SessionLoopMarker`).
+    that risk, see :class:`~dataflow.testing._session.SessionLoopMarker`); ``probe_aside`` (for an
+    instance whose pool outlives the test) asks the commit probe on a second connection while the
+    isolation rolls back, instead of on the isolated connection before.
     """
     loads = state.loads
     await state.prepare(db, url, seed, models)
@@ -105,13 +109,20 @@ async def isolate_test(
         if not await isolation.__aexit__(type(exc), exc, exc.__traceback__):
             raise
         return
-    error: Exception | None = None
-    # The commit probe runs on the isolated connection before the rollback: no pool round trip.
-    quiet = await watch.probe_isolated() if watch is not None else None
-    try:
-        await isolation.__aexit__(None, None, None)
-    except Exception as exc:  # e.g. a raw COMMIT ended the isolation's transaction under it
-        error = exc
+    if watch is not None and probe_aside and watch.probes_aside:
+        # The commit probe on a second connection, in flight with the rollback (the exit runs in
+        # this task: its context variables were set here).
+        probing = asyncio.create_task(watch.probe_aside())
+        try:
+            error = await _ended(isolation)
+        except BaseException:
+            probing.cancel()
+            raise
+        quiet = await probing
+    else:
+        # The commit probe runs on the isolated connection before the rollback: no pool round trip.
+        quiet = await watch.probe_isolated() if watch is not None else None
+        error = await _ended(isolation)
     if watch is not None:
         try:
             await watch.check(item.nodeid, quiet=quiet)
@@ -120,3 +131,12 @@ async def isolate_test(
             raise escaped from error
     if error is not None:
         raise error
+
+
+async def _ended(isolation: Any) -> Exception | None:
+    """End ``isolation`` (roll back); the error when that failed."""
+    try:
+        await isolation.__aexit__(None, None, None)
+    except Exception as exc:  # e.g. a raw COMMIT ended the isolation's transaction under it
+        return exc
+    return None
