@@ -51,13 +51,13 @@ def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from dataflow._dialects.sqlite import SQLiteConnection
 
     hops: list[str] = []
-    original = SQLiteConnection.run_in_worker
+    original = SQLiteConnection.run_step
 
     async def counted(self, fn):  # type: ignore[no-untyped-def]
         hops.append(getattr(fn, "__qualname__", repr(fn)))
         return await original(self, fn)
 
-    monkeypatch.setattr(SQLiteConnection, "run_in_worker", counted)
+    monkeypatch.setattr(SQLiteConnection, "run_step", counted)
     return hops
 
 
@@ -66,12 +66,12 @@ async def test_a_test_that_commits_nothing_costs_no_marker_read(memory_db, monke
     watch = _watch(memory_db)
     hops = _count_hops(monkeypatch)
     async with memory_db.execution_context.isolated(boundaries=watch):
-        assert len(hops) == 1  # the markers, BEGIN and the savepoint: one hop
+        assert len(hops) == 1  # the markers, BEGIN and the savepoint: one step
         await _add(memory_db, 2)
         async with memory_db.transaction():  # a savepoint inside the isolation, released
             await _add(memory_db, 3)
         del hops[:]
-    assert len(hops) == 1  # ROLLBACK TO the savepoint and ROLLBACK: one hop, no markers read
+    assert len(hops) == 1  # ROLLBACK TO the savepoint and ROLLBACK: one step, no markers read
     assert watch.before == {"items": (1, 1)}
     assert watch.intact is True and watch.after is None
     assert await _ids(memory_db) == [1]

@@ -40,7 +40,7 @@ class MarksReader(Protocol):
 class WorkerConnection(Protocol):
     """What the watch needs of the isolated connection (``SQLiteConnection`` has it)."""
 
-    run_in_worker: Callable[[Callable[[Any], Any]], Awaitable[Any]]
+    run_step: Callable[[Callable[[Any], Any]], Awaitable[Any]]
 
 
 class MemoryIsolationWatch:
@@ -72,7 +72,7 @@ class MemoryIsolationWatch:
             raw.execute(f"SAVEPOINT {SAVEPOINT}")
             return marks
 
-        self.before = await connection.run_in_worker(work)
+        self.before = await connection.run_step(work)
 
     async def end(self, connection: WorkerConnection, statement: str) -> None:
         """Roll back to the savepoint (it tells whether the transaction survived), run ``statement``,
@@ -91,4 +91,4 @@ class MemoryIsolationWatch:
                 if not self.intact:
                     self.after = self.editor.marks_now(raw)
 
-        await connection.run_in_worker(work)
+        await connection.run_step(work)

@@ -118,10 +118,10 @@ class SQLiteEditor(SQLEditor):
             else:
                 if int(current[0]) == version:
                     return _by_table(tables, marks)
-        run_in_worker = getattr(connection, "run_in_worker", None)  # an aiosqlite connection's
-        if run_in_worker is None:  # another kind of connection: the generic read, nothing kept
+        run_step = getattr(connection, "run_step", None)  # an aiosqlite connection's
+        if run_step is None:  # another kind of connection: the generic read, nothing kept
             return await super().row_marks(connection)
-        version, tables, sql, marks = await run_in_worker(self._read_marks)  # list, then marks: one hop
+        version, tables, sql, marks = await run_step(self._read_marks)  # list, then marks: one hop
         if not tables:
             self._marks_queries.pop(connection, None)
             return {}

@@ -6,7 +6,10 @@ databases (pools are keyed by loop), and one connection per instance for ``:memo
 connection *is* the database.
 
 Each operation is shipped to the worker thread as one function (``_execute``), so a statement and
-its result rows cost one thread hop, not one per cursor call.
+its result rows cost one thread hop, not one per cursor call. On an in-memory database a statement
+runs on the calling thread instead, when no other thread is using the connection: the database is
+in this process, and a statement on a test-sized table takes less time than the hop
+(``SQLiteConnection.run_step``). Bulk writes and scripts still take the hop.
 """
 
 from __future__ import annotations
@@ -14,20 +17,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._errors import (
-    ConstraintViolationError,
     DatabaseError,
     DatabaseLockedError,
-    DataFlowError,
-    EventLoopClosedError,
     PoolClosedError,
     PoolTimeoutError,
-    UniqueViolationError,
 )
 from .._types import FieldType, json_dump
 from .._url import MEMORY, DatabaseURL, parse_path_url
@@ -43,6 +43,7 @@ from ._base import (
     quote_ident,
 )
 from ._cdc_sqlite import SQLiteCapture
+from ._sqlite_errors import sqlite_error, translate
 from ._sqlite_files import SQLiteTestDatabases, drop_files, with_suffix
 from ._sqlite_schema import SQLiteEditor
 from ._transactions import SQLiteTransactionSpelling
@@ -209,35 +210,6 @@ class SQLiteBackend(SQLiteTransactionSpelling, Backend):
 BACKEND = SQLiteBackend()
 
 
-def translate(exc: BaseException, *, path: str, busy_timeout: float) -> DataFlowError:
-    """Map a sqlite3/aiosqlite exception to the DataFlow error that explains it."""
-    import sqlite3
-
-    message = str(exc)
-    if isinstance(exc, sqlite3.IntegrityError):
-        if "UNIQUE" in message or "PRIMARY KEY" in message:
-            return UniqueViolationError(f"SQLite rejected a duplicate value: {message}.")
-        return ConstraintViolationError(f"SQLite rejected the write: {message}.")
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
-        return DatabaseLockedError(
-            f"SQLite database '{path}' is locked: another connection held the write lock for more than "
-            f"sqlite_busy_timeout={busy_timeout:g}s ({message}).",
-            context={"database": path},
-        )
-    if isinstance(exc, ValueError) and ("closed" in message.lower() or "no active connection" in message):
-        return PoolClosedError(f"The SQLite connection to '{path}' is closed ({message}).")
-    if isinstance(exc, RuntimeError) and "Event loop is closed" in message:
-        return EventLoopClosedError(f"The event loop used for '{path}' is closed.")
-    return DatabaseError(f"SQLite error on '{path}': {type(exc).__name__}: {message}")
-
-
-def _sqlite_error() -> type[Exception]:
-    # Imported on first use: ``import dataflow`` loads no driver, sqlite3 included.
-    import sqlite3
-
-    return sqlite3.Error
-
-
 class SQLiteConnection(Connection):
     """An aiosqlite connection (autocommit mode: DataFlow issues BEGIN/SAVEPOINT itself)."""
 
@@ -248,36 +220,52 @@ class SQLiteConnection(Connection):
         self.path = path
         self.busy_timeout = busy_timeout
         self.tx_depth = 0
+        #: In memory, statements run on the calling thread when the connection is free (see ``run_step``).
+        self.inline = path == MEMORY
+        #: Held by whichever thread is using the sqlite3 connection (the worker, or the caller).
+        self.guard = threading.Lock()
 
-    async def run_in_worker(self, fn: Callable[[Any], Any]) -> Any:
-        """``fn(the sqlite3 connection)`` on the worker thread, in one hop (errors translated)."""
+    async def run_step(self, fn: Callable[[Any], Any], *, inline: bool = True) -> Any:
+        """``fn(the sqlite3 connection)`` in one step, errors translated: one hop to the worker thread,
+        or, for an in-memory database, on the calling thread at once. There a statement costs less than
+        the hop; the guard keeps the worker out meanwhile (it may still be running a call whose caller
+        was cancelled: then this call takes the hop and runs after it). ``inline=False``: always the
+        worker (bulk writes and scripts, which may take long enough to hold up the event loop)."""
         raw = self.raw
         try:
-            # One hop to the worker thread for the whole operation (see module docstring).
-            return await raw._execute(lambda: fn(raw._conn))  # type: ignore[no-untyped-call]
-        except (_sqlite_error(), ValueError, RuntimeError) as exc:
+            if inline and self.inline and self.is_usable() and self.guard.acquire(blocking=False):
+                try:
+                    return fn(raw._conn)
+                finally:
+                    self.guard.release()
+            return await raw._execute(lambda: self._guarded(fn))  # type: ignore[no-untyped-call]
+        except (sqlite_error(), ValueError, RuntimeError) as exc:
             raise translate(exc, path=self.path, busy_timeout=self.busy_timeout) from exc
 
+    def _guarded(self, fn: Callable[[Any], Any]) -> Any:
+        with self.guard:  # on the worker thread
+            return fn(self.raw._conn)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(await self.run_in_worker(lambda c: c.execute(sql, params).rowcount))
+        return int(await self.run_step(lambda c: c.execute(sql, params).rowcount))
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        result: list[Sequence[Any]] = await self.run_in_worker(lambda c: c.execute(sql, params).fetchall())
+        result: list[Sequence[Any]] = await self.run_step(lambda c: c.execute(sql, params).fetchall())
         return result
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self.run_in_worker(lambda c: c.executemany(sql, rows))
+        await self.run_step(lambda c: c.executemany(sql, rows), inline=False)
 
     async def fetch_many(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Sequence[Any]]]:
-        """Several queries in one worker-thread hop (they run in order, as separate fetches would)."""
-        result: list[list[Sequence[Any]]] = await self.run_in_worker(
+        """Several queries in one step (they run in order, as separate fetches would)."""
+        result: list[list[Sequence[Any]]] = await self.run_step(
             lambda c: [c.execute(sql, params).fetchall() for sql, params in statements]
         )
         return result
 
     async def script(self, sql: str) -> None:
         """Run several statements (DDL)."""
-        await self.run_in_worker(lambda c: c.executescript(sql))
+        await self.run_step(lambda c: c.executescript(sql), inline=False)
 
     def is_usable(self) -> bool:
         return self.raw._running and self.raw._connection is not None
@@ -295,9 +283,10 @@ class SQLiteConnection(Connection):
         raw._running = False
 
         def close_and_stop() -> object:
-            if raw._connection is not None:
-                raw._connection.close()
-                raw._connection = None
+            with self.guard:  # not under a statement running on another thread
+                if raw._connection is not None:
+                    raw._connection.close()
+                    raw._connection = None
             from aiosqlite.core import _STOP_RUNNING_SENTINEL
 
             return _STOP_RUNNING_SENTINEL
