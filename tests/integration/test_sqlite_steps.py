@@ -71,9 +71,9 @@ async def test_a_statement_waits_for_a_call_still_running_on_the_worker() -> Non
         await conn.close()
 
 
-async def test_two_threads_share_an_in_memory_database_one_statement_at_a_time() -> None:
+async def test_an_in_memory_instance_used_from_two_threads_keeps_every_insert() -> None:
     """A ``:memory:`` instance's one connection, used from this loop and from a second loop in
-    another thread at once: every insert lands and none is lost or interleaved."""
+    another thread at once (each side's statements inline or behind the other's): every insert lands."""
     db = DataFlow("sqlite:///:memory:")
 
     @db.model
@@ -111,4 +111,3 @@ async def test_two_threads_share_an_in_memory_database_one_statement_at_a_time()
         assert results["thread"]["count"] == 300
     finally:
         await db.close()
-

@@ -14,7 +14,7 @@ from ._base import (
     TableDDL,
     quote_ident,
 )
-from ._commits import IsolationWatch
+from ._commits import CommitProbe, IsolationWatch
 from ._row_security import RowSecurity
 from .postgresql import BACKEND as _POSTGRESQL
 from .sqlite import BACKEND as _SQLITE
@@ -23,6 +23,7 @@ __all__ = [
     "BACKENDS",
     "SCHEMES",
     "Backend",
+    "CommitProbe",
     "Connection",
     "IsolationWatch",
     "Params",

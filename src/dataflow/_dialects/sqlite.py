@@ -221,7 +221,7 @@ class SQLiteConnection(Connection):
         self.busy_timeout = busy_timeout
         self.tx_depth = 0
         #: In memory, statements run on the calling thread when the connection is free (see ``run_step``).
-        self.inline = path == MEMORY
+        self.in_memory = path == MEMORY
         #: Held by whichever thread is using the sqlite3 connection (the worker, or the caller).
         self.guard = threading.Lock()
 
@@ -233,7 +233,7 @@ class SQLiteConnection(Connection):
         worker (bulk writes and scripts, which may take long enough to hold up the event loop)."""
         raw = self.raw
         try:
-            if inline and self.inline and self.is_usable() and self.guard.acquire(blocking=False):
+            if inline and self.in_memory and self.is_usable() and self.guard.acquire(blocking=False):
                 try:
                     return fn(raw._conn)
                 finally:

@@ -16,13 +16,14 @@ reset when it goes back to the pool.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
 from .._catalog import CATALOG, error_url
 from .._dataflow import DataFlow
-from .._dialects import Connection, IsolationWatch, SchemaEditor, backend_for, parse_url
+from .._dialects import CommitProbe, Connection, IsolationWatch, SchemaEditor, backend_for, parse_url
 from .._errors import DataFlowError, EscapedWritesError
 
 __all__ = ["MARKER", "EscapeWatch", "SessionProbe", "escapes_allowed", "locked_write_section"]
@@ -143,20 +144,13 @@ class EscapeWatch:
     async def probe_isolated(self) -> bool | None:
         """Inside the isolation, just before its rollback, on the isolated connection: True when
         nothing committed since the last look (``None``: no probe, or it could not answer)."""
-        probe = self.session.probe if self.session is not None else None
-        if probe is None:
-            return None
-        try:
-            async with self.db.execution_context.connection() as connection:
-                return not await probe.changed(connection)
-        except DataFlowError:  # e.g. the test left the transaction aborted: the full check decides
-            return None
+        return await self._ask(self.db.execution_context.connection())
 
     @property
     def probes_aside(self) -> bool:
         """Whether :meth:`probe_aside` can stand in for :meth:`probe_isolated` (the probe is a
         statement: PostgreSQL)."""
-        probe = self.session.probe if self.session is not None else None
+        probe = self._probe
         return probe is not None and probe.uses_connection
 
     async def probe_aside(self) -> bool | None:
@@ -164,18 +158,31 @@ class EscapeWatch:
         the isolation rolls back: the answer costs no round trip of its own. For an instance whose
         pool is kept across tests (``dataflow_isolated_session``): that second connection is opened
         once. The isolation's own transaction, in progress or rolled back, is not a commit."""
-        probe = self.session.probe if self.session is not None else None
+        return await self._ask(self._outside())
+
+    @property
+    def _probe(self) -> CommitProbe | None:
+        return self.session.probe if self.session is not None else None
+
+    async def _ask(self, lease: AbstractAsyncContextManager[Connection]) -> bool | None:
+        probe = self._probe
         if probe is None:
             return None
         try:
-            pool = await self.db.execution_context.pools.get()
-            connection = await pool.acquire()
-            try:
+            async with lease as connection:
                 return not await probe.changed(connection)
-            finally:
-                await pool.release(connection)
-        except DataFlowError:  # the full check decides
+        except DataFlowError:  # e.g. the test left the transaction aborted: the full check decides
             return None
+
+    @asynccontextmanager
+    async def _outside(self) -> AsyncIterator[Connection]:
+        """A connection of the instance's pool, even while an isolation pins another one."""
+        pool = await self.db.execution_context.pools.get()
+        connection = await pool.acquire()
+        try:
+            yield connection
+        finally:
+            await pool.release(connection)
 
     async def escaped(self, *, quiet: bool | None = None) -> list[str]:
         """What changed since :meth:`start`, one line per table (call after the isolation ended;

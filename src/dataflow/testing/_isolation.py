@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -133,7 +133,7 @@ async def isolate_test(
         raise error
 
 
-async def _ended(isolation: Any) -> Exception | None:
+async def _ended(isolation: AbstractAsyncContextManager[None]) -> Exception | None:
     """End ``isolation`` (roll back); the error when that failed."""
     try:
         await isolation.__aexit__(None, None, None)
